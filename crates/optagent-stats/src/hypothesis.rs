@@ -1,0 +1,383 @@
+//! Hypothesis tests for comparing two samples of measurements.
+//!
+//! Currently this is the Mann-Whitney U (Wilcoxon rank-sum) test, used to
+//! decide whether patched timings are stochastically different from baseline
+//! timings without assuming normality. Results follow the conventions of
+//! `scipy.stats.mannwhitneyu`: `u` is the statistic of the first sample and
+//! the p-values for `method="exact"` / `method="asymptotic"` (with continuity
+//! correction) agree with SciPy's.
+
+use serde::{Deserialize, Serialize};
+
+/// Largest per-sample size for which the exact null distribution is used.
+pub const EXACT_MAX_N: usize = 50;
+
+/// Result of [`mann_whitney_u`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MannWhitney {
+    /// The U statistic of sample `a`: the number of pairs `(x in a, y in b)`
+    /// with `x > y`, ties counting one half (equivalently `R_a - n_a(n_a+1)/2`
+    /// with average ranks).
+    pub u: f64,
+    /// Two-sided p-value.
+    pub p_two_sided: f64,
+    /// One-sided p-value for the alternative "`a` is stochastically greater
+    /// than `b`" (large `u`).
+    pub p_a_greater: f64,
+    /// One-sided p-value for the alternative "`a` is stochastically less than
+    /// `b`" (small `u`).
+    pub p_a_less: f64,
+}
+
+/// Mann-Whitney U test of `a` against `b`.
+///
+/// Method:
+/// - if there are no ties in the pooled sample and both `a.len()` and
+///   `b.len()` are at most [`EXACT_MAX_N`] (50), the exact null distribution
+///   of U is computed by dynamic programming over arrangement counts
+///   (exact integer counts in `u128`). One-sided p-values are `P(U >= u)` and
+///   `P(U <= u)`; the two-sided p-value is twice the smaller tail, capped at 1.
+/// - otherwise the normal approximation is used, with the tie-corrected
+///   variance `n_a n_b / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))` and a
+///   continuity correction of 0.5 (as SciPy's `method="asymptotic"`).
+///   If the variance is zero (every value tied) all p-values are 1.
+///
+/// If either sample is empty, or any value is `NaN`, every field is `NaN`.
+pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> MannWhitney {
+    let na = a.len();
+    let nb = b.len();
+    let nan = MannWhitney {
+        u: f64::NAN,
+        p_two_sided: f64::NAN,
+        p_a_greater: f64::NAN,
+        p_a_less: f64::NAN,
+    };
+    if na == 0 || nb == 0 || a.iter().chain(b).any(|x| x.is_nan()) {
+        return nan;
+    }
+
+    // Pool, sort, and assign average ranks.
+    let mut pooled: Vec<(f64, bool)> = a
+        .iter()
+        .map(|&x| (x, true))
+        .chain(b.iter().map(|&x| (x, false)))
+        .collect();
+    pooled.sort_by(|p, q| p.0.total_cmp(&q.0));
+    let n = pooled.len();
+    let mut rank_sum_a = 0.0;
+    let mut tie_term = 0.0; // sum over tie groups of t^3 - t
+    let mut has_ties = false;
+    let mut i = 0;
+    while i < n {
+        let mut j = i + 1;
+        // Values compare equal with `==` (so -0.0 and 0.0 tie).
+        while j < n && pooled[j].0 == pooled[i].0 {
+            j += 1;
+        }
+        let t = (j - i) as f64;
+        if j - i > 1 {
+            has_ties = true;
+            tie_term += t * t * t - t;
+        }
+        // Ranks i+1 ..= j, average (i + 1 + j) / 2.
+        let avg_rank = (i + 1 + j) as f64 / 2.0;
+        let in_a = pooled[i..j].iter().filter(|p| p.1).count();
+        rank_sum_a += avg_rank * in_a as f64;
+        i = j;
+    }
+    let (naf, nbf) = (na as f64, nb as f64);
+    let u = rank_sum_a - naf * (naf + 1.0) / 2.0;
+
+    if !has_ties && na <= EXACT_MAX_N && nb <= EXACT_MAX_N {
+        let counts = u_distribution_counts(na, nb);
+        let total: u128 = counts.iter().sum();
+        // With no ties, u is an integer.
+        let ui = u.round() as usize;
+        let le: u128 = counts[..=ui].iter().sum();
+        let ge: u128 = counts[ui..].iter().sum();
+        let p_less = le as f64 / total as f64;
+        let p_greater = ge as f64 / total as f64;
+        return MannWhitney {
+            u,
+            p_two_sided: (2.0 * p_less.min(p_greater)).min(1.0),
+            p_a_greater: p_greater,
+            p_a_less: p_less,
+        };
+    }
+
+    let nf = naf + nbf;
+    let mu = naf * nbf / 2.0;
+    let var = naf * nbf / 12.0 * ((nf + 1.0) - tie_term / (nf * (nf - 1.0)));
+    if var <= 0.0 {
+        return MannWhitney {
+            u,
+            p_two_sided: 1.0,
+            p_a_greater: 1.0,
+            p_a_less: 1.0,
+        };
+    }
+    let sd = var.sqrt();
+    let u_other = naf * nbf - u;
+    let p_greater = normal_sf((u - mu - 0.5) / sd);
+    let p_less = normal_sf((u_other - mu - 0.5) / sd);
+    let p_two = (2.0 * normal_sf((u.max(u_other) - mu - 0.5) / sd)).min(1.0);
+    MannWhitney {
+        u,
+        p_two_sided: p_two,
+        p_a_greater: p_greater,
+        p_a_less: p_less,
+    }
+}
+
+/// Exact null distribution of the Mann-Whitney U statistic for sample sizes
+/// `m` and `n` with no ties: element `u` of the result is the number of the
+/// `C(m + n, m)` equally likely arrangements whose U (for the first sample)
+/// equals `u`, for `u` in `0..=m*n`.
+///
+/// Uses the recurrence `f(i, j, u) = f(i - 1, j, u - j) + f(i, j - 1, u)`
+/// (the largest pooled value belongs to the first or the second sample),
+/// rolling over `j`. Counts are exact in `u128` for `m + n <= 128`
+/// (`C(128, 64) < 2^128`); larger inputs may overflow and panic in debug
+/// builds.
+pub fn u_distribution_counts(m: usize, n: usize) -> Vec<u128> {
+    let width = m * n + 1;
+    // prev[i][u] = f(i, j-1, u); start with j = 0: f(i, 0, u) = [u == 0].
+    let mut prev = vec![vec![0u128; width]; m + 1];
+    for row in prev.iter_mut() {
+        row[0] = 1;
+    }
+    for j in 1..=n {
+        let mut cur = vec![vec![0u128; width]; m + 1];
+        cur[0][0] = 1; // f(0, j, u) = [u == 0]
+        for i in 1..=m {
+            let max_u = i * j;
+            for u in 0..=max_u {
+                let from_a = if u >= j { cur[i - 1][u - j] } else { 0 };
+                cur[i][u] = from_a + prev[i][u];
+            }
+        }
+        prev = cur;
+    }
+    prev.swap_remove(m)
+}
+
+/// Complementary error function `erfc(x) = 1 - erf(x)`, accurate to about
+/// `1e-15` relative error.
+///
+/// Uses the everywhere-positive series
+/// `erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_k 2^k x^(2k+1) / (1*3*...*(2k+1))`
+/// for `|x| < 2` and a continued fraction (modified Lentz) for `x >= 2`.
+pub fn erfc(x: f64) -> f64 {
+    if x.is_nan() {
+        return f64::NAN;
+    }
+    if x < 0.0 {
+        return 2.0 - erfc(-x);
+    }
+    const FRAC_2_SQRT_PI: f64 = std::f64::consts::FRAC_2_SQRT_PI;
+    if x < 2.0 {
+        let x2 = x * x;
+        let mut term = x;
+        let mut sum = x;
+        let mut k = 0.0;
+        loop {
+            k += 1.0;
+            term *= 2.0 * x2 / (2.0 * k + 1.0);
+            sum += term;
+            if term <= sum * 1e-17 {
+                break;
+            }
+        }
+        return 1.0 - FRAC_2_SQRT_PI * (-x2).exp() * sum;
+    }
+    if x > 27.3 {
+        // erfc underflows to (sub)normal zero region.
+        return 0.0;
+    }
+    // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...)))))
+    // Written as K(a_k / b_k) with b_k = x, a_1 = 1, a_k = (k-1)/2 for k >= 2.
+    let tiny = 1e-300;
+    let mut f = x; // b_0 = x (after the leading 1/(...) handled below)
+    let mut c = f;
+    let mut d = 0.0;
+    let mut k = 1.0;
+    loop {
+        let a = k / 2.0;
+        d = x + a * d;
+        if d.abs() < tiny {
+            d = tiny;
+        }
+        c = x + a / c;
+        if c.abs() < tiny {
+            c = tiny;
+        }
+        d = 1.0 / d;
+        let delta = c * d;
+        f *= delta;
+        if (delta - 1.0).abs() < 1e-16 || k > 500.0 {
+            break;
+        }
+        k += 1.0;
+    }
+    (FRAC_2_SQRT_PI / 2.0) * (-x * x).exp() / f
+}
+
+/// Survival function of the standard normal distribution, `P(Z > z)`.
+pub fn normal_sf(z: f64) -> f64 {
+    0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_close(got: f64, want: f64, rel: f64) {
+        assert!(
+            (got - want).abs() <= rel * want.abs().max(1e-300),
+            "got {got}, want {want}"
+        );
+    }
+
+    fn check(r: MannWhitney, u: f64, two: f64, greater: f64, less: f64) {
+        assert_eq!(r.u, u);
+        assert_close(r.p_two_sided, two, 1e-9);
+        assert_close(r.p_a_greater, greater, 1e-9);
+        assert_close(r.p_a_less, less, 1e-9);
+    }
+
+    #[test]
+    fn erfc_matches_python_math_erfc() {
+        let cases = [
+            (0.0, 1.0),
+            (0.1, 0.887_537_083_981_715_2),
+            (0.5, 0.479_500_122_186_953_5),
+            (1.0, 0.157_299_207_050_285_13),
+            (1.5, 0.033_894_853_524_689_274),
+            (2.0, 0.004_677_734_981_047_265),
+            (2.5, 0.000_406_952_017_444_958_9),
+            (3.0, 2.209_049_699_858_543_8e-5),
+            (4.0, 1.541_725_790_028_002e-8),
+            (6.0, 2.151_973_671_249_891_6e-17),
+            (10.0, 2.088_487_583_762_545e-45),
+        ];
+        for (x, want) in cases {
+            assert_close(erfc(x), want, 1e-13);
+        }
+        assert_close(erfc(-1.0), 1.842_700_792_949_715, 1e-14);
+        assert_close(erfc(-0.5), 1.520_499_877_813_046_5, 1e-14);
+        assert_eq!(erfc(40.0), 0.0);
+        assert_close(normal_sf(0.0), 0.5, 1e-15);
+        // P(Z > 1.959963984540054) = 0.025
+        assert_close(normal_sf(1.959_963_984_540_054), 0.025, 1e-12);
+    }
+
+    #[test]
+    fn u_distribution_small_by_hand() {
+        // m = n = 2: arrangements of AABB: U in {0,1,2,2,3,4} -> [1,1,2,1,1].
+        assert_eq!(u_distribution_counts(2, 2), vec![1, 1, 2, 1, 1]);
+        // m = 1, n = 3: U uniform on 0..=3.
+        assert_eq!(u_distribution_counts(1, 3), vec![1, 1, 1, 1]);
+        assert_eq!(u_distribution_counts(3, 0), vec![1]);
+    }
+
+    #[test]
+    fn u_distribution_totals_are_binomials() {
+        // C(100, 50) = 100891344545564193334812497256
+        let c = u_distribution_counts(50, 50);
+        assert_eq!(c.len(), 2501);
+        assert_eq!(
+            c.iter().sum::<u128>(),
+            100_891_344_545_564_193_334_812_497_256u128
+        );
+        // Symmetry of the null distribution.
+        for u in 0..c.len() {
+            assert_eq!(c[u], c[c.len() - 1 - u]);
+        }
+        // C(7, 3) = 35
+        assert_eq!(u_distribution_counts(3, 4).iter().sum::<u128>(), 35);
+    }
+
+    #[test]
+    fn exact_fully_separated() {
+        // U = 0; exact P(U <= 0) = 1 / C(6, 3) = 0.05.
+        let r = mann_whitney_u(&[1.0, 2.0, 3.0], &[4.0, 5.0, 6.0]);
+        check(r, 0.0, 0.1, 1.0, 0.05);
+        let r = mann_whitney_u(&[4.0, 5.0, 6.0], &[1.0, 2.0, 3.0]);
+        check(r, 9.0, 0.1, 0.05, 1.0);
+    }
+
+    #[test]
+    fn exact_matches_scipy_small() {
+        // scipy.stats.mannwhitneyu(a, b, method="exact")
+        let a = [1.1, 3.4, 2.2, 5.0, 4.1];
+        let b = [0.5, 2.8, 1.9, 0.7];
+        check(
+            mann_whitney_u(&a, &b),
+            17.0,
+            0.111_111_111_111_111_1,
+            0.055_555_555_555_555_55,
+            0.968_253_968_253_968_3,
+        );
+        let a: Vec<f64> = (0..12).map(|i| i as f64 + 0.5 * (i % 2) as f64).collect();
+        let b: Vec<f64> = (1..10).map(|i| i as f64 * 1.3).collect();
+        check(
+            mann_whitney_u(&a, &b),
+            48.0,
+            0.702_085_530_568_502_8,
+            0.674_473_514_101_997_1,
+            0.351_042_765_284_251_4,
+        );
+    }
+
+    #[test]
+    fn exact_matches_scipy_fifty_each() {
+        let a: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64 * 2.0 + 9.3).collect();
+        let b: Vec<f64> = (0..50).map(|i| ((i * 11) % 50) as f64 * 2.0 + 1.0).collect();
+        check(
+            mann_whitney_u(&a, &b),
+            1465.0,
+            0.139_705_808_254_351_25,
+            0.069_852_904_127_175_62,
+            0.931_071_505_114_347_7,
+        );
+    }
+
+    #[test]
+    fn normal_approximation_with_ties_matches_scipy() {
+        // scipy.stats.mannwhitneyu(a, b, method="asymptotic")
+        let r = mann_whitney_u(&[1.0, 2.0, 2.0, 3.0], &[2.0, 3.0, 4.0, 4.0, 5.0]);
+        check(
+            r,
+            2.5,
+            0.078_545_850_951_190_67,
+            0.977_810_786_327_256_6,
+            0.039_272_925_475_595_334,
+        );
+    }
+
+    #[test]
+    fn normal_approximation_large_samples_matches_scipy() {
+        // 60 and 70 distinct values: sizes above 50 force the normal approximation.
+        let a: Vec<f64> = (0..60).map(|i| ((i * 37) % 101) as f64 / 10.0).collect();
+        let b: Vec<f64> = (0..70)
+            .map(|i| ((i * 53) % 103) as f64 / 10.0 + 0.55)
+            .collect();
+        check(
+            mann_whitney_u(&a, &b),
+            1824.0,
+            0.198_225_079_976_132_37,
+            0.901_699_296_177_966_5,
+            0.099_112_539_988_066_18,
+        );
+    }
+
+    #[test]
+    fn all_tied_and_degenerate() {
+        let r = mann_whitney_u(&[1.0, 1.0], &[1.0, 1.0, 1.0]);
+        check(r, 3.0, 1.0, 1.0, 1.0);
+        let r = mann_whitney_u(&[], &[1.0]);
+        assert!(r.u.is_nan() && r.p_two_sided.is_nan());
+        let r = mann_whitney_u(&[f64::NAN], &[1.0]);
+        assert!(r.p_a_less.is_nan());
+    }
+}

@@ -1,0 +1,19 @@
+//! `optagent-stats`: pure statistics and benchmark scoring metrics.
+//!
+//! Everything in this crate is a pure function of its inputs: there is no
+//! I/O, no printing and no global state. Randomized procedures (bootstrap,
+//! smoothed Opt@k curves) take an explicit `seed` and use
+//! [`rand::rngs::StdRng`], so results are reproducible for a given seed.
+//!
+//! Modules:
+//! - [`summary`]: descriptive statistics (median, quantiles, MAD, geometric
+//!   and harmonic means, ...) and the [`summary::Summary`] record.
+//! - [`hypothesis`]: the Mann-Whitney U test (exact and normal approximation).
+//! - [`bootstrap`]: seeded percentile-bootstrap confidence intervals.
+//! - [`metrics`]: the scoring rules of public code-optimization benchmarks
+//!   (GSO, SWE-fficiency, FormulaCode) and Opt@k / pass@k estimators.
+
+pub mod bootstrap;
+pub mod hypothesis;
+pub mod metrics;
+pub mod summary;

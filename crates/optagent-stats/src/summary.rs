@@ -1,0 +1,250 @@
+//! Descriptive statistics over samples of `f64` (typically benchmark timings).
+//!
+//! All functions take a slice and never mutate it; functions that need order
+//! statistics sort a private copy using [`f64::total_cmp`]. Degenerate inputs
+//! (empty slices, too few values, values outside a function's domain) yield
+//! `NaN` rather than panicking, so callers can propagate "undefined" values.
+
+use serde::{Deserialize, Serialize};
+
+/// Returns a sorted copy of `xs` (ascending, by [`f64::total_cmp`]).
+pub fn sorted(xs: &[f64]) -> Vec<f64> {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+/// Quantile of an already ascending-sorted slice, R/NumPy "type 7" linear
+/// interpolation. `NaN` if `sorted` is empty or `q` is not in `[0, 1]`.
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 || !(0.0..=1.0).contains(&q) {
+        return f64::NAN;
+    }
+    let h = (n - 1) as f64 * q;
+    let lo = h.floor();
+    let i = lo as usize;
+    if i + 1 >= n {
+        return sorted[n - 1];
+    }
+    let frac = h - lo;
+    if frac == 0.0 {
+        sorted[i]
+    } else {
+        sorted[i] + frac * (sorted[i + 1] - sorted[i])
+    }
+}
+
+/// Median of `xs` (mean of the two middle values for even lengths).
+/// `NaN` for an empty slice.
+pub fn median(xs: &[f64]) -> f64 {
+    quantile_sorted(&sorted(xs), 0.5)
+}
+
+/// Arithmetic mean. `NaN` for an empty slice.
+pub fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.iter().sum::<f64>() / xs.len() as f64
+}
+
+/// The `q`-quantile of `xs` using linear interpolation between order
+/// statistics (Hyndman & Fan type 7, the default of R and NumPy):
+/// with `h = (n - 1) q`, the result is `x[floor h] + (h - floor h) (x[floor h + 1] - x[floor h])`.
+/// `NaN` if `xs` is empty or `q` is not in `[0, 1]`.
+pub fn quantile(xs: &[f64], q: f64) -> f64 {
+    quantile_sorted(&sorted(xs), q)
+}
+
+/// Median absolute deviation from the median, unscaled
+/// (no 1.4826 normal-consistency factor). `NaN` for an empty slice.
+pub fn mad(xs: &[f64]) -> f64 {
+    let m = median(xs);
+    let dev: Vec<f64> = xs.iter().map(|x| (x - m).abs()).collect();
+    median(&dev)
+}
+
+/// Interquartile range: `quantile(xs, 0.75) - quantile(xs, 0.25)` (type 7).
+/// `NaN` for an empty slice.
+pub fn iqr(xs: &[f64]) -> f64 {
+    let s = sorted(xs);
+    quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25)
+}
+
+/// Sample standard deviation (denominator `n - 1`). `NaN` if fewer than two
+/// values.
+pub fn stddev(xs: &[f64]) -> f64 {
+    let n = xs.len();
+    if n < 2 {
+        return f64::NAN;
+    }
+    let m = mean(xs);
+    let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
+    (ss / (n - 1) as f64).sqrt()
+}
+
+/// Geometric mean, computed as `exp(mean(ln x))`. `NaN` if the slice is
+/// empty or any value is `<= 0` (or `NaN`).
+pub fn geomean(xs: &[f64]) -> f64 {
+    if xs.is_empty() || xs.iter().any(|&x| x.is_nan() || x <= 0.0) {
+        return f64::NAN;
+    }
+    (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
+}
+
+/// Harmonic mean `n / sum(1 / x)`. `NaN` if the slice is empty or any value
+/// is `<= 0` (or `NaN`).
+pub fn harmonic_mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() || xs.iter().any(|&x| x.is_nan() || x <= 0.0) {
+        return f64::NAN;
+    }
+    xs.len() as f64 / xs.iter().map(|x| 1.0 / x).sum::<f64>()
+}
+
+/// A compact description of one sample (e.g. repeated timings of a workload).
+///
+/// For an empty sample `n == 0` and every other field is `NaN`; for a single
+/// value `stddev` is `NaN` (sample standard deviation is undefined).
+/// Note that `NaN` fields make `PartialEq` comparisons false.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// Number of values.
+    pub n: usize,
+    /// Median (see [`median`]).
+    pub median: f64,
+    /// Arithmetic mean (see [`mean`]).
+    pub mean: f64,
+    /// Smallest value.
+    pub min: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Unscaled median absolute deviation (see [`mad`]).
+    pub mad: f64,
+    /// Interquartile range, type-7 quantiles (see [`iqr`]).
+    pub iqr: f64,
+    /// Sample standard deviation, `n - 1` denominator (see [`stddev`]).
+    pub stddev: f64,
+}
+
+impl Summary {
+    /// Summarizes `xs`.
+    pub fn of(xs: &[f64]) -> Summary {
+        let s = sorted(xs);
+        let (min, max) = match (s.first(), s.last()) {
+            (Some(&lo), Some(&hi)) => (lo, hi),
+            _ => (f64::NAN, f64::NAN),
+        };
+        Summary {
+            n: xs.len(),
+            median: quantile_sorted(&s, 0.5),
+            mean: mean(xs),
+            min,
+            max,
+            mad: mad(xs),
+            iqr: quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25),
+            stddev: stddev(xs),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, tol: f64) -> bool {
+        (a - b).abs() <= tol
+    }
+
+    #[test]
+    fn median_odd_even_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+        assert!(median(&[]).is_nan());
+    }
+
+    #[test]
+    fn mean_basic() {
+        assert_eq!(mean(&[1.0, 2.0, 3.0, 6.0]), 3.0);
+        assert!(mean(&[]).is_nan());
+    }
+
+    #[test]
+    fn quantile_type7_matches_numpy() {
+        // numpy.quantile([1, 2, 3, 4, 10], q) (default linear = type 7)
+        let xs = [10.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(quantile(&xs, 0.0), 1.0);
+        assert_eq!(quantile(&xs, 1.0), 10.0);
+        assert_eq!(quantile(&xs, 0.25), 2.0);
+        assert_eq!(quantile(&xs, 0.75), 4.0);
+        assert!(close(quantile(&xs, 0.9), 7.6, 1e-12));
+        assert!(close(quantile(&xs, 0.1), 1.4, 1e-12));
+        // numpy.quantile([1, 2, 3, 4], 0.3) = 1.9
+        assert!(close(quantile(&[4.0, 3.0, 2.0, 1.0], 0.3), 1.9, 1e-12));
+        assert!(quantile(&xs, 1.5).is_nan());
+        assert!(quantile(&xs, -0.1).is_nan());
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn mad_and_iqr() {
+        // median 3; |x - 3| = [2, 1, 0, 1, 97] -> median 1
+        let xs = [1.0, 2.0, 3.0, 4.0, 100.0];
+        assert_eq!(mad(&xs), 1.0);
+        // type 7: q25 = 2, q75 = 4
+        assert_eq!(iqr(&xs), 2.0);
+        // [1, 2, 3, 4]: q25 = 1.75, q75 = 3.25
+        assert!(close(iqr(&[1.0, 2.0, 3.0, 4.0]), 1.5, 1e-12));
+        assert!(mad(&[]).is_nan());
+        assert!(iqr(&[]).is_nan());
+    }
+
+    #[test]
+    fn stddev_sample() {
+        // numpy.std([2,4,4,4,5,5,7,9], ddof=1) = 2.138089935299395
+        let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        assert!(close(stddev(&xs), 2.138_089_935_299_395, 1e-12));
+        assert!(stddev(&[1.0]).is_nan());
+        assert!(stddev(&[]).is_nan());
+    }
+
+    #[test]
+    fn geomean_and_harmonic() {
+        assert!(close(geomean(&[1.0, 4.0]), 2.0, 1e-12));
+        assert!(close(geomean(&[2.0, 8.0, 4.0]), 4.0, 1e-12));
+        assert!(geomean(&[1.0, 0.0]).is_nan());
+        assert!(geomean(&[1.0, -2.0]).is_nan());
+        assert!(geomean(&[]).is_nan());
+        // 2 / (1/1 + 1/3) = 1.5
+        assert!(close(harmonic_mean(&[1.0, 3.0]), 1.5, 1e-12));
+        assert!(close(harmonic_mean(&[2.0, 2.0, 2.0]), 2.0, 1e-12));
+        assert!(harmonic_mean(&[1.0, 0.0]).is_nan());
+        assert!(harmonic_mean(&[]).is_nan());
+    }
+
+    #[test]
+    fn summary_of() {
+        let s = Summary::of(&[5.0, 1.0, 3.0, 2.0, 4.0]);
+        assert_eq!(s.n, 5);
+        assert_eq!(s.median, 3.0);
+        assert_eq!(s.mean, 3.0);
+        assert_eq!(s.min, 1.0);
+        assert_eq!(s.max, 5.0);
+        assert_eq!(s.mad, 1.0);
+        assert_eq!(s.iqr, 2.0);
+        assert!(close(s.stddev, 2.5f64.sqrt(), 1e-12));
+
+        let e = Summary::of(&[]);
+        assert_eq!(e.n, 0);
+        assert!(e.median.is_nan() && e.min.is_nan() && e.max.is_nan() && e.stddev.is_nan());
+    }
+
+    #[test]
+    fn summary_serde_roundtrip() {
+        let s = Summary::of(&[1.0, 2.0, 4.0]);
+        let json = serde_json::to_string(&s).unwrap();
+        let back: Summary = serde_json::from_str(&json).unwrap();
+        assert_eq!(s, back);
+    }
+}

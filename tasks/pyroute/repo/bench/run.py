@@ -1,0 +1,162 @@
+"""Workload runner: python3 bench/run.py <workload-key>
+
+Does the workload's setup, times only the measured call with time.perf_counter and writes
+{"seconds": ..., "result": ...} to the path in $OPTAGENT_OUTPUT (default: bench-output.json).
+With OPTAGENT_SETUP_ONLY=1 it does the setup only and writes {"result": null}.
+"""
+
+import json
+import os
+import random
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from pyroute import Graph, Index, histogram, moving_median, tokenize  # noqa: E402
+from pyroute.text import synthetic_corpus  # noqa: E402
+
+
+def graph_shortest_path():
+    g = Graph.random(1400, avg_degree=6, max_weight=100, seed=1)
+
+    def run():
+        return g.shortest_path(0)
+
+    def summarize(dist):
+        reached = [d for d in dist if d is not None]
+        return {"reached": len(reached), "sum": sum(reached), "max": max(reached),
+                "sample": dist[:: len(dist) // 16]}
+
+    return run, summarize
+
+
+def graph_components():
+    g = Graph.random_forest(3000, edges=1400, seed=2)
+
+    def run():
+        return g.components()
+
+    def summarize(comps):
+        sizes = sorted((len(c) for c in comps), reverse=True)
+        return {"count": len(comps), "largest": sizes[:5],
+                "checksum": sum((i + 1) * c[0] for i, c in enumerate(comps)) % 1000003}
+
+    return run, summarize
+
+
+def text_index_add():
+    docs, _ = synthetic_corpus(600, 50, seed=3)
+
+    def run():
+        index = Index()
+        for doc in docs:
+            index.add(doc)
+        return index
+
+    def summarize(index):
+        terms = index.terms()
+        return {"docs": len(index), "terms": len(terms),
+                "postings": sum(index.document_frequency(t) for t in terms),
+                "top": sorted(terms, key=lambda t: (-index.document_frequency(t), t))[:5]}
+
+    return run, summarize
+
+
+def text_index_search():
+    docs, vocab = synthetic_corpus(700, 40, seed=4)
+    index = Index(docs)
+    rng = random.Random(5)
+    queries = []
+    for _ in range(50):
+        k = rng.randint(2, 3)
+        queries.append(" ".join(rng.choice(vocab[:40]) for _ in range(k)))
+
+    def run():
+        return [index.search(q) for q in queries]
+
+    def summarize(results):
+        return {"hits": [len(r) for r in results],
+                "checksum": sum(sum(r) for r in results) % 1000003}
+
+    return run, summarize
+
+
+def text_tokenize():
+    docs, _ = synthetic_corpus(200, 100, seed=6)
+    text = "\n".join(docs)
+
+    def run():
+        return tokenize(text)
+
+    def summarize(words):
+        return {"words": len(words), "chars": sum(len(w) for w in words),
+                "head": words[:8]}
+
+    return run, summarize
+
+
+def stats_moving_median():
+    rng = random.Random(7)
+    xs = [rng.gauss(0.0, 1.0) + 0.001 * i for i in range(8000)]
+
+    def run():
+        return moving_median(xs, 101)
+
+    def summarize(out):
+        return {"n": len(out), "sum": sum(out), "sample": out[:: len(out) // 8]}
+
+    return run, summarize
+
+
+def stats_histogram():
+    rng = random.Random(8)
+    xs = [rng.random() ** 2 for _ in range(200000)]
+
+    def run():
+        return histogram(xs, 64, 0.0, 1.0)
+
+    def summarize(counts):
+        return {"counts": counts}
+
+    return run, summarize
+
+
+WORKLOADS = {
+    "graph_shortest_path": graph_shortest_path,
+    "graph_components": graph_components,
+    "text_index_add": text_index_add,
+    "text_index_search": text_index_search,
+    "text_tokenize": text_tokenize,
+    "stats_moving_median": stats_moving_median,
+    "stats_histogram": stats_histogram,
+}
+
+
+def write_output(payload):
+    path = os.environ.get("OPTAGENT_OUTPUT", "bench-output.json")
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(payload, f)
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in WORKLOADS:
+        sys.stderr.write("usage: python3 bench/run.py {%s}\n" % ",".join(sorted(WORKLOADS)))
+        return 2
+    run, summarize = WORKLOADS[argv[1]]()
+    if os.environ.get("OPTAGENT_SETUP_ONLY") == "1":
+        write_output({"result": None})
+        return 0
+    start = time.perf_counter()
+    out = run()
+    seconds = time.perf_counter() - start
+    write_output({"seconds": seconds, "result": summarize(out)})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
