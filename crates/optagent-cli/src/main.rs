@@ -1,1 +1,106 @@
-fn main() {}
+//! `optagent`: the command line. It only parses arguments and dispatches to the library crates;
+//! each subcommand lives in its own module under `commands/`.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod commands;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "optagent",
+    version,
+    about = "An optimization agent and the evaluator that scores its patches"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", env = "OPTAGENT_LOG")]
+    log: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score a patch (or the expert's, or none) against the task's baseline and expert.
+    Eval(commands::eval::EvalArgs),
+    /// List and check tasks.
+    #[command(subcommand)]
+    Tasks(TasksCmd),
+}
+
+#[derive(Subcommand)]
+enum TasksCmd {
+    /// List the tasks in a folder (default: ./tasks).
+    List { dir: Option<PathBuf> },
+    /// Validate a task: its spec, its build, the oracle and a no-op patch; reject a task whose
+    /// expert is not significantly faster.
+    Check(commands::tasks::CheckArgs),
+}
+
+/// Options shared by every command that measures.
+#[derive(Args, Clone, Debug)]
+pub struct MeasureArgs {
+    /// Timed repetitions per workload and tree (default: the task's measure.reps).
+    #[arg(long)]
+    pub reps: Option<usize>,
+    /// Untimed warm-up runs per workload and tree.
+    #[arg(long)]
+    pub warmup: Option<usize>,
+    /// What to measure: time (default: the task's) or instructions (valgrind callgrind).
+    #[arg(long, value_parser = ["time", "instructions"])]
+    pub metric: Option<String>,
+    /// Keep measuring until each speedup's 95% interval is within +-2% (or the budget is spent).
+    #[arg(long)]
+    pub adaptive: bool,
+    /// Only workloads whose name contains this text (repeatable).
+    #[arg(long = "workload")]
+    pub workloads: Vec<String>,
+    /// GSO's opt_commit threshold p.
+    #[arg(long, default_value_t = 0.95)]
+    pub p: f64,
+    /// Where to run: local or docker.
+    #[arg(long, default_value = "local")]
+    pub sandbox: String,
+    /// CPUs to pin measured runs to (e.g. "1" or "2,3"), or "none"; default: the last CPU.
+    #[arg(long)]
+    pub pin: Option<String>,
+    /// Folder for the trees (default: a temporary folder, removed afterwards).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Eval(a) => commands::eval::run(a).await,
+            Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
+            Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(a).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

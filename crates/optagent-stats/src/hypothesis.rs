@@ -332,13 +332,34 @@ mod tests {
     #[test]
     fn exact_matches_scipy_fifty_each() {
         let a: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64 * 2.0 + 9.3).collect();
-        let b: Vec<f64> = (0..50).map(|i| ((i * 11) % 50) as f64 * 2.0 + 1.0).collect();
+        let b: Vec<f64> = (0..50)
+            .map(|i| ((i * 11) % 50) as f64 * 2.0 + 1.0)
+            .collect();
         check(
             mann_whitney_u(&a, &b),
             1465.0,
             0.139_705_808_254_351_25,
             0.069_852_904_127_175_62,
             0.931_071_505_114_347_7,
+        );
+    }
+
+    #[test]
+    fn fifty_one_switches_to_normal_approximation() {
+        // Same as above plus one distinct value: n_a = 51 > 50, so the
+        // asymptotic p-values apply (SciPy exact two-sided would be
+        // 0.10397172289946517, which this tolerance rejects).
+        let mut a: Vec<f64> = (0..50).map(|i| ((i * 7) % 50) as f64 * 2.0 + 9.3).collect();
+        a.push(200.5);
+        let b: Vec<f64> = (0..50)
+            .map(|i| ((i * 11) % 50) as f64 * 2.0 + 1.0)
+            .collect();
+        check(
+            mann_whitney_u(&a, &b),
+            1515.0,
+            0.103_786_106_717_773_3,
+            0.051_893_053_358_886_65,
+            0.948_824_536_434_153_9,
         );
     }
 

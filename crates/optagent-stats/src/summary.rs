@@ -242,7 +242,17 @@ mod tests {
 
     #[test]
     fn summary_serde_roundtrip() {
-        let s = Summary::of(&[1.0, 2.0, 4.0]);
+        // Dyadic values so the JSON text round-trips bit-exactly.
+        let s = Summary {
+            n: 3,
+            median: 2.0,
+            mean: 2.25,
+            min: 1.0,
+            max: 4.5,
+            mad: 0.5,
+            iqr: 1.75,
+            stddev: 1.125,
+        };
         let json = serde_json::to_string(&s).unwrap();
         let back: Summary = serde_json::from_str(&json).unwrap();
         assert_eq!(s, back);

@@ -1,0 +1,239 @@
+//! Making the trees of a session ready: the baseline, the expert and each candidate, each
+//! materialized, set up, patched, built, its protected files restored and its tests run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use optagent_sandbox::{ExecRequest, Sandbox};
+use optagent_task::{ApplyOutcome, Task, Tree};
+
+use crate::report::Verdict;
+use crate::{Candidate, EvalError, EvalOptions, PatchSource};
+
+/// The role of a tree in a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Baseline,
+    Expert,
+    Candidate(usize),
+}
+
+/// A prepared tree: ready to measure, or a verdict saying why not.
+#[derive(Debug)]
+pub struct Prepared {
+    pub label: String,
+    pub role: Role,
+    pub tree: Tree,
+    pub sandbox: Arc<dyn Sandbox>,
+    /// `None` when ready; otherwise the verdict and its reason.
+    pub failure: Option<(Verdict, String)>,
+    pub apply_method: Option<String>,
+    pub patch: String,
+    pub guard_flags: Vec<String>,
+}
+
+impl Prepared {
+    pub fn ready(&self) -> bool {
+        self.failure.is_none()
+    }
+}
+
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Run a list of commands in a tree; the first failure's description.
+async fn run_steps(
+    sb: &dyn Sandbox,
+    task: &Task,
+    commands: &[String],
+    timeout: u64,
+    what: &str,
+) -> Result<Option<(bool, String)>, EvalError> {
+    for c in commands {
+        let req = ExecRequest::new(c.clone())
+            .timeout(Duration::from_secs(timeout))
+            .envs(&task.spec.env)
+            .max_output(256 * 1024);
+        let out = sb.exec(&req).await?;
+        if !out.success() {
+            return Ok(Some((
+                out.timed_out,
+                format!(
+                    "{what} `{c}` failed ({}): {}",
+                    out.describe_exit(),
+                    out.tail(3000)
+                ),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+async fn prepare_one(
+    task: &Task,
+    label: &str,
+    role: Role,
+    patch: Option<&PatchSource>,
+    opts: &EvalOptions,
+) -> Result<Prepared, EvalError> {
+    let dest = opts
+        .work_dir
+        .join(sanitize(task.id()))
+        .join(sanitize(label));
+    let tree = Tree::materialize(task, &dest)?;
+    let sandbox = opts.sandbox.open(&tree.root).await?;
+    let mut p = Prepared {
+        label: label.to_string(),
+        role,
+        tree,
+        sandbox,
+        failure: None,
+        apply_method: None,
+        patch: String::new(),
+        guard_flags: vec![],
+    };
+    let b = &task.spec.build;
+    if let Some((_, why)) =
+        run_steps(p.sandbox.as_ref(), task, &b.setup, b.setup_timeout, "setup").await?
+    {
+        p.failure = Some((Verdict::BuildFailed, why));
+        return Ok(p);
+    }
+    let text = match patch {
+        None | Some(PatchSource::Nop) => String::new(),
+        Some(PatchSource::Oracle) => p.tree.expert_patch(task)?,
+        Some(PatchSource::Diff(d)) => d.clone(),
+    };
+    match p.tree.apply(&text)? {
+        ApplyOutcome::Applied { method } => p.apply_method = Some(method),
+        ApplyOutcome::Failed { reason } => {
+            p.failure = Some((
+                Verdict::PatchFailed,
+                format!("the patch does not apply: {reason}"),
+            ));
+            p.patch = text;
+            return Ok(p);
+        }
+    }
+    p.guard_flags = crate::guard::scan(&text);
+    p.patch = text;
+    if let Some((timed_out, why)) =
+        run_steps(p.sandbox.as_ref(), task, &b.commands, b.timeout, "build").await?
+    {
+        let v = if timed_out {
+            Verdict::Timeout
+        } else {
+            Verdict::BuildFailed
+        };
+        p.failure = Some((v, why));
+        return Ok(p);
+    }
+    p.tree.restore_protected(&task.spec.protected)?;
+    let t = &task.spec.tests;
+    if let Some((timed_out, why)) =
+        run_steps(p.sandbox.as_ref(), task, &t.commands, t.timeout, "test").await?
+    {
+        let v = if timed_out {
+            Verdict::Timeout
+        } else {
+            Verdict::TestsFailed
+        };
+        p.failure = Some((v, why));
+        return Ok(p);
+    }
+    if !p.guard_flags.is_empty() {
+        p.failure = Some((
+            Verdict::GuardViolation,
+            format!(
+                "the patch uses constructs SWE-fficiency forbids: {}",
+                p.guard_flags.join("; ")
+            ),
+        ));
+    }
+    Ok(p)
+}
+
+/// Prepare the baseline (index 0), the expert (index 1) and each candidate (2..).
+pub async fn prepare_all(
+    task: &Task,
+    candidates: &[Candidate],
+    opts: &EvalOptions,
+) -> Result<Vec<Prepared>, EvalError> {
+    let mut out = Vec::with_capacity(candidates.len() + 2);
+    opts.say(&format!("[{}] preparing baseline", task.id()));
+    let base = prepare_one(task, "baseline", Role::Baseline, None, opts).await?;
+    if let Some((v, why)) = &base.failure {
+        let _ = base.sandbox.close().await;
+        return Err(EvalError::TaskBroken {
+            task: task.id().into(),
+            message: format!("the baseline fails ({}): {why}", v.as_str()),
+        });
+    }
+    out.push(base);
+    opts.say(&format!("[{}] preparing expert", task.id()));
+    let expert = prepare_one(
+        task,
+        "expert",
+        Role::Expert,
+        Some(&PatchSource::Oracle),
+        opts,
+    )
+    .await?;
+    if let Some((v, why)) = &expert.failure {
+        let why = format!("the expert's patch fails ({}): {why}", v.as_str());
+        out.push(expert);
+        close_all(&out).await;
+        return Err(EvalError::TaskBroken {
+            task: task.id().into(),
+            message: why,
+        });
+    }
+    out.push(expert);
+    for (i, c) in candidates.iter().enumerate() {
+        opts.say(&format!("[{}] preparing candidate {}", task.id(), c.label));
+        let label = format!("cand-{i}-{}", c.label);
+        match prepare_one(task, &label, Role::Candidate(i), Some(&c.patch), opts).await {
+            Ok(mut p) => {
+                p.label = c.label.clone();
+                if let Some((v, why)) = &p.failure {
+                    opts.say(&format!(
+                        "[{}] {}: {} ({})",
+                        task.id(),
+                        c.label,
+                        v.as_str(),
+                        first_line(why)
+                    ));
+                }
+                out.push(p);
+            }
+            Err(e) => {
+                close_all(&out).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
+/// Release every tree's sandbox.
+pub async fn close_all(prepared: &[Prepared]) {
+    for p in prepared {
+        if let Err(e) = p.sandbox.close().await {
+            tracing::warn!(label = %p.label, error = %e, "closing a sandbox failed");
+        }
+    }
+}

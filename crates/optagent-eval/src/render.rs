@@ -1,0 +1,138 @@
+//! The readable form of a report: a header of verdicts and metrics, and one row per workload.
+
+use std::fmt::Write;
+
+use optagent_task::Metric;
+
+use crate::report::EvalReport;
+
+fn fmt_value(metric: Metric, v: f64) -> String {
+    match metric {
+        Metric::Time => {
+            if !v.is_finite() {
+                "-".into()
+            } else if v >= 1.0 {
+                format!("{v:.3}s")
+            } else if v >= 1e-3 {
+                format!("{:.2}ms", v * 1e3)
+            } else {
+                format!("{:.1}us", v * 1e6)
+            }
+        }
+        Metric::Instructions => {
+            if !v.is_finite() {
+                "-".into()
+            } else if v >= 1e9 {
+                format!("{:.3}G", v / 1e9)
+            } else if v >= 1e6 {
+                format!("{:.2}M", v / 1e6)
+            } else {
+                format!("{v:.0}")
+            }
+        }
+    }
+}
+
+/// A report as a table for a terminal.
+pub fn table(r: &EvalReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "task {}  patch {}  verdict {}{}",
+        r.task,
+        r.patch,
+        r.verdict.as_str(),
+        r.reason
+            .as_ref()
+            .map(|x| format!(
+                "\n  reason: {}",
+                x.lines().take(6).collect::<Vec<_>>().join("\n          ")
+            ))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "speedup {:.3}x (expert {:.3}x)  opt_base: {}  opt_commit: {} (hmean e/a {:.3} > {})  \
+         speedup_ratio {:.3}",
+        r.speedup,
+        r.expert_speedup,
+        r.opt_base,
+        r.opt_commit,
+        r.hmean_expert_over_patch,
+        r.opt_p,
+        r.speedup_ratio
+    );
+    let _ = writeln!(
+        s,
+        "advantage L1 {:+.4}  L2 {:+.4}  L3 {:+.4}  L4 {:+.4}   improvements {}  regressions {} (>= {:.0}%, significant)",
+        r.advantage.l1,
+        r.advantage.l2,
+        r.advantage.l3,
+        r.advantage.l4,
+        r.improvements,
+        r.regressions,
+        r.threshold * 100.0
+    );
+    let name_w = r
+        .workloads
+        .iter()
+        .map(|w| w.name.len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 60);
+    let _ = writeln!(
+        s,
+        "\n{:<name_w$}  {:>10} {:>10} {:>10}  {:>8} {:>17}  {:>8}  {:>9}  {:>4} {}",
+        "workload",
+        "baseline",
+        "expert",
+        "patch",
+        "speedup",
+        "95% CI",
+        "p",
+        "expert",
+        "reps",
+        "stop"
+    );
+    for w in &r.workloads {
+        let name: String = w.name.chars().take(name_w).collect();
+        let _ = writeln!(
+            s,
+            "{:<name_w$}  {:>10} {:>10} {:>10}  {:>7.3}x [{:>6.3}, {:>6.3}]  {:>8.1e}{} {:>8.3}x  {:>4} {}",
+            name,
+            fmt_value(r.metric, w.baseline.median),
+            fmt_value(r.metric, w.expert.median),
+            w.patch
+                .as_ref()
+                .map(|p| fmt_value(r.metric, p.median))
+                .unwrap_or_else(|| "-".into()),
+            w.speedup,
+            w.speedup_ci[0],
+            w.speedup_ci[1],
+            w.p_value,
+            if w.significant { "*" } else { " " },
+            w.expert_speedup,
+            w.reps,
+            w.stop,
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\n(* significant at alpha {}; medians of {}; {} on {} core(s), pinned {:?}, load {} -> {}; \
+         {:.1}s total, {:.1}s in {} workload runs)",
+        r.alpha,
+        match r.metric {
+            Metric::Time => "seconds",
+            Metric::Instructions => "instructions (callgrind)",
+        },
+        r.machine.sandbox,
+        r.machine.cores,
+        r.machine.pinned_cpus,
+        r.machine.load1_start.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        r.machine.load1_end.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        r.timing.total_wall_s,
+        r.timing.runs_wall_s,
+        r.timing.runs
+    );
+    s
+}

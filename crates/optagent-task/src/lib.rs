@@ -1,0 +1,13 @@
+//! Tasks and their trees.
+//!
+//! [`spec`] reads and validates a task folder's `task.toml` (see `docs/task-format.md`); [`tree`]
+//! makes the git trees a task is measured on (from a bundled folder or a git repository at a base
+//! revision), applies patches with the fallbacks GSO uses, resets protected files and takes diffs.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod spec;
+pub mod tree;
+
+pub use spec::{Device, Expert, Metric, Source, Task, TaskError, TaskSpec, Workload};
+pub use tree::{ApplyOutcome, Tree, TreeError};
