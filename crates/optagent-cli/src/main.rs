@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Score a patch (or the expert's, or none) against the task's baseline and expert.
     Eval(commands::eval::EvalArgs),
+    /// Measure the evaluator itself: A/A false positives, detection of known speedups, estimate
+    /// error and overhead, idle and under load, beside GSO's rule on the same samples.
+    Calibrate(commands::calibrate::CalibrateArgs),
     /// List and check tasks.
     #[command(subcommand)]
     Tasks(TasksCmd),
@@ -62,6 +65,9 @@ pub struct MeasureArgs {
     /// GSO's opt_commit threshold p.
     #[arg(long, default_value_t = 0.95)]
     pub p: f64,
+    /// Significance level of the Mann-Whitney U test.
+    #[arg(long, default_value_t = 0.01)]
+    pub alpha: f64,
     /// Where to run: local or docker.
     #[arg(long, default_value = "local")]
     pub sandbox: String,
@@ -92,6 +98,7 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Eval(a) => commands::eval::run(a).await,
+            Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
             Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(a).await,
         }

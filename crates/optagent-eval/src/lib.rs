@@ -8,6 +8,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod calibrate;
 pub mod equiv;
 pub mod guard;
 pub mod machine;
@@ -137,7 +138,7 @@ impl EvalOptions {
             reps: None,
             warmup: None,
             p: 0.95,
-            alpha: 0.05,
+            alpha: 0.01,
             confidence: 0.95,
             threshold: 0.05,
             metric: None,

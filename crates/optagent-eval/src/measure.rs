@@ -57,6 +57,8 @@ pub struct Session {
     /// Sum of the wall times of every workload process run (warm-up included): the floor.
     pub runs_wall: Duration,
     pub runs: usize,
+    /// Wall time of the whole measurement session (warm-up included).
+    pub session_wall: Duration,
     pub pinned: Vec<usize>,
 }
 
@@ -178,6 +180,7 @@ pub async fn run_session(
     metric: Metric,
     opts: &EvalOptions,
 ) -> Result<Session, EvalError> {
+    let session_start = Instant::now();
     let nslots = prepared.len();
     let pinned = opts
         .pin_cpus
@@ -201,6 +204,7 @@ pub async fn run_session(
             setup_offsets: vec![vec![0.0; workloads.len()]; nslots],
             runs_wall: Duration::ZERO,
             runs: 0,
+            session_wall: Duration::ZERO,
             pinned,
         },
     };
@@ -330,6 +334,7 @@ pub async fn run_session(
             })
         })
         .collect();
+    cx.session.session_wall = session_start.elapsed();
     Ok(cx.session)
 }
 

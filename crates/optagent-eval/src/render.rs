@@ -82,7 +82,7 @@ pub fn table(r: &EvalReport) -> String {
         .clamp(8, 60);
     let _ = writeln!(
         s,
-        "\n{:<name_w$}  {:>10} {:>10} {:>10}  {:>8} {:>17}  {:>8}  {:>9}  {:>4} {}",
+        "\n{:<name_w$}  {:>10} {:>10} {:>10}  {:>8} {:>17}  {:>8}  {:>9}  {:>4} stop",
         "workload",
         "baseline",
         "expert",
@@ -92,7 +92,6 @@ pub fn table(r: &EvalReport) -> String {
         "p",
         "expert",
         "reps",
-        "stop"
     );
     for w in &r.workloads {
         let name: String = w.name.chars().take(name_w).collect();

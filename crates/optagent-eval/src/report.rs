@@ -106,6 +106,11 @@ pub struct TimingReport {
     /// of measurement).
     pub runs_wall_s: f64,
     pub runs: usize,
+    /// The measurement session's wall time (warm-up and all timed runs).
+    pub session_wall_s: f64,
+    /// The session's time beyond its workload processes, relative to them: the evaluator's own
+    /// overhead in measuring.
+    pub overhead_ratio: f64,
 }
 
 /// The score of one patch.

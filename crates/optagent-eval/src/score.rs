@@ -182,6 +182,9 @@ fn score_one(
             total_wall_s: facts.total_wall.as_secs_f64(),
             runs_wall_s: session.runs_wall.as_secs_f64(),
             runs: session.runs,
+            session_wall_s: session.session_wall.as_secs_f64(),
+            overhead_ratio: session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64()
+                - 1.0,
         },
     }
 }

@@ -434,7 +434,7 @@ impl Task {
         if !(m.rtol >= 0.0 && m.atol >= 0.0) {
             return Err(bad("measure.rtol", "expected tolerances >= 0".into()));
         }
-        for (k, _) in &s.env {
+        for k in s.env.keys() {
             if k.is_empty() || k.contains('=') {
                 return Err(bad(&format!("env.{k}"), "expected a variable name".into()));
             }

@@ -1,5 +1,6 @@
 //! One module per subcommand, and what they share: turning measurement flags into options.
 
+pub mod calibrate;
 pub mod eval;
 pub mod tasks;
 
@@ -55,6 +56,7 @@ pub async fn eval_options(m: &MeasureArgs, work: &std::path::Path) -> anyhow::Re
     o.reps = m.reps;
     o.warmup = m.warmup;
     o.p = m.p;
+    o.alpha = m.alpha;
     o.seed = m.seed;
     o.metric = match m.metric.as_deref() {
         None => None,

@@ -25,8 +25,8 @@ pub fn list(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     }
     let mut bad = 0;
     println!(
-        "{:<14} {:<6} {:<8} {:>9}  {}",
-        "id", "device", "metric", "workloads", "languages"
+        "{:<14} {:<6} {:<8} {:>9}  languages",
+        "id", "device", "metric", "workloads"
     );
     for d in found {
         match Task::load(&d) {

@@ -1,0 +1,413 @@
+//! Calibration: the evaluator measuring itself.
+//!
+//! A synthetic task whose candidates have known true speedups (a spin loop whose iteration count
+//! the patch divides by 1.10, 1.25, 2.0, ...) and a no-op candidate (A/A) is measured in many
+//! independent trials, idle and with another process loading a core. For each trial, optagent's
+//! rule (Mann-Whitney U and bootstrap interval on all samples) and GSO's rule (the mean of the first
+//! 5 fresh runs, `opt_base`'s thresholds) are applied to the same samples, so their false-positive
+//! and detection rates, and the error of their estimates, can be put side by side.
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use optagent_stats::bootstrap::ratio_of_medians_ci;
+use optagent_stats::metrics::gso_opt_base;
+use optagent_stats::summary::{mean, median, quantile};
+use optagent_task::{Metric, Task};
+use serde::{Deserialize, Serialize};
+
+use crate::measure::run_session;
+use crate::prepare::{close_all, prepare_all};
+use crate::score::significance;
+use crate::{Candidate, EvalError, EvalOptions, PatchSource};
+
+/// Machine load during a condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Load {
+    Idle,
+    /// One busy-looping process, unpinned, for the whole condition.
+    OneCoreBusy,
+}
+
+#[derive(Debug, Clone)]
+pub struct CalibrateOptions {
+    pub trials: usize,
+    pub speedups: Vec<f64>,
+    pub loads: Vec<Load>,
+    /// Iterations of the baseline's spin loop (about 1 ns each).
+    pub iterations: u64,
+    /// Runs GSO's rule averages.
+    pub gso_runs: usize,
+    /// How each trial measures: reps, adaptive, pinning, alpha, work dir.
+    pub eval: EvalOptions,
+}
+
+/// One method's figures for one true speedup.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Detection {
+    pub true_speedup: f64,
+    /// Share of trials in which a significant speedup was claimed.
+    pub detection_rate: f64,
+    pub median_estimate: f64,
+    /// |estimate / true - 1|: median and 95th percentile over trials.
+    pub median_rel_error: f64,
+    pub p95_rel_error: f64,
+    /// Share of trials whose estimate is within 5% of the truth.
+    pub within_5pct: f64,
+}
+
+/// One method under one load condition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MethodFigures {
+    /// `optagent` or `gso`.
+    pub method: String,
+    pub load: Load,
+    pub trials: usize,
+    /// Share of A/A trials in which a significant speedup or slowdown was claimed.
+    pub aa_false_positive_rate: f64,
+    pub aa_claims: usize,
+    pub detection: Vec<Detection>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConditionFigures {
+    pub load: Load,
+    /// Median baseline time of one run, seconds.
+    pub baseline_median_s: f64,
+    /// Mean timed repetitions per tree and trial (adaptive mode varies it).
+    pub mean_reps: f64,
+    /// Sum over trials of session wall time and of workload process wall time.
+    pub session_wall_s: f64,
+    pub runs_wall_s: f64,
+    /// session / runs - 1: the evaluator's own overhead while measuring.
+    pub overhead_ratio: f64,
+    /// The same for a whole `evaluate` call (tree preparation and builds included).
+    pub full_eval_overhead_ratio: f64,
+    pub load1_start: Option<f64>,
+    pub load1_end: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CalibrationReport {
+    pub trials: usize,
+    pub reps: Option<usize>,
+    pub adaptive: bool,
+    pub alpha: f64,
+    pub gso_runs: usize,
+    pub cores: usize,
+    pub pinned_cpus: Vec<usize>,
+    pub methods: Vec<MethodFigures>,
+    pub conditions: Vec<ConditionFigures>,
+}
+
+const SPIN_C: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "work.h"
+
+int main(void) {
+    const char *out = getenv("OPTAGENT_OUTPUT");
+    if (getenv("OPTAGENT_SETUP_ONLY")) {
+        FILE *f = fopen(out, "w");
+        fprintf(f, "{\"result\": 0}");
+        fclose(f);
+        return 0;
+    }
+    struct timespec t0, t1;
+    volatile unsigned long x = 0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < WORK_ITERS; i++) x += (unsigned long)i ^ (x >> 3);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    FILE *f = out ? fopen(out, "w") : stdout;
+    fprintf(f, "{\"seconds\": %.9f, \"result\": 0}", s);
+    if (out) fclose(f);
+    return 0;
+}
+"#;
+
+fn work_h(iters: u64) -> String {
+    format!("#define WORK_ITERS {iters}L\n")
+}
+
+fn patch_for(iters: u64, speedup: f64) -> String {
+    let new = (iters as f64 / speedup).round() as u64;
+    format!(
+        "--- a/work.h\n+++ b/work.h\n@@ -1 +1 @@\n-{}+{}",
+        work_h(iters),
+        work_h(new)
+    )
+}
+
+/// Write the synthetic task into `dir`.
+pub fn write_task(dir: &std::path::Path, iters: u64) -> Result<Task, EvalError> {
+    let io = |e: std::io::Error| EvalError::Other(format!("writing the calibration task: {e}"));
+    std::fs::create_dir_all(dir.join("repo")).map_err(io)?;
+    std::fs::write(dir.join("repo/spin.c"), SPIN_C).map_err(io)?;
+    std::fs::write(dir.join("repo/work.h"), work_h(iters)).map_err(io)?;
+    std::fs::write(dir.join("repo/.gitignore"), "spin\n").map_err(io)?;
+    std::fs::write(dir.join("expert.diff"), patch_for(iters, 2.0)).map_err(io)?;
+    std::fs::write(
+        dir.join("task.toml"),
+        r#"id = "calibration"
+instruction = "A synthetic spin loop with known speedups, for calibrating the evaluator."
+languages = ["c"]
+[source]
+path = "repo"
+[expert]
+patch = "expert.diff"
+[build]
+commands = ["cc -O1 -o spin spin.c"]
+[measure]
+warmup = 1
+[[workloads]]
+name = "calibration.spin.loop(iters)"
+command = "./spin"
+"#,
+    )
+    .map_err(io)?;
+    Task::load(dir).map_err(|e| EvalError::Other(e.to_string()))
+}
+
+struct Loader(Option<std::process::Child>);
+
+impl Loader {
+    fn start(load: Load) -> Result<Loader, EvalError> {
+        Ok(Loader(match load {
+            Load::Idle => None,
+            Load::OneCoreBusy => Some(
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .map_err(|e| EvalError::Other(format!("starting the load process: {e}")))?,
+            ),
+        }))
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    aa_claims: usize,
+    aa_trials: usize,
+    /// Per true speedup: (claimed, estimate) per trial.
+    ab: Vec<Vec<(bool, f64)>>,
+}
+
+fn detections(speedups: &[f64], ab: &[Vec<(bool, f64)>]) -> Vec<Detection> {
+    speedups
+        .iter()
+        .zip(ab)
+        .map(|(&s, trials)| {
+            let n = trials.len().max(1) as f64;
+            let est: Vec<f64> = trials.iter().map(|t| t.1).collect();
+            let err: Vec<f64> = est.iter().map(|e| (e / s - 1.0).abs()).collect();
+            Detection {
+                true_speedup: s,
+                detection_rate: trials.iter().filter(|t| t.0).count() as f64 / n,
+                median_estimate: median(&est),
+                median_rel_error: median(&err),
+                p95_rel_error: quantile(&err, 0.95),
+                within_5pct: err.iter().filter(|&&e| e <= 0.05).count() as f64 / n,
+            }
+        })
+        .collect()
+}
+
+/// Run the calibration.
+pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, EvalError> {
+    let task_dir = opts.eval.work_dir.join("calibration-task");
+    let task = write_task(&task_dir, opts.iterations)?;
+    let mut cands = vec![Candidate::new("aa", PatchSource::Nop)];
+    for s in &opts.speedups {
+        cands.push(Candidate::new(
+            format!("x{s}"),
+            PatchSource::Diff(patch_for(opts.iterations, *s)),
+        ));
+    }
+    let workloads: Vec<_> = task.spec.workloads.iter().collect();
+    let pinned = opts
+        .eval
+        .pin_cpus
+        .clone()
+        .unwrap_or_else(crate::machine::default_pin);
+    let mut methods = vec![];
+    let mut conditions = vec![];
+    for &load in &opts.loads {
+        let _loader = Loader::start(load)?;
+        let m0 = crate::machine::MachineState::now();
+        // One whole evaluation, to see the overhead of preparing trees too.
+        let full = crate::evaluate(&task, &cands[..1], &opts.eval).await?;
+        let full_overhead = full[0].timing.total_wall_s / full[0].timing.runs_wall_s - 1.0;
+        let prepared = prepare_all(&task, &cands, &opts.eval).await?;
+        let mut ours = Tally {
+            ab: vec![vec![]; opts.speedups.len()],
+            ..Default::default()
+        };
+        let mut gso = Tally {
+            ab: vec![vec![]; opts.speedups.len()],
+            ..Default::default()
+        };
+        let (mut session_wall, mut runs_wall, mut reps_sum) = (0.0, 0.0, 0usize);
+        let mut base_medians = vec![];
+        let started = Instant::now();
+        for trial in 0..opts.trials {
+            let mut eopts = opts.eval.clone();
+            eopts.progress = None;
+            eopts.seed = opts.eval.seed.wrapping_add(trial as u64);
+            let session =
+                match run_session(&task, &workloads, &prepared, Metric::Time, &eopts).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        close_all(&prepared).await;
+                        return Err(e);
+                    }
+                };
+            session_wall += session.session_wall.as_secs_f64();
+            runs_wall += session.runs_wall.as_secs_f64();
+            reps_sum += session.stops[0].reps;
+            let b = &session.series[0][0].values;
+            base_medians.push(median(b));
+            for (ci, _) in cands.iter().enumerate() {
+                let a = &session.series[ci + 2][0].values;
+                if a.is_empty() {
+                    continue;
+                }
+                let (est, _, _) = ratio_of_medians_ci(b, a, eopts.confidence, 1000, eopts.seed);
+                let (_, sig) = significance(Metric::Time, b, a, eopts.alpha);
+                let k = opts.gso_runs.min(b.len()).min(a.len());
+                let (gb, ga) = (mean(&b[..k]), mean(&a[..k]));
+                let gso_claim = gso_opt_base(&[gb], &[ga]);
+                if ci == 0 {
+                    ours.aa_trials += 1;
+                    ours.aa_claims += sig as usize;
+                    gso.aa_trials += 1;
+                    gso.aa_claims += gso_claim as usize;
+                } else {
+                    ours.ab[ci - 1].push((sig && est > 1.0, est));
+                    gso.ab[ci - 1].push((gso_claim, gb / ga));
+                }
+            }
+            if let Some(p) = &opts.eval.progress {
+                if (trial + 1) % 10 == 0 || trial + 1 == opts.trials {
+                    p(&format!(
+                        "[calibrate {load:?}] trial {}/{} ({:.0}s)",
+                        trial + 1,
+                        opts.trials,
+                        started.elapsed().as_secs_f64()
+                    ));
+                }
+            }
+        }
+        close_all(&prepared).await;
+        let m1 = crate::machine::MachineState::now();
+        for (name, t) in [("optagent", &ours), ("gso", &gso)] {
+            methods.push(MethodFigures {
+                method: name.to_string(),
+                load,
+                trials: t.aa_trials,
+                aa_false_positive_rate: t.aa_claims as f64 / t.aa_trials.max(1) as f64,
+                aa_claims: t.aa_claims,
+                detection: detections(&opts.speedups, &t.ab),
+            });
+        }
+        conditions.push(ConditionFigures {
+            load,
+            baseline_median_s: median(&base_medians),
+            mean_reps: reps_sum as f64 / opts.trials.max(1) as f64,
+            session_wall_s: session_wall,
+            runs_wall_s: runs_wall,
+            overhead_ratio: session_wall / runs_wall - 1.0,
+            full_eval_overhead_ratio: full_overhead,
+            load1_start: m0.load1,
+            load1_end: m1.load1,
+        });
+    }
+    Ok(CalibrationReport {
+        trials: opts.trials,
+        reps: opts.eval.reps,
+        adaptive: opts.eval.adaptive.is_some(),
+        alpha: opts.eval.alpha,
+        gso_runs: opts.gso_runs,
+        cores: crate::machine::MachineState::now().cores,
+        pinned_cpus: pinned,
+        methods,
+        conditions,
+    })
+}
+
+/// The calibration as a table.
+pub fn render(r: &CalibrationReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "calibration: {} trials per condition, {} reps per tree{}, alpha {}, GSO rule on the first {} runs; {} cores, pinned {:?}\n",
+        r.trials,
+        r.reps.map(|x| x.to_string()).unwrap_or("task default".into()),
+        if r.adaptive { " (adaptive)" } else { "" },
+        r.alpha,
+        r.gso_runs,
+        r.cores,
+        r.pinned_cpus
+    );
+    let speedups: Vec<f64> = r
+        .methods
+        .first()
+        .map(|m| m.detection.iter().map(|d| d.true_speedup).collect())
+        .unwrap_or_default();
+    let _ = write!(s, "{:<9} {:<14} {:>8}", "method", "load", "A/A FP");
+    for sp in &speedups {
+        let _ = write!(s, "  {:>22}", format!("{sp}x: detect / err50 / err95"));
+    }
+    let _ = writeln!(s);
+    for m in &r.methods {
+        let _ = write!(
+            s,
+            "{:<9} {:<14} {:>7.1}%",
+            m.method,
+            format!("{:?}", m.load),
+            m.aa_false_positive_rate * 100.0
+        );
+        for d in &m.detection {
+            let _ = write!(
+                s,
+                "  {:>22}",
+                format!(
+                    "{:.0}% / {:.1}% / {:.1}%",
+                    d.detection_rate * 100.0,
+                    d.median_rel_error * 100.0,
+                    d.p95_rel_error * 100.0
+                )
+            );
+        }
+        let _ = writeln!(s);
+    }
+    let _ = writeln!(s);
+    for c in &r.conditions {
+        let _ = writeln!(
+            s,
+            "{:<14} baseline {:.2}ms, {:.1} reps/tree, measuring overhead {:+.1}% of {:.1}s of workload runs (whole evaluation incl. builds {:+.1}%), load {} -> {}",
+            format!("{:?}", c.load),
+            c.baseline_median_s * 1e3,
+            c.mean_reps,
+            c.overhead_ratio * 100.0,
+            c.runs_wall_s,
+            c.full_eval_overhead_ratio * 100.0,
+            c.load1_start.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+            c.load1_end.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        );
+    }
+    s
+}

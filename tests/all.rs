@@ -1,0 +1,3 @@
+//! optagent's cross-crate integration suite: one test binary, as codex-rs does (`mod suite`).
+
+mod suite;
