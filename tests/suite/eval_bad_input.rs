@@ -7,7 +7,8 @@ use optagent_task::Task;
 
 use super::common::*;
 
-const SRC: &str = "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n";
+const SRC: &str =
+    "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n";
 
 const BENCH: &str = r#"import json, os, sys, time
 sys.path.insert(0, '.')
@@ -50,7 +51,14 @@ fn mini(dir: &std::path::Path, extra_top: &str, tests: &str, build: &str, timeou
     write_task(
         dir,
         &toml(extra_top, tests, build, timeout),
-        &[("lib.py", SRC), ("bench/run.py", BENCH), ("tests/test_lib.py", "import sys\nsys.path.insert(0, '.')\nimport lib\nassert lib.work(4) == 6\n")],
+        &[
+            ("lib.py", SRC),
+            ("bench/run.py", BENCH),
+            (
+                "tests/test_lib.py",
+                "import sys\nsys.path.insert(0, '.')\nimport lib\nassert lib.work(4) == 6\n",
+            ),
+        ],
         EXPERT,
     );
     Task::load(dir).unwrap()
@@ -106,7 +114,10 @@ async fn patch_build_test_result_and_hang_each_get_their_verdict() {
     )
     .await
     .expect("evaluation completes");
-    assert!(t0.elapsed() < Duration::from_secs(120), "a hang must be cut off");
+    assert!(
+        t0.elapsed() < Duration::from_secs(120),
+        "a hang must be cut off"
+    );
     let v = |l: &str| {
         let r = find(&reports, l);
         (r.verdict, r.reason.clone().unwrap_or_default())
@@ -145,9 +156,15 @@ async fn edits_to_protected_workload_files_do_not_count() {
         ),
     );
     let work = tempfile::tempdir().unwrap();
-    let r = optagent_eval::evaluate(&task, &[cheat], &opts(work.path(), 3)).await.unwrap();
+    let r = optagent_eval::evaluate(&task, &[cheat], &opts(work.path(), 3))
+        .await
+        .unwrap();
     assert_eq!(r[0].verdict, Verdict::Ok);
-    assert!(r[0].speedup < 1.5, "protected edit counted: {}", r[0].speedup);
+    assert!(
+        r[0].speedup < 1.5,
+        "protected edit counted: {}",
+        r[0].speedup
+    );
     assert!(!r[0].opt_base);
 }
 
@@ -156,9 +173,13 @@ async fn a_broken_baseline_is_a_task_error_not_a_verdict() {
     let d = tempfile::tempdir().unwrap();
     let task = mini(d.path(), "", "\"python3 -c 'raise SystemExit(3)'\"", "", 30);
     let work = tempfile::tempdir().unwrap();
-    let err = optagent_eval::evaluate(&task, &[Candidate::new("nop", PatchSource::Nop)], &opts(work.path(), 2))
-        .await
-        .unwrap_err();
+    let err = optagent_eval::evaluate(
+        &task,
+        &[Candidate::new("nop", PatchSource::Nop)],
+        &opts(work.path(), 2),
+    )
+    .await
+    .unwrap_err();
     match err {
         EvalError::TaskBroken { message, .. } => {
             assert!(message.contains("baseline"), "{message}");
@@ -177,9 +198,13 @@ async fn cuda_task_without_gpu_is_skipped_with_a_reason() {
     let d = tempfile::tempdir().unwrap();
     let task = mini(d.path(), "device = \"cuda\"", "", "", 30);
     let work = tempfile::tempdir().unwrap();
-    let err = optagent_eval::evaluate(&task, &[Candidate::new("oracle", PatchSource::Oracle)], &opts(work.path(), 2))
-        .await
-        .unwrap_err();
+    let err = optagent_eval::evaluate(
+        &task,
+        &[Candidate::new("oracle", PatchSource::Oracle)],
+        &opts(work.path(), 2),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, EvalError::Skipped(_)), "{err}");
     assert!(err.to_string().contains("needs a CUDA GPU"), "{err}");
 }
@@ -190,7 +215,12 @@ async fn a_task_from_a_local_git_repository_at_a_revision_expression() {
     let up = d.path().join("upstream");
     std::fs::create_dir_all(up.join("bench")).unwrap();
     let git = |args: &[&str]| {
-        let o = std::process::Command::new("git").arg("-C").arg(&up).args(args).output().unwrap();
+        let o = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&up)
+            .args(args)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     };
@@ -198,9 +228,29 @@ async fn a_task_from_a_local_git_repository_at_a_revision_expression() {
     std::fs::write(up.join("bench/run.py"), BENCH).unwrap();
     git(&["init", "-q"]);
     git(&["-c", "user.name=a", "-c", "user.email=a@b", "add", "-A"]);
-    git(&["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qm", "base"]);
-    std::fs::write(up.join("lib.py"), "def work(n):\n    return n * (n - 1) // 2\n").unwrap();
-    git(&["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-qam", "fast"]);
+    git(&[
+        "-c",
+        "user.name=a",
+        "-c",
+        "user.email=a@b",
+        "commit",
+        "-qm",
+        "base",
+    ]);
+    std::fs::write(
+        up.join("lib.py"),
+        "def work(n):\n    return n * (n - 1) // 2\n",
+    )
+    .unwrap();
+    git(&[
+        "-c",
+        "user.name=a",
+        "-c",
+        "user.email=a@b",
+        "commit",
+        "-qam",
+        "fast",
+    ]);
     let fast = git(&["rev-parse", "HEAD"]);
     let td = d.path().join("task");
     std::fs::create_dir_all(&td).unwrap();
@@ -213,10 +263,18 @@ async fn a_task_from_a_local_git_repository_at_a_revision_expression() {
     .unwrap();
     let task = Task::load(&td).unwrap();
     let work = tempfile::tempdir().unwrap();
-    let r = optagent_eval::evaluate(&task, &[Candidate::new("oracle", PatchSource::Oracle)], &opts(work.path(), 5))
-        .await
-        .unwrap();
+    let r = optagent_eval::evaluate(
+        &task,
+        &[Candidate::new("oracle", PatchSource::Oracle)],
+        &opts(work.path(), 5),
+    )
+    .await
+    .unwrap();
     assert_eq!(r[0].verdict, Verdict::Ok, "{:?}", r[0].reason);
-    assert!(r[0].workloads[0].expert_speedup > 5.0, "{:#?}", r[0].workloads[0]);
+    assert!(
+        r[0].workloads[0].expert_speedup > 5.0,
+        "{:#?}",
+        r[0].workloads[0]
+    );
     assert!(r[0].workloads[0].expert_significant);
 }

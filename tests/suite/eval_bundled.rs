@@ -21,21 +21,39 @@ async fn pyroute_oracle_nop_and_wrong_patch() {
 
     let oracle = find(&reports, "oracle");
     assert_eq!(oracle.verdict, Verdict::Ok, "{:?}", oracle.reason);
-    assert!(oracle.opt_commit, "oracle must match the expert: {oracle:#?}");
+    assert!(
+        oracle.opt_commit,
+        "oracle must match the expert: {oracle:#?}"
+    );
     assert!(oracle.opt_base);
-    let sig = oracle.workloads.iter().filter(|w| w.significant && w.speedup > 1.5).count();
-    assert!(sig >= 5, "expected most workloads significantly faster, got {sig}");
+    let sig = oracle
+        .workloads
+        .iter()
+        .filter(|w| w.significant && w.speedup > 1.5)
+        .count();
+    assert!(
+        sig >= 5,
+        "expected most workloads significantly faster, got {sig}"
+    );
 
     let nop = find(&reports, "nop");
     assert_eq!(nop.verdict, Verdict::Ok);
     assert!(!nop.opt_base, "no change is not an optimization: {nop:#?}");
     assert!(!nop.opt_commit);
-    assert!((nop.speedup - 1.0).abs() < 0.25, "nop speedup {}", nop.speedup);
+    assert!(
+        (nop.speedup - 1.0).abs() < 0.25,
+        "nop speedup {}",
+        nop.speedup
+    );
 
     let wrong = find(&reports, "wrong.diff");
     assert_eq!(wrong.verdict, Verdict::WrongResult, "{:?}", wrong.reason);
     assert!(!wrong.correct && !wrong.opt_base && !wrong.opt_commit);
-    assert!(wrong.reason.as_deref().unwrap().contains("differs from the baseline"));
+    assert!(wrong
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("differs from the baseline"));
     // A failed patch scores speedup 1.0 everywhere, the expert's figures unchanged.
     assert!(wrong.workloads.iter().all(|w| w.speedup == 1.0));
     assert!((wrong.speedup_ratio - 1.0 / oracle.expert_speedup).abs() < 1.0);
@@ -44,8 +62,15 @@ async fn pyroute_oracle_nop_and_wrong_patch() {
     // The JSON has the stable field names users script against.
     let v = serde_json::to_value(oracle).unwrap();
     for k in [
-        "task", "verdict", "correct", "speedup", "opt_base", "opt_commit", "speedup_ratio",
-        "advantage", "workloads",
+        "task",
+        "verdict",
+        "correct",
+        "speedup",
+        "opt_base",
+        "opt_commit",
+        "speedup_ratio",
+        "advantage",
+        "workloads",
     ] {
         assert!(v.get(k).is_some(), "missing {k}");
     }
@@ -53,7 +78,16 @@ async fn pyroute_oracle_nop_and_wrong_patch() {
         assert!(v["advantage"].get(k).is_some());
     }
     let w = &v["workloads"][0];
-    for k in ["name", "baseline", "expert", "patch", "speedup", "speedup_ci", "p_value", "significant"] {
+    for k in [
+        "name",
+        "baseline",
+        "expert",
+        "patch",
+        "speedup",
+        "speedup_ci",
+        "p_value",
+        "significant",
+    ] {
         assert!(w.get(k).is_some(), "workload field {k} missing");
     }
     assert_eq!(v["verdict"], "ok");
@@ -88,8 +122,15 @@ async fn textstats_expert_trades_one_workload_for_the_rest() {
         .expect("evaluation runs");
     let r = &reports[0];
     assert_eq!(r.verdict, Verdict::Ok, "{:?}", r.reason);
-    assert!(r.regressions >= 1, "expected the slowed workload to count: {r:#?}");
+    assert!(
+        r.regressions >= 1,
+        "expected the slowed workload to count: {r:#?}"
+    );
     assert!(r.improvements >= 3, "{r:#?}");
-    let slowed = r.workloads.iter().filter(|w| w.expert_speedup < 0.95).count();
+    let slowed = r
+        .workloads
+        .iter()
+        .filter(|w| w.expert_speedup < 0.95)
+        .count();
     assert_eq!(slowed, 1);
 }

@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Score a patch (or the expert's, or none) against the task's baseline and expert.
     Eval(commands::eval::EvalArgs),
+    /// Run K rollouts of a model on a task and keep the best verified patch.
+    Solve(Box<commands::solve::SolveArgs>),
     /// Measure the evaluator itself: A/A false positives, detection of known speedups, estimate
     /// error and overhead, idle and under load, beside GSO's rule on the same samples.
     Calibrate(commands::calibrate::CalibrateArgs),
@@ -77,9 +79,9 @@ pub struct MeasureArgs {
     /// Folder for the trees (default: a temporary folder, removed afterwards).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
-    /// Seed of the bootstrap.
+    /// Seed of the bootstrap intervals.
     #[arg(long, default_value_t = 0x5eed)]
-    pub seed: u64,
+    pub bootstrap_seed: u64,
 }
 
 fn main() -> std::process::ExitCode {
@@ -98,6 +100,7 @@ fn main() -> std::process::ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Eval(a) => commands::eval::run(a).await,
+            Command::Solve(a) => commands::solve::run(*a).await,
             Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
             Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(a).await,
@@ -109,5 +112,15 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

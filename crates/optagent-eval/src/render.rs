@@ -83,15 +83,7 @@ pub fn table(r: &EvalReport) -> String {
     let _ = writeln!(
         s,
         "\n{:<name_w$}  {:>10} {:>10} {:>10}  {:>8} {:>17}  {:>8}  {:>9}  {:>4} stop",
-        "workload",
-        "baseline",
-        "expert",
-        "patch",
-        "speedup",
-        "95% CI",
-        "p",
-        "expert",
-        "reps",
+        "workload", "baseline", "expert", "patch", "speedup", "95% CI", "p", "expert", "reps",
     );
     for w in &r.workloads {
         let name: String = w.name.chars().take(name_w).collect();

@@ -11,6 +11,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod docker;
 mod local;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use docker::{DockerFactory, DockerOptions, DockerSandbox};
 pub use local::LocalSandbox;
 
 /// One command to run in the sandbox's tree.
@@ -189,9 +191,17 @@ impl SandboxFactory for LocalFactory {
 /// Variable names that look like credentials; never passed to a command.
 pub fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_uppercase();
-    ["KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "KEY",
+        "TOKEN",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "CREDENTIAL",
+        "AUTH",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 /// The environment every command starts from: a fixed PATH-like minimum taken from the host

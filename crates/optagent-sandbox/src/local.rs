@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use tokio::io::AsyncReadExt;
 
-use crate::{clip_output, command_env, resolve_cwd, ExecOutput, ExecRequest, Sandbox, SandboxError};
+use crate::{
+    clip_output, command_env, resolve_cwd, ExecOutput, ExecRequest, Sandbox, SandboxError,
+};
 
 /// Runs commands directly on the host, in the tree's folder, with a scrubbed environment.
 #[derive(Debug, Clone)]
@@ -55,7 +57,10 @@ pub(crate) fn affinity_cpus() -> Vec<usize> {
         Ok(set) => (0..nix::sched::CpuSet::count())
             .filter(|&i| set.is_set(i).unwrap_or(false))
             .collect(),
-        Err(_) => (0..std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).collect(),
+        Err(_) => (0..std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1))
+            .collect(),
     }
 }
 
@@ -111,8 +116,14 @@ impl Sandbox for LocalSandbox {
             source,
         })?;
         let pid = child.id();
-        let out = tokio::spawn(read_capped(child.stdout.take().expect("piped"), req.max_output));
-        let err = tokio::spawn(read_capped(child.stderr.take().expect("piped"), req.max_output));
+        let out = tokio::spawn(read_capped(
+            child.stdout.take().expect("piped"),
+            req.max_output,
+        ));
+        let err = tokio::spawn(read_capped(
+            child.stderr.take().expect("piped"),
+            req.max_output,
+        ));
         let (status, timed_out) = match tokio::time::timeout(req.timeout, child.wait()).await {
             Ok(status) => (Some(status?), false),
             Err(_) => {
@@ -141,7 +152,8 @@ impl Sandbox for LocalSandbox {
             .unwrap_or_default();
         let (stdout, d1) = clip_output(&out, req.max_output);
         let (stderr, d2) = clip_output(&err, req.max_output);
-        let dropped = d1 + d2 + out_total.saturating_sub(out.len()) + err_total.saturating_sub(err.len());
+        let dropped =
+            d1 + d2 + out_total.saturating_sub(out.len()) + err_total.saturating_sub(err.len());
         Ok(ExecOutput {
             exit_code: status.and_then(|s| s.code()),
             timed_out,
@@ -167,7 +179,10 @@ mod tests {
     async fn runs_in_root_with_exit_code() {
         let (d, s) = sb();
         std::fs::write(d.path().join("f.txt"), "hello").unwrap();
-        let o = s.exec(&ExecRequest::new("cat f.txt; exit 3")).await.unwrap();
+        let o = s
+            .exec(&ExecRequest::new("cat f.txt; exit 3"))
+            .await
+            .unwrap();
         assert_eq!(o.stdout, "hello");
         assert_eq!(o.exit_code, Some(3));
         assert!(!o.success());
@@ -176,12 +191,16 @@ mod tests {
     #[tokio::test]
     async fn timeout_kills_the_whole_group() {
         let (_d, s) = sb();
-        let req = ExecRequest::new("sleep 30 & sleep 30; echo never")
-            .timeout(Duration::from_millis(300));
+        let req =
+            ExecRequest::new("sleep 30 & sleep 30; echo never").timeout(Duration::from_millis(300));
         let t = Instant::now();
         let o = s.exec(&req).await.unwrap();
         assert!(o.timed_out);
-        assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t.elapsed()
+        );
         assert!(!o.stdout.contains("never"));
     }
 
@@ -195,7 +214,11 @@ mod tests {
         let o = s.exec(&req).await.unwrap();
         assert!(!o.stdout.contains("sk-should-not-pass"));
         assert!(o.stdout.contains("MY_SETTING=visible"));
-        assert!(!o.stdout.contains("CARGO_"), "host env leaked: {}", o.stdout);
+        assert!(
+            !o.stdout.contains("CARGO_"),
+            "host env leaked: {}",
+            o.stdout
+        );
     }
 
     #[tokio::test]

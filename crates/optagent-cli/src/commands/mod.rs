@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod eval;
+pub mod solve;
 pub mod tasks;
 
 use std::sync::Arc;
@@ -57,7 +58,7 @@ pub async fn eval_options(m: &MeasureArgs, work: &std::path::Path) -> anyhow::Re
     o.warmup = m.warmup;
     o.p = m.p;
     o.alpha = m.alpha;
-    o.seed = m.seed;
+    o.seed = m.bootstrap_seed;
     o.metric = match m.metric.as_deref() {
         None => None,
         Some("time") => Some(Metric::Time),

@@ -19,35 +19,41 @@ from pyroute.text import synthetic_corpus  # noqa: E402
 
 
 def graph_shortest_path():
-    g = Graph.random(1400, avg_degree=6, max_weight=100, seed=1)
+    g = Graph.random(300, avg_degree=6, max_weight=100, seed=1)
+    sources = list(range(0, 300, 15))
 
     def run():
-        return g.shortest_path(0)
+        return [g.shortest_path(s) for s in sources]
 
-    def summarize(dist):
-        reached = [d for d in dist if d is not None]
-        return {"reached": len(reached), "sum": sum(reached), "max": max(reached),
-                "sample": dist[:: len(dist) // 16]}
+    def summarize(all_dist):
+        out = []
+        for dist in all_dist:
+            reached = [d for d in dist if d is not None]
+            out.append([len(reached), sum(reached), max(reached)])
+        return {"per_source": out, "sample": all_dist[0][::20]}
 
     return run, summarize
 
 
 def graph_components():
-    g = Graph.random_forest(3000, edges=1400, seed=2)
+    graphs = [Graph.random_forest(250, edges=115, seed=100 + i) for i in range(60)]
 
     def run():
-        return g.components()
+        return [g.components() for g in graphs]
 
-    def summarize(comps):
-        sizes = sorted((len(c) for c in comps), reverse=True)
-        return {"count": len(comps), "largest": sizes[:5],
-                "checksum": sum((i + 1) * c[0] for i, c in enumerate(comps)) % 1000003}
+    def summarize(all_comps):
+        out = []
+        for comps in all_comps:
+            sizes = sorted((len(c) for c in comps), reverse=True)
+            out.append([len(comps), sizes[:3],
+                        sum((i + 1) * c[0] for i, c in enumerate(comps)) % 1000003])
+        return {"per_graph": out}
 
     return run, summarize
 
 
 def text_index_add():
-    docs, _ = synthetic_corpus(600, 50, seed=3)
+    docs, _ = synthetic_corpus(450, 50, seed=3)
 
     def run():
         index = Index()
@@ -65,13 +71,13 @@ def text_index_add():
 
 
 def text_index_search():
-    docs, vocab = synthetic_corpus(700, 40, seed=4)
+    docs, vocab = synthetic_corpus(150, 40, seed=4)
     index = Index(docs)
     rng = random.Random(5)
     queries = []
-    for _ in range(50):
+    for _ in range(1000):
         k = rng.randint(2, 3)
-        queries.append(" ".join(rng.choice(vocab[:40]) for _ in range(k)))
+        queries.append(" ".join(rng.choice(vocab[:12]) for _ in range(k)))
 
     def run():
         return [index.search(q) for q in queries]
@@ -84,7 +90,7 @@ def text_index_search():
 
 
 def text_tokenize():
-    docs, _ = synthetic_corpus(200, 100, seed=6)
+    docs, _ = synthetic_corpus(400, 100, seed=6)
     text = "\n".join(docs)
 
     def run():
@@ -99,20 +105,20 @@ def text_tokenize():
 
 def stats_moving_median():
     rng = random.Random(7)
-    xs = [rng.gauss(0.0, 1.0) + 0.001 * i for i in range(8000)]
+    xs = [rng.gauss(0.0, 1.0) + 0.001 * i for i in range(30000)]
 
     def run():
-        return moving_median(xs, 101)
+        return moving_median(xs, 41)
 
     def summarize(out):
-        return {"n": len(out), "sum": sum(out), "sample": out[:: len(out) // 8]}
+        return {"n": len(out), "sum": sum(out), "sample": out[:: len(out) // 16]}
 
     return run, summarize
 
 
 def stats_histogram():
     rng = random.Random(8)
-    xs = [rng.random() ** 2 for _ in range(200000)]
+    xs = [rng.random() ** 2 for _ in range(250000)]
 
     def run():
         return histogram(xs, 64, 0.0, 1.0)

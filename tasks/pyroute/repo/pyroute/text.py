@@ -1,5 +1,6 @@
 """Tokenizing and a small inverted index for boolean AND search."""
 
+import itertools
 import random
 
 PUNCT = ".,;:!?\"'()[]{}<>-_/\\*&^%$#@~`|+=0123456789"
@@ -42,11 +43,11 @@ def synthetic_corpus(num_docs, words_per_doc, vocab_size=3000, seed=0):
         if w not in seen:
             seen.add(w)
             vocab.append(w)
-    weights = [1.0 / (rank + 1) for rank in range(vocab_size)]
+    cum_weights = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(vocab_size)))
     fillers = STOPWORDS[:40]
     docs = []
     for _ in range(num_docs):
-        words = rng.choices(vocab, weights, k=words_per_doc)
+        words = rng.choices(vocab, cum_weights=cum_weights, k=words_per_doc)
         for i in range(0, len(words), 4):
             words[i] = rng.choice(fillers) + " " + words[i].capitalize() + rng.choice(",.;")
         docs.append(" ".join(words))

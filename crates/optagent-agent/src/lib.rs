@@ -1,0 +1,20 @@
+//! The agent: one rollout of a model working on a task.
+//!
+//! [`workspace`] prepares the rollout's tree and a pristine base tree; [`prompts`] renders the
+//! system and task prompts from `prompts/`; [`budget`] tracks steps, tokens, cost and time and
+//! tells the model what is left; [`context`] shortens old tool outputs when the conversation nears
+//! the model's window; [`trajectory`] records everything as JSONL with secrets scrubbed;
+//! [`bench`] lets the model's `bench` tool call the evaluator; [`rollout`] is the loop.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod bench;
+pub mod budget;
+pub mod context;
+pub mod prompts;
+pub mod rollout;
+pub mod trajectory;
+pub mod workspace;
+
+pub use budget::Budget;
+pub use rollout::{run_rollout, EndReason, RolloutConfig, RolloutOutcome};

@@ -1,0 +1,397 @@
+//! One rollout: the model, its tools and the task, turn after turn until the model submits or a
+//! budget runs out. A model's mistakes come back to it as tool output; provider failures that
+//! outlast the provider's retries end the rollout with the trajectory and the patch so far kept.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use optagent_eval::EvalOptions;
+use optagent_model::{ChatModel, ChatRequest, Message, ModelError, ToolSpec, Usage};
+use optagent_sandbox::SandboxFactory;
+use optagent_task::Task;
+use optagent_tools::{Registry, ToolContext, ToolError, WorkloadInfo};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::budget::{Budget, Spent};
+use crate::trajectory::{Redactor, Trajectory};
+
+/// Progress lines for whoever watches.
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Everything one rollout needs.
+#[derive(Clone)]
+pub struct RolloutConfig {
+    pub task: Task,
+    pub model: Arc<dyn ChatModel>,
+    pub budget: Budget,
+    pub temperature: Option<f32>,
+    pub seed: Option<i64>,
+    /// The rollout's folder: trees, trajectory, patch, profiles, flamegraphs.
+    pub run_dir: PathBuf,
+    pub sandbox: Arc<dyn SandboxFactory>,
+    /// How the `bench` tool measures (its work_dir is replaced by one under `run_dir`).
+    pub bench: EvalOptions,
+    pub progress: Option<Progress>,
+    pub redactor: Redactor,
+    /// Consecutive failed model calls (after the provider's own retries) before giving up.
+    pub max_model_errors: usize,
+    /// Characters of tool output given to the model.
+    pub output_budget: usize,
+    /// Keep the trees after the rollout (default: removed, the patch is kept).
+    pub keep_trees: bool,
+    /// A label shown in progress lines (e.g. `r2`).
+    pub label: String,
+}
+
+/// Why a rollout ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum EndReason {
+    Submitted,
+    /// A budget ran out: steps, tokens, cost or time.
+    Budget(String),
+    /// The provider kept failing, or refused the request.
+    ModelError(String),
+    /// The task's trees could not be made or built.
+    SetupFailed(String),
+}
+
+/// What a rollout produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolloutOutcome {
+    pub end: EndReason,
+    /// The diff against the base (`None` when the tree is unchanged).
+    pub patch: Option<String>,
+    pub patch_path: Option<PathBuf>,
+    pub trajectory_path: PathBuf,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub steps: usize,
+    pub wall_s: f64,
+    pub artifacts: Vec<PathBuf>,
+    /// The model's summary given with `submit`.
+    pub summary: Option<String>,
+}
+
+fn is_fatal(e: &ModelError) -> bool {
+    !matches!(
+        e,
+        ModelError::RetriesExhausted { .. } | ModelError::InvalidResponse { .. }
+    )
+}
+
+fn say(cfg: &RolloutConfig, line: String) {
+    tracing::info!("{line}");
+    if let Some(p) = &cfg.progress {
+        p(&line);
+    }
+}
+
+/// Run one rollout to its end.
+pub async fn run_rollout(cfg: RolloutConfig) -> RolloutOutcome {
+    let started = Instant::now();
+    let traj_path = cfg.run_dir.join("trajectory.jsonl");
+    let traj = match Trajectory::create(&traj_path, cfg.redactor.clone()) {
+        Ok(t) => t,
+        Err(e) => {
+            return RolloutOutcome {
+                end: EndReason::SetupFailed(format!(
+                    "cannot write the trajectory {}: {e}",
+                    traj_path.display()
+                )),
+                patch: None,
+                patch_path: None,
+                trajectory_path: traj_path,
+                usage: Usage::default(),
+                cost_usd: 0.0,
+                steps: 0,
+                wall_s: 0.0,
+                artifacts: vec![],
+                summary: None,
+            }
+        }
+    };
+    let info = cfg.model.info().clone();
+    traj.event(
+        "meta",
+        json!({
+            "task": cfg.task.id(),
+            "model": info.id,
+            "context_window": info.context_window,
+            "budget": cfg.budget,
+            "temperature": cfg.temperature,
+            "seed": cfg.seed,
+            "sandbox": cfg.sandbox.kind(),
+        }),
+    );
+    say(&cfg, format!("[{}] preparing the workspace", cfg.label));
+    let trees = match crate::workspace::prepare(
+        &cfg.task,
+        &cfg.run_dir.join("trees"),
+        cfg.sandbox.as_ref(),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            traj.event(
+                "end",
+                json!({"reason": {"kind": "setup_failed", "detail": e}}),
+            );
+            return RolloutOutcome {
+                end: EndReason::SetupFailed(e),
+                patch: None,
+                patch_path: None,
+                trajectory_path: traj_path,
+                usage: Usage::default(),
+                cost_usd: 0.0,
+                steps: 0,
+                wall_s: started.elapsed().as_secs_f64(),
+                artifacts: vec![],
+                summary: None,
+            };
+        }
+    };
+    let mut ctx = ToolContext::new(trees.work_sandbox.clone(), cfg.run_dir.clone());
+    ctx.base_sandbox = Some(trees.base_sandbox.clone());
+    ctx.languages = cfg.task.spec.languages.clone();
+    ctx.env = cfg.task.spec.env.clone();
+    ctx.output_budget = cfg.output_budget;
+    ctx.workloads = cfg
+        .task
+        .visible_workloads()
+        .map(|w| WorkloadInfo {
+            name: w.name.clone(),
+            command: w.command.clone(),
+            timeout: Duration::from_secs(cfg.task.workload_timeout(w)),
+        })
+        .collect();
+    let mut bench_opts = cfg.bench.clone();
+    bench_opts.sandbox = cfg.sandbox.clone();
+    ctx.bench = Some(crate::bench::EvalBench::new(
+        cfg.task.clone(),
+        bench_opts,
+        trees.work.clone(),
+        cfg.run_dir.join("bench"),
+    ));
+    let registry = Registry::standard();
+    let tools: Vec<ToolSpec> = registry
+        .specs()
+        .into_iter()
+        .map(|s| ToolSpec {
+            name: s.name,
+            description: s.description,
+            parameters: s.parameters,
+        })
+        .collect();
+
+    let mut spent = Spent::new();
+    let mut usage = Usage::default();
+    let mut artifacts = vec![];
+    let mut summary = None;
+    let mut messages = vec![];
+    let end = 'run: {
+        let system = match crate::prompts::system(&cfg.task) {
+            Ok(s) => s,
+            Err(e) => break 'run EndReason::SetupFailed(e),
+        };
+        let first = match crate::prompts::task_prompt(&cfg.task, &cfg.budget.describe()) {
+            Ok(s) => s,
+            Err(e) => break 'run EndReason::SetupFailed(e),
+        };
+        messages.push(Message::system(system));
+        messages.push(Message::user(first));
+        let mut logged = 0usize;
+        let mut model_errors = 0usize;
+        let window = info.context_window.max(4096);
+        loop {
+            if let Some(b) = cfg.budget.exhausted(&spent) {
+                break 'run EndReason::Budget(b.to_string());
+            }
+            let est = crate::context::estimate_tokens(&messages);
+            if est > window * 3 / 4 {
+                let n = crate::context::compact(&mut messages, window / 2, 4);
+                traj.event(
+                    "compaction",
+                    json!({"estimated_tokens": est, "shortened": n, "after": crate::context::estimate_tokens(&messages)}),
+                );
+            }
+            let req = ChatRequest {
+                messages: messages.clone(),
+                tools: tools.clone(),
+                temperature: cfg.temperature,
+                seed: cfg.seed,
+                max_tokens: None,
+            };
+            traj.event(
+                "request",
+                json!({
+                    "step": spent.steps,
+                    "n_messages": messages.len(),
+                    "new_messages": &messages[logged..],
+                    "tools": tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
+                }),
+            );
+            logged = messages.len();
+            let resp = match cfg.model.chat(&req).await {
+                Ok(r) => {
+                    model_errors = 0;
+                    r
+                }
+                Err(e) => {
+                    model_errors += 1;
+                    traj.event("model_error", json!({"step": spent.steps, "error": e.to_string(), "consecutive": model_errors}));
+                    say(&cfg, format!("[{}] model error: {e}", cfg.label));
+                    if is_fatal(&e) || model_errors >= cfg.max_model_errors {
+                        break 'run EndReason::ModelError(e.to_string());
+                    }
+                    continue;
+                }
+            };
+            let cost = info.pricing.cost(&resp.usage);
+            usage.add(&resp.usage);
+            spent.tokens += resp.usage.prompt_tokens + resp.usage.completion_tokens;
+            spent.cost_usd += cost;
+            spent.steps += 1;
+            traj.event(
+                "model_response",
+                json!({
+                    "step": spent.steps,
+                    "response": resp,
+                    "cost_usd": cost,
+                    "total": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": spent.cost_usd},
+                }),
+            );
+            messages.push(resp.to_message());
+            if resp.tool_calls.is_empty() {
+                let empty = resp.content.as_deref().is_none_or(|c| c.trim().is_empty());
+                let nudge = if empty {
+                    "Your reply was empty. Continue with a tool call; call `submit` when the tree is correct and faster."
+                } else {
+                    "You replied without calling a tool. Continue with a tool call; if you are done, call `submit`."
+                };
+                say(
+                    &cfg,
+                    format!(
+                        "[{}] step {} | (no tool call) | {} tok | ${:.4}",
+                        cfg.label, spent.steps, spent.tokens, spent.cost_usd
+                    ),
+                );
+                messages.push(Message::user(format!(
+                    "{nudge}\n{}",
+                    cfg.budget.status_line(&spent)
+                )));
+                continue;
+            }
+            let mut submitted = false;
+            let mut fatal: Option<String> = None;
+            for call in &resp.tool_calls {
+                traj.event("tool_call", json!({"step": spent.steps, "id": call.id, "name": call.name, "arguments": call.arguments}));
+                let t0 = Instant::now();
+                let text = if let Some(f) = &fatal {
+                    format!("not run: an earlier call in this turn failed fatally ({f})")
+                } else {
+                    match registry.dispatch(&ctx, &call.name, &call.arguments).await {
+                        Ok(out) => {
+                            if out.submit {
+                                submitted = true;
+                                summary =
+                                    serde_json::from_str::<serde_json::Value>(&call.arguments)
+                                        .ok()
+                                        .and_then(|v| {
+                                            v.get("summary")
+                                                .and_then(|s| s.as_str())
+                                                .map(str::to_string)
+                                        });
+                            }
+                            artifacts.extend(out.artifacts.iter().cloned());
+                            out.text
+                        }
+                        Err(ToolError::Retry(m)) => format!("error: {m}"),
+                        Err(ToolError::Fatal(m)) => {
+                            fatal = Some(m.clone());
+                            format!("fatal error: {m}")
+                        }
+                    }
+                };
+                say(
+                    &cfg,
+                    format!(
+                        "[{}] step {} | {} ({:.1}s) | {} tok | ${:.4}",
+                        cfg.label,
+                        spent.steps,
+                        call.name,
+                        t0.elapsed().as_secs_f64(),
+                        spent.tokens,
+                        spent.cost_usd
+                    ),
+                );
+                traj.event(
+                    "tool_result",
+                    json!({"step": spent.steps, "id": call.id, "name": call.name, "output": text, "seconds": t0.elapsed().as_secs_f64()}),
+                );
+                messages.push(Message::tool(call.id.clone(), text));
+            }
+            if submitted {
+                break 'run EndReason::Submitted;
+            }
+            if let Some(f) = fatal {
+                traj.event("turn_ended", json!({"step": spent.steps, "fatal": f}));
+            }
+            // What is left, on the last tool output of the turn.
+            if let Some(Message::Tool { content, .. }) = messages.last_mut() {
+                content.push_str("\n\n");
+                content.push_str(&cfg.budget.status_line(&spent));
+            }
+        }
+    };
+    let patch = match trees.work.diff() {
+        Ok(d) if !d.trim().is_empty() => Some(d),
+        Ok(_) => None,
+        Err(e) => {
+            traj.event("error", json!({"taking_diff": e.to_string()}));
+            None
+        }
+    };
+    let patch_path = patch.as_ref().and_then(|p| {
+        let path = cfg.run_dir.join("patch.diff");
+        std::fs::write(&path, p).ok().map(|_| path)
+    });
+    let wall_s = started.elapsed().as_secs_f64();
+    traj.event(
+        "end",
+        json!({
+            "reason": end,
+            "steps": spent.steps,
+            "usage": usage,
+            "cost_usd": spent.cost_usd,
+            "wall_s": wall_s,
+            "patch_path": patch_path,
+        }),
+    );
+    say(
+        &cfg,
+        format!(
+            "[{}] ended: {:?} after {} steps, {} tokens, ${:.4}",
+            cfg.label, end, spent.steps, spent.tokens, spent.cost_usd
+        ),
+    );
+    trees.close().await;
+    if !cfg.keep_trees {
+        let _ = std::fs::remove_dir_all(cfg.run_dir.join("trees"));
+    }
+    RolloutOutcome {
+        end,
+        patch,
+        patch_path,
+        trajectory_path: traj_path,
+        usage,
+        cost_usd: spent.cost_usd,
+        steps: spent.steps,
+        wall_s,
+        artifacts,
+        summary,
+    }
+}

@@ -1,0 +1,83 @@
+//! A rollout's trees: the workspace the model edits and a pristine base tree beside it (for
+//! differential profiles), each materialized, set up and built, each with its own sandbox.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use optagent_sandbox::{ExecRequest, Sandbox, SandboxFactory};
+use optagent_task::{Task, Tree};
+
+/// The rollout's trees.
+#[derive(Debug)]
+pub struct RolloutTrees {
+    pub work: Tree,
+    pub work_sandbox: Arc<dyn Sandbox>,
+    pub base: Tree,
+    pub base_sandbox: Arc<dyn Sandbox>,
+}
+
+impl RolloutTrees {
+    pub async fn close(&self) {
+        let _ = self.work_sandbox.close().await;
+        let _ = self.base_sandbox.close().await;
+    }
+}
+
+/// Run the task's setup and build commands in a tree; the first failure, described.
+pub async fn setup_and_build(task: &Task, sb: &dyn Sandbox) -> Result<(), String> {
+    let b = &task.spec.build;
+    let steps = b
+        .setup
+        .iter()
+        .map(|c| (c, b.setup_timeout, "setup"))
+        .chain(b.commands.iter().map(|c| (c, b.timeout, "build")));
+    for (cmd, timeout, what) in steps {
+        let req = ExecRequest::new(cmd.clone())
+            .timeout(Duration::from_secs(timeout))
+            .envs(&task.spec.env);
+        let out = sb
+            .exec(&req)
+            .await
+            .map_err(|e| format!("{what} `{cmd}`: {e}"))?;
+        if !out.success() {
+            return Err(format!(
+                "{what} `{cmd}` failed ({}): {}",
+                out.describe_exit(),
+                out.tail(2000)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Make the workspace and base trees under `dir`.
+pub async fn prepare(
+    task: &Task,
+    dir: &Path,
+    factory: &dyn SandboxFactory,
+) -> Result<RolloutTrees, String> {
+    let work = Tree::materialize(task, &dir.join("work")).map_err(|e| e.to_string())?;
+    let base = Tree::materialize(task, &dir.join("base")).map_err(|e| e.to_string())?;
+    let work_sandbox = factory.open(&work.root).await.map_err(|e| e.to_string())?;
+    let base_sandbox = match factory.open(&base.root).await {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = work_sandbox.close().await;
+            return Err(e.to_string());
+        }
+    };
+    let trees = RolloutTrees {
+        work,
+        work_sandbox,
+        base,
+        base_sandbox,
+    };
+    for sb in [&trees.work_sandbox, &trees.base_sandbox] {
+        if let Err(e) = setup_and_build(task, sb.as_ref()).await {
+            trees.close().await;
+            return Err(format!("the base tree does not build: {e}"));
+        }
+    }
+    Ok(trees)
+}

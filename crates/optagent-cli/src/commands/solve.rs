@@ -1,0 +1,160 @@
+//! `optagent solve`: K rollouts of a model on a task, the best verified patch, a report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+use optagent_agent::Budget;
+use optagent_model::ModelOptions;
+use optagent_rollout::{solve, SolveConfig};
+use optagent_task::Task;
+
+use crate::MeasureArgs;
+
+/// How to reach a model: shared by solve and sweep.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Override the provider's base URL (e.g. a local server: http://127.0.0.1:8000/v1).
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Read the API key from this environment variable instead of the provider's.
+    #[arg(long)]
+    pub api_key_env: Option<String>,
+    /// Provider config file merged over the built-in table (default ~/.config/optagent/config.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Retries after a failed model call (429, 5xx, timeouts).
+    #[arg(long)]
+    pub max_retries: Option<u32>,
+    /// Per-request timeout in seconds.
+    #[arg(long)]
+    pub request_timeout: Option<u64>,
+}
+
+impl ModelArgs {
+    pub fn options(&self) -> ModelOptions {
+        ModelOptions {
+            config_path: self.config.clone(),
+            base_url: self.base_url.clone(),
+            api_key_env: self.api_key_env.clone(),
+            max_retries: self.max_retries,
+            timeout: self.request_timeout.map(Duration::from_secs),
+            ..Default::default()
+        }
+    }
+}
+
+/// Budgets of one rollout: shared by solve and sweep.
+#[derive(Args, Debug, Clone)]
+pub struct BudgetArgs {
+    /// Steps (model turns) per rollout.
+    #[arg(long, default_value_t = 50)]
+    pub max_steps: usize,
+    /// Tokens (prompt + completion) per rollout.
+    #[arg(long)]
+    pub max_tokens: Option<u64>,
+    /// Dollars per rollout.
+    #[arg(long)]
+    pub max_cost: Option<f64>,
+    /// Minutes per rollout.
+    #[arg(long, default_value_t = 60)]
+    pub max_minutes: u64,
+}
+
+impl BudgetArgs {
+    pub fn budget(&self) -> Budget {
+        Budget {
+            max_steps: self.max_steps,
+            max_tokens: self.max_tokens,
+            max_cost_usd: self.max_cost,
+            max_wall: Some(Duration::from_secs(self.max_minutes * 60)),
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SolveArgs {
+    /// The task folder.
+    pub task: PathBuf,
+    /// The model: provider/model (openai/gpt-5, vllm/Qwen3-Coder, ...) or replay:<trajectory.jsonl>.
+    #[arg(long)]
+    pub model: String,
+    /// Rollouts.
+    #[arg(short = 'k', long, default_value_t = 1)]
+    pub k: usize,
+    /// Rollouts run at a time.
+    #[arg(long, default_value_t = 1)]
+    pub parallel: usize,
+    #[arg(long)]
+    pub temperature: Option<f32>,
+    /// Seed of rollout 0 (rollout i gets seed + i).
+    #[arg(long, default_value_t = 0)]
+    pub seed: i64,
+    /// Output folder (default runs/<task>-<time>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Repetitions of the agent's bench tool.
+    #[arg(long, default_value_t = 5)]
+    pub bench_reps: usize,
+    /// Keep the rollouts' trees.
+    #[arg(long)]
+    pub keep_trees: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub model_args: ModelArgs,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
+    #[command(flatten)]
+    pub measure: MeasureArgs,
+}
+
+pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
+    let task = Task::load(&a.task)?;
+    let model = optagent_model::open_model(&a.model, &a.model_args.options())?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!(
+            "{}-{}",
+            task.id(),
+            chrono::Utc::now().format("%Y%m%d-%H%M%S")
+        ))
+    });
+    std::fs::create_dir_all(&out)?;
+    let out = std::fs::canonicalize(&out)?;
+    let mut select = super::eval_options(&a.measure, &out.join("verify")).await?;
+    let mut bench = select.clone();
+    bench.reps = Some(a.bench_reps);
+    bench.progress = None;
+    if select.reps.is_none() {
+        select.reps = Some(10);
+    }
+    let sandbox = select.sandbox.clone();
+    let progress: optagent_rollout::solve::Progress = Arc::new(|l: &str| eprintln!("{l}"));
+    let report = solve(SolveConfig {
+        task,
+        model,
+        k: a.k.max(1),
+        parallel: a.parallel.max(1),
+        budget: a.budget.budget(),
+        temperature: a.temperature,
+        seed: a.seed,
+        out_dir: out.clone(),
+        sandbox,
+        bench,
+        select,
+        progress: Some(progress),
+        keep_trees: a.keep_trees,
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", optagent_rollout::solve::render_markdown(&report));
+        println!("Report: {}", out.join("solve-report.md").display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,119 @@
+//! Helpers for the command-line tests: paths, running the binary, turning a diff into the edit
+//! tool calls a model would make.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+pub const FAKE_KEY: &str = "sk-test-0123456789abcdefghijklmnop";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn task(id: &str) -> PathBuf {
+    repo_root().join("tasks").join(id)
+}
+
+/// Run `optagent` with args, the fake key in MOCK_API_KEY.
+pub async fn optagent(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"))
+        .args(args)
+        .env("MOCK_API_KEY", FAKE_KEY)
+        .env_remove("OPTAGENT_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent-optagent-config-home")
+        .current_dir(repo_root())
+        .output()
+        .await
+        .expect("optagent runs")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The `edit` calls (as JSON argument objects) that turn the base into the diff's result: one
+/// `replace` per hunk, old text = context and removed lines, new = context and added lines.
+pub fn diff_to_edits(diff: &str) -> Vec<Value> {
+    let mut edits = vec![];
+    let mut file = String::new();
+    let (mut old, mut new) = (String::new(), String::new());
+    let mut in_hunk = false;
+    let flush = |file: &str, old: &mut String, new: &mut String, edits: &mut Vec<Value>| {
+        if !old.is_empty() || !new.is_empty() {
+            edits.push(json!({"command": "replace", "path": file, "old_str": old.clone(), "new_str": new.clone()}));
+        }
+        old.clear();
+        new.clear();
+    };
+    for line in diff.lines() {
+        if let Some(f) = line.strip_prefix("+++ b/") {
+            flush(&file, &mut old, &mut new, &mut edits);
+            file = f.to_string();
+            in_hunk = false;
+        } else if line.starts_with("@@") {
+            flush(&file, &mut old, &mut new, &mut edits);
+            in_hunk = true;
+        } else if line.starts_with("diff --git")
+            || line.starts_with("--- ")
+            || line.starts_with("index ")
+        {
+            flush(&file, &mut old, &mut new, &mut edits);
+            in_hunk = false;
+        } else if in_hunk {
+            if let Some(c) = line.strip_prefix('-') {
+                old.push_str(c);
+                old.push('\n');
+            } else if let Some(c) = line.strip_prefix('+') {
+                new.push_str(c);
+                new.push('\n');
+            } else if let Some(c) = line.strip_prefix(' ') {
+                old.push_str(c);
+                old.push('\n');
+                new.push_str(c);
+                new.push('\n');
+            } else if line.is_empty() {
+                old.push('\n');
+                new.push('\n');
+            }
+        }
+    }
+    flush(&file, &mut old, &mut new, &mut edits);
+    edits
+}
+
+/// The tool messages the agent sent back to the model, over all requests.
+pub fn tool_results(requests: &[Value]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    if let Some(last) = requests.last() {
+        for m in last["messages"].as_array().into_iter().flatten() {
+            if m["role"] == "tool" {
+                out.push(m["content"].as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    out
+}
+
+pub fn user_messages(requests: &[Value]) -> Vec<String> {
+    let mut out = vec![];
+    if let Some(last) = requests.last() {
+        for m in last["messages"].as_array().into_iter().flatten() {
+            if m["role"] == "user" {
+                out.push(m["content"].as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,280 @@
+//! `optagent solve` against a local server that speaks the OpenAI API over real HTTP, with
+//! scripted responses, through the same client users run against real providers.
+
+mod common;
+
+use common::*;
+use optagent_testkit::{MockReply, MockServer};
+use serde_json::{json, Value};
+
+fn solve_args<'a>(url: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "solve",
+        "tasks/pyroute",
+        "--model",
+        "openai/mock-model",
+        "--base-url",
+        url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+        "--out",
+        out,
+        "--bench-reps",
+        "3",
+        "--reps",
+        "5",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripted_session_profiles_edits_benches_submits_and_the_patch_matches_the_expert() {
+    let server = MockServer::start().await;
+    let t = optagent_task::Task::load(&task("pyroute")).unwrap();
+    let first = t.visible_workloads().next().unwrap().name.clone();
+    assert!(first.contains("shortest_path"), "{first}");
+    server.push(
+        MockReply::tool_call("profile", json!({"workload": first}).to_string())
+            .with_usage(1200, 40),
+    );
+    server.push(
+        MockReply::tool_call(
+            "search",
+            json!({"mode": "definitions", "pattern": "shortest_path"}).to_string(),
+        )
+        .with_usage(2500, 30),
+    );
+    let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
+    let edits = diff_to_edits(&expert);
+    assert!(edits.len() >= 3, "the expert diff has several hunks");
+    for e in &edits {
+        server.push(MockReply::tool_call("edit", e.to_string()).with_usage(3000, 200));
+    }
+    server.push(MockReply::tool_call("bench", "{}").with_usage(4000, 10));
+    server.push(
+        MockReply::tool_call(
+            "submit",
+            json!({"summary": "heap-based Dijkstra, sets, incremental medians"}).to_string(),
+        )
+        .with_usage(4500, 20),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let url = server.url();
+    let o = optagent(&solve_args(&url, &out_s, &[])).await;
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The model was shown what the tools did.
+    let reqs = server.requests();
+    let results = tool_results(&reqs);
+    assert!(
+        results[0].contains("shortest_path"),
+        "profile must name the hot function:\n{}",
+        results[0]
+    );
+    assert!(
+        results[0].contains('%'),
+        "profile shows shares:\n{}",
+        results[0]
+    );
+    assert!(
+        results[1].contains("graph.py"),
+        "search finds the definition:\n{}",
+        results[1]
+    );
+    let bench = results.last().unwrap();
+    assert!(
+        bench.contains("verdict: ok") && bench.contains("significant"),
+        "bench output:\n{bench}"
+    );
+    assert!(
+        !bench.contains("expert"),
+        "the expert's figures are never shown to the model"
+    );
+    // Budgets are shown every turn.
+    assert!(results.iter().any(|r| r.contains("[budget] step")));
+    // Every request carried the key; the key never reached the trajectory.
+    assert!(server
+        .authorizations()
+        .iter()
+        .all(|a| a.as_deref() == Some(&format!("Bearer {FAKE_KEY}")[..])));
+    let traj = std::fs::read_to_string(out.path().join("rollout-0/trajectory.jsonl")).unwrap();
+    assert!(!traj.contains(FAKE_KEY));
+    let kinds: Vec<String> = traj
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    for k in [
+        "meta",
+        "request",
+        "model_response",
+        "tool_call",
+        "tool_result",
+        "end",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "trajectory lacks {k}");
+    }
+
+    // The report: the rollout submitted, was verified and selected.
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("solve-report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["selected"], 0, "{report:#}");
+    let ev = &report["rollouts"][0]["eval"];
+    assert_eq!(ev["verdict"], "ok");
+    assert_eq!(report["rollouts"][0]["outcome"]["end"]["kind"], "submitted");
+    assert!(report["total_tokens"].as_u64().unwrap() > 20_000);
+
+    // `optagent eval` on the produced patch agrees: it matches the expert.
+    let best = out.path().join("best.diff");
+    let o = optagent(&[
+        "eval",
+        "tasks/pyroute",
+        "--patch",
+        best.to_str().unwrap(),
+        "--reps",
+        "5",
+        "--json",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["verdict"], "ok");
+    assert_eq!(r["opt_commit"], true, "{r:#}");
+
+    // The replay provider plays the recorded session back.
+    let replay = format!(
+        "replay:{}",
+        out.path().join("rollout-0/trajectory.jsonl").display()
+    );
+    let out2 = tempfile::tempdir().unwrap();
+    let o = optagent(&[
+        "solve",
+        "tasks/pyroute",
+        "--model",
+        &replay,
+        "--out",
+        out2.path().to_str().unwrap(),
+        "--bench-reps",
+        "3",
+        "--reps",
+        "3",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let a = std::fs::read_to_string(out.path().join("rollout-0/patch.diff")).unwrap();
+    let b = std::fs::read_to_string(out2.path().join("rollout-0/patch.diff")).unwrap();
+    assert_eq!(a, b, "replaying the trajectory reproduces the patch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_arguments_unknown_tool_and_empty_reply_are_recovered_from() {
+    let server = MockServer::start().await;
+    server.push(MockReply::tool_call(
+        "edit",
+        "{\"command\": \"replace\", \"path\": ",
+    ));
+    server.push(MockReply::tool_call("frobnicate", "{}"));
+    server.push(MockReply::tool_call("view", "{}"));
+    server.push(MockReply::empty());
+    server.push(MockReply::tool_call(
+        "view",
+        json!({"path": "pyroute/graph.py", "start_line": 1, "end_line": 5}).to_string(),
+    ));
+    server.push(MockReply::tool_call("submit", "{}"));
+    let out = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let o = optagent(&solve_args(&url, out.path().to_str().unwrap(), &[])).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let reqs = server.requests();
+    let results = tool_results(&reqs);
+    assert!(
+        results[0].starts_with("error:") && results[0].contains("JSON"),
+        "{}",
+        results[0]
+    );
+    assert!(
+        results[1].contains("no tool named `frobnicate`"),
+        "{}",
+        results[1]
+    );
+    assert!(
+        results[2].starts_with("error:") && results[2].contains("path"),
+        "{}",
+        results[2]
+    );
+    assert!(user_messages(&reqs)
+        .iter()
+        .any(|m| m.contains("Your reply was empty")));
+    assert!(
+        results[3].contains("Weighted graphs"),
+        "the model recovered: {}",
+        results[3]
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("solve-report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["rollouts"][0]["outcome"]["end"]["kind"], "submitted");
+    assert_eq!(report["rollouts"][0]["choice"]["outcome"], "no_patch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_then_success_and_a_provider_that_keeps_failing() {
+    // 429 with Retry-After, then a good answer: the run goes on.
+    let server = MockServer::start().await;
+    server.push(MockReply::status(429, "{\"error\": {\"message\": \"slow down\"}}").retry_after(1));
+    server.push(MockReply::tool_call("submit", "{}"));
+    let out = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let t0 = std::time::Instant::now();
+    let o = optagent(&solve_args(&url, out.path().to_str().unwrap(), &[])).await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(server.request_count(), 2);
+    assert!(
+        t0.elapsed().as_secs_f64() >= 1.0,
+        "Retry-After was honoured"
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("solve-report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["rollouts"][0]["outcome"]["end"]["kind"], "submitted");
+
+    // 503 forever: a clear error, and the trajectory so far is kept.
+    let server = MockServer::with_handler(|_| MockReply::status(503, "overloaded")).await;
+    let out = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let o = optagent(&solve_args(
+        &url,
+        out.path().to_str().unwrap(),
+        &["--max-retries", "2"],
+    ))
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("solve-report.json")).unwrap(),
+    )
+    .unwrap();
+    let end = &report["rollouts"][0]["outcome"]["end"];
+    assert_eq!(end["kind"], "model_error", "{report:#}");
+    let detail = end["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("giving up after 3 attempts") && detail.contains("503"),
+        "{detail}"
+    );
+    let traj = std::fs::read_to_string(out.path().join("rollout-0/trajectory.jsonl")).unwrap();
+    assert!(traj.contains("\"model_error\"") && traj.contains("\"end\""));
+    assert!(
+        text(&o).contains("model error"),
+        "the user is told: {}",
+        text(&o)
+    );
+}

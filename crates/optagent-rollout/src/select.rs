@@ -1,0 +1,66 @@
+//! Choosing the best verified candidate from an evaluation of several, and saying why each other
+//! one lost.
+
+use optagent_eval::{EvalReport, Verdict};
+use serde::{Deserialize, Serialize};
+
+/// What selection decided for one rollout.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "outcome", content = "why", rename_all = "snake_case")]
+pub enum Choice {
+    Selected,
+    NoPatch,
+    Incorrect(String),
+    NotSignificant,
+    Slower(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Selection {
+    /// Index (into the reports) of the selected candidate.
+    pub best: Option<usize>,
+    pub choices: Vec<Choice>,
+}
+
+/// A candidate is verified when it is correct and at least one workload is significantly faster
+/// by the threshold while none is significantly slower by more than it; the best verified one has
+/// the highest geometric-mean speedup.
+pub fn select_best(reports: &[EvalReport]) -> Selection {
+    let verified =
+        |r: &EvalReport| r.verdict == Verdict::Ok && r.improvements > 0 && r.speedup > 1.0;
+    let best = reports
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| verified(r))
+        .max_by(|a, b| a.1.speedup.total_cmp(&b.1.speedup))
+        .map(|(i, _)| i);
+    let choices = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if Some(i) == best {
+                Choice::Selected
+            } else if r.verdict != Verdict::Ok {
+                Choice::Incorrect(format!(
+                    "{}: {}",
+                    r.verdict.as_str(),
+                    r.reason
+                        .as_deref()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                ))
+            } else if !verified(r) {
+                Choice::NotSignificant
+            } else {
+                let b = &reports[best.expect("a verified candidate exists")];
+                Choice::Slower(format!(
+                    "{:.3}x against the selected {:.3}x",
+                    r.speedup, b.speedup
+                ))
+            }
+        })
+        .collect();
+    Selection { best, choices }
+}

@@ -1,0 +1,193 @@
+//! `profile`: run a visible workload under a profiler (see `profiling::run`), answer with the
+//! hottest functions (self% and total%), and keep the folded stacks and a pprof file in the run
+//! folder. The profile is remembered for `flamegraph`.
+
+use std::fmt::Write as _;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use crate::profiling::run::{profile_workload, save_profile, ProfileRun};
+use crate::profiling::{Folded, ProfileRecord, Profiler};
+use crate::registry::TypedTool;
+use crate::{ToolContext, ToolError, ToolOutput, WorkloadInfo};
+
+pub(crate) struct Profile;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProfileArgs {
+    workload: Option<String>,
+    profiler: Option<Profiler>,
+    top: Option<usize>,
+}
+
+const DEFAULT_TOP: usize = 25;
+
+#[async_trait]
+impl TypedTool for Profile {
+    const NAME: &'static str = "profile";
+    type Args = ProfileArgs;
+
+    #[cfg(test)]
+    fn example() -> serde_json::Value {
+        serde_json::json!({"workload": "w", "profiler": "auto", "top": 10})
+    }
+
+    async fn run(&self, ctx: &ToolContext, a: ProfileArgs) -> Result<ToolOutput, ToolError> {
+        let w = find_workload(ctx, a.workload.as_deref())?.clone();
+        let choice = a.profiler.unwrap_or_default();
+        let (record, run) = take_profile(ctx, &w, choice).await?;
+        let top = a.top.unwrap_or(DEFAULT_TOP).max(1);
+        let mut text = describe(&w, &run);
+        text.push_str(&record.folded.table(top));
+        let shown = top.min(record.folded.hot_frames().len());
+        let total = record.folded.total().max(1) as f64;
+        let inclusive: Vec<_> = record
+            .folded
+            .top_inclusive(8, shown)
+            .into_iter()
+            // Entry points (main, <module>) hold everything and say nothing.
+            .filter(|f| {
+                let share = f.total_cost as f64 / total;
+                (0.05..0.99).contains(&share)
+            })
+            .collect();
+        if !inclusive.is_empty() {
+            text.push_str("Also expensive including what they call:\n");
+            for f in inclusive {
+                let _ = writeln!(
+                    text,
+                    "{:>6.1}% {:>6.1}%  {}{}",
+                    100.0 * f.self_cost as f64 / total,
+                    100.0 * (f.total_cost as f64 / total).min(1.0),
+                    f.name,
+                    f.location.map(|l| format!("  ({l})")).unwrap_or_default()
+                );
+            }
+        }
+        for n in &run.notes {
+            let _ = writeln!(text, "Note: {n}");
+        }
+        let _ = writeln!(text, "Files:");
+        let _ = writeln!(text, "  folded stacks: {}", record.folded_path.display());
+        let _ = writeln!(
+            text,
+            "  pprof: {} (`go tool pprof -top {}`, or open it in speedscope)",
+            record.pprof_path.display(),
+            record.pprof_path.display()
+        );
+        for r in &run.raw_files {
+            let _ = writeln!(
+                text,
+                "  raw {} output: {}",
+                run.profiler.name(),
+                r.display()
+            );
+        }
+        text.push_str("Use the flamegraph tool for an SVG of this profile (diff: true compares with the base tree).\n");
+        let mut artifacts = vec![record.folded_path.clone(), record.pprof_path.clone()];
+        artifacts.extend(run.raw_files.iter().cloned());
+        Ok(ToolOutput {
+            text,
+            submit: false,
+            artifacts,
+        })
+    }
+}
+
+/// Profile `w` on the workspace, save the artifacts and remember the profile.
+pub(crate) async fn take_profile(
+    ctx: &ToolContext,
+    w: &WorkloadInfo,
+    choice: Profiler,
+) -> Result<(ProfileRecord, ProfileRun), ToolError> {
+    let run = profile_workload(ctx, &ctx.sandbox, w, choice, "ws").await?;
+    let (folded_path, pprof_path) = save_profile(ctx, &run.folded, &run.stem)?;
+    let record = ProfileRecord {
+        workload: w.name.clone(),
+        profiler: run.profiler,
+        folded: run.folded.clone(),
+        folded_path,
+        pprof_path,
+    };
+    ctx.state().last_profile = Some(record.clone());
+    Ok((record, run))
+}
+
+/// A one-line description of what was measured.
+pub(crate) fn describe(w: &WorkloadInfo, run: &ProfileRun) -> String {
+    let f: &Folded = &run.folded;
+    let amount = match f.unit {
+        "samples" => format!("{} samples at 1000 Hz", f.total()),
+        "instructions" => format!("{} instructions", f.total()),
+        "microseconds" => format!("{:.3} s of profiled time", f.total() as f64 / 1e6),
+        "nanoseconds" => format!(
+            "{:.3} s of CPU time sampled at 1000 Hz",
+            f.total() as f64 / 1e9
+        ),
+        u => format!("{} {u}", f.total()),
+    };
+    format!(
+        "Profile of workload `{}` with {} ({amount}; the run took {:.2}s under the profiler):\n",
+        w.name,
+        run.profiler.name(),
+        run.wall.as_secs_f64()
+    )
+}
+
+/// The workload the model named (exactly, ignoring case, or by a unique part of its name).
+pub(crate) fn find_workload<'a>(
+    ctx: &'a ToolContext,
+    name: Option<&str>,
+) -> Result<&'a WorkloadInfo, ToolError> {
+    let list = || {
+        ctx.workloads
+            .iter()
+            .map(|w| format!("  {}", w.name))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    if ctx.workloads.is_empty() {
+        return Err(ToolError::retry(
+            "This run has no visible workloads to profile. Run a program under a profiler yourself with the shell tool.",
+        ));
+    }
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        if ctx.workloads.len() == 1 {
+            return Ok(&ctx.workloads[0]);
+        }
+        return Err(ToolError::retry(format!(
+            "Name the workload to profile (`workload`); the visible workloads are:\n{}",
+            list()
+        )));
+    };
+    if let Some(w) = ctx.workloads.iter().find(|w| w.name == name) {
+        return Ok(w);
+    }
+    if let Some(w) = ctx
+        .workloads
+        .iter()
+        .find(|w| w.name.eq_ignore_ascii_case(name))
+    {
+        return Ok(w);
+    }
+    let lower = name.to_lowercase();
+    let partial: Vec<&WorkloadInfo> = ctx
+        .workloads
+        .iter()
+        .filter(|w| w.name.to_lowercase().contains(&lower))
+        .collect();
+    if partial.len() == 1 {
+        return Ok(partial[0]);
+    }
+    Err(ToolError::retry(format!(
+        "{} workload named `{name}`; the visible workloads are:\n{}",
+        if partial.is_empty() {
+            "There is no"
+        } else {
+            "More than one"
+        },
+        list()
+    )))
+}

@@ -1,0 +1,571 @@
+//! Running a workload under a profiler, in a sandbox. Every command goes through
+//! [`Sandbox::exec`] in the tree's root, with the task's environment and `OPTAGENT_OUTPUT` set as
+//! the workload protocol says. Profiler outputs are written to a scratch folder inside the tree
+//! (so that a container backend sees it too), read from the host, and the folder is removed.
+//!
+//! - py-spy: `py-spy record --format raw --rate 1000 --function --full-filenames --subprocesses
+//!   -- <command>`
+//!   (a `python...` command without shell syntax is given to py-spy directly, anything else as
+//!   `sh -c '<command>'`, whose Python children `--subprocesses` follows).
+//! - cProfile: a `sitecustomize.py` on `PYTHONPATH` (see [`super::cprofile`]); used by `auto`
+//!   when py-spy is missing or cannot attach.
+//! - perf: `perf record -e cpu-clock -F 1000 -g` then `perf script`; `auto` uses it for native
+//!   workloads when a probe `perf record` succeeds in the sandbox.
+//! - callgrind: `valgrind --tool=callgrind --dump-instr=no --trace-children=yes`, one output per
+//!   process, merged.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use optagent_sandbox::{ExecOutput, ExecRequest, Sandbox};
+
+use super::callgraph::CallGraph;
+use super::callgrind::CallgrindData;
+use super::{cprofile, perf, pprof_out, pyspy, Folded, Profiler};
+use crate::{ToolContext, ToolError, WorkloadInfo};
+
+/// What a profiled run gave.
+#[derive(Debug, Clone)]
+pub(crate) struct ProfileRun {
+    pub folded: Folded,
+    pub profiler: Profiler,
+    /// Things the model should know (fallbacks, a failing workload).
+    pub notes: Vec<String>,
+    /// Raw profiler outputs copied to the run folder.
+    pub raw_files: Vec<PathBuf>,
+    pub wall: Duration,
+    /// The name stem of this run's artifacts (`0007-<workload>-<profiler>-<tag>`).
+    pub stem: String,
+}
+
+/// A folder inside the tree for profiler outputs, removed when dropped.
+struct Scratch {
+    host: PathBuf,
+    rel: String,
+}
+
+impl Scratch {
+    fn new(root: &Path, seq: u64) -> Result<Scratch, ToolError> {
+        let rel = format!(".optagent-profile-{}-{seq}", std::process::id());
+        let host = root.join(&rel);
+        std::fs::create_dir_all(&host).map_err(|e| {
+            ToolError::fatal(format!("cannot create {} in the tree: {e}", host.display()))
+        })?;
+        Ok(Scratch { host, rel })
+    }
+
+    /// The tree's root as the profiled command saw it.
+    fn root_seen(&self) -> Option<String> {
+        std::fs::read_to_string(self.host.join("root.txt"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Files in the scratch folder whose name starts with `prefix`, sorted.
+    fn files(&self, prefix: &str) -> Vec<PathBuf> {
+        list_files(&self.host, prefix)
+    }
+}
+
+fn list_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.host) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %self.host.display(), error = %e, "cannot remove the profile scratch folder");
+            }
+        }
+    }
+}
+
+/// `'...'` quoting for sh.
+pub(crate) fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The program a command line starts, after `VAR=value` assignments and `env`/`exec`/`time`.
+fn first_program(cmd: &str) -> Option<&str> {
+    cmd.split_whitespace()
+        .find(|w| !w.contains('=') && !matches!(*w, "env" | "exec" | "time" | "nice"))
+}
+
+/// Whether a command runs Python.
+pub(crate) fn is_python_command(cmd: &str) -> bool {
+    let prog_is_python = first_program(cmd).is_some_and(|p| {
+        let base = p.rsplit('/').next().unwrap_or(p);
+        base.starts_with("python") || base == "pytest" || base == "py.test" || base == "uv"
+    });
+    prog_is_python
+        || cmd
+            .split(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '(' | ')'))
+            .any(|w| {
+                let base = w.rsplit('/').next().unwrap_or(w);
+                base.starts_with("python") || base.ends_with(".py")
+            })
+}
+
+/// A command that can be handed to py-spy as argv (a Python program, no shell syntax).
+fn direct_python(cmd: &str) -> bool {
+    let starts = cmd
+        .split_whitespace()
+        .next()
+        .is_some_and(|w| w.rsplit('/').next().unwrap_or(w).starts_with("python"));
+    starts && !cmd.contains(|c: char| ";&|<>`$(){}\n\\*?~".contains(c))
+}
+
+fn native_language(langs: &[String]) -> bool {
+    langs.iter().any(|l| {
+        matches!(
+            l.to_ascii_lowercase().as_str(),
+            "c" | "cpp" | "c++" | "cuda" | "rust" | "fortran" | "go" | "zig"
+        )
+    })
+}
+
+async fn exec(
+    sandbox: &dyn Sandbox,
+    ctx: &ToolContext,
+    scratch: &Scratch,
+    command: String,
+    timeout: Duration,
+) -> Result<ExecOutput, ToolError> {
+    let req = ExecRequest::new(command)
+        .envs(&ctx.env)
+        .env("OPTAGENT_OUTPUT", format!("{}/output.json", scratch.rel))
+        .timeout(timeout)
+        .max_output(64 * 1024);
+    Ok(sandbox.exec(&req).await?)
+}
+
+async fn tool_available(
+    sandbox: &dyn Sandbox,
+    ctx: &ToolContext,
+    scratch: &Scratch,
+    tool: &str,
+) -> Result<bool, ToolError> {
+    let o = exec(
+        sandbox,
+        ctx,
+        scratch,
+        format!("command -v {tool}"),
+        Duration::from_secs(20),
+    )
+    .await?;
+    Ok(o.success())
+}
+
+/// Whether `perf record` works in this sandbox.
+async fn perf_works(
+    sandbox: &dyn Sandbox,
+    ctx: &ToolContext,
+    scratch: &Scratch,
+) -> Result<bool, ToolError> {
+    let o = exec(
+        sandbox,
+        ctx,
+        scratch,
+        format!(
+            "perf record -q -e cpu-clock -g -o {}/probe.data -- true",
+            scratch.rel
+        ),
+        Duration::from_secs(30),
+    )
+    .await?;
+    Ok(o.success())
+}
+
+fn failure_tail(o: &ExecOutput) -> String {
+    let t = o.tail(1500);
+    if t.is_empty() {
+        "(no output)".into()
+    } else {
+        t
+    }
+}
+
+fn timeout_for(w: &WorkloadInfo, p: Profiler) -> Duration {
+    let t = w.timeout.max(Duration::from_secs(1));
+    let d = match p {
+        Profiler::Callgrind => t * 50 + Duration::from_secs(60),
+        _ => t * 2 + Duration::from_secs(30),
+    };
+    d.min(Duration::from_secs(3600))
+}
+
+/// Profile one workload in `sandbox` with `choice` (resolving `auto`).
+pub(crate) async fn profile_workload(
+    ctx: &ToolContext,
+    sandbox: &Arc<dyn Sandbox>,
+    workload: &WorkloadInfo,
+    choice: Profiler,
+    tag: &str,
+) -> Result<ProfileRun, ToolError> {
+    let sb: &dyn Sandbox = sandbox.as_ref();
+    let seq = ctx.next_seq();
+    let scratch = Scratch::new(sb.root(), seq)?;
+    let mut notes = Vec::new();
+    let python = is_python_command(&workload.command)
+        || (ctx
+            .languages
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case("python"))
+            && !native_language(&ctx.languages));
+    let mut profiler = match choice {
+        Profiler::Auto if python => Profiler::PySpy,
+        Profiler::Auto => {
+            if perf_works(sb, ctx, &scratch).await? {
+                Profiler::Perf
+            } else {
+                notes.push("perf record does not work in this sandbox: used callgrind (instruction counts).".into());
+                Profiler::Callgrind
+            }
+        }
+        p => p,
+    };
+
+    if profiler == Profiler::PySpy && !tool_available(sb, ctx, &scratch, "py-spy").await? {
+        if choice == Profiler::Auto {
+            notes.push("py-spy is not installed in the sandbox (`pip install py-spy`): used cProfile instead.".into());
+            profiler = Profiler::Cprofile;
+        } else {
+            return Err(ToolError::retry(
+                "py-spy is not installed in the sandbox. Install it with the shell tool (`pip install py-spy`), or use profiler \"cprofile\".",
+            ));
+        }
+    }
+    let mut result = run_one(ctx, sb, &scratch, workload, profiler).await;
+    if profiler == Profiler::PySpy && choice == Profiler::Auto {
+        if let Err(Attempt::CannotAttach(why)) = &result {
+            notes.push(format!(
+                "py-spy cannot sample in this sandbox ({why}): used cProfile instead (deterministic, higher overhead)."
+            ));
+            profiler = Profiler::Cprofile;
+            result = run_one(ctx, sb, &scratch, workload, profiler).await;
+        }
+    }
+    let (folded, wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
+    notes.extend(exit_note);
+
+    // Keep raw outputs.
+    let mut raw_files = Vec::new();
+    let dir = ctx.artifact_dir("profiles")?;
+    let stem = artifact_stem(seq, &workload.name, profiler, tag);
+    for (prefix, ext) in [
+        ("pyspy.txt", "pyspy.txt"),
+        ("callgrind.out.", "callgrind.out"),
+    ] {
+        for (i, f) in scratch.files(prefix).into_iter().enumerate() {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!(".{i}")
+            };
+            let dest = dir.join(format!("{stem}.{ext}{suffix}"));
+            if std::fs::copy(&f, &dest).is_ok() {
+                raw_files.push(dest);
+            }
+        }
+    }
+    // The scratch folder is removed on drop; also ask the sandbox in case it owns the files.
+    let _ = exec(
+        sb,
+        ctx,
+        &scratch,
+        format!("rm -rf {}", shell_quote(&scratch.rel)),
+        Duration::from_secs(30),
+    )
+    .await;
+    Ok(ProfileRun {
+        folded,
+        profiler,
+        notes,
+        raw_files,
+        wall,
+        stem,
+    })
+}
+
+/// `0007-name-py-spy-ws`.
+pub(crate) fn artifact_stem(seq: u64, workload: &str, profiler: Profiler, tag: &str) -> String {
+    let mut slug: String = workload
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    slug.truncate(60);
+    format!("{seq:04}-{slug}-{}-{tag}", profiler.name())
+}
+
+/// Write the folded stacks and the pprof profile under `run_dir/profiles/`.
+pub(crate) fn save_profile(
+    ctx: &ToolContext,
+    folded: &Folded,
+    stem: &str,
+) -> Result<(PathBuf, PathBuf), ToolError> {
+    let dir = ctx.artifact_dir("profiles")?;
+    let folded_path = dir.join(format!("{stem}.folded"));
+    let pprof_path = dir.join(format!("{stem}.pb.gz"));
+    let write = |p: &Path, bytes: &[u8]| {
+        std::fs::write(p, bytes)
+            .map_err(|e| ToolError::fatal(format!("cannot write {}: {e}", p.display())))
+    };
+    write(&folded_path, folded.to_text().as_bytes())?;
+    write(&pprof_path, &pprof_out::to_pb_gz(folded))?;
+    Ok((folded_path, pprof_path))
+}
+
+/// Why one attempt gave no profile.
+enum Attempt {
+    /// The profiler could not attach (ptrace refused): another profiler may work.
+    CannotAttach(String),
+    Failed(String),
+}
+
+impl Attempt {
+    fn into_error(self, p: Profiler, w: &WorkloadInfo) -> ToolError {
+        match self {
+            Attempt::CannotAttach(why) => ToolError::retry(format!(
+                "{} cannot profile in this sandbox: {why}. Try profiler \"cprofile\" (Python) or \"callgrind\" (native).",
+                p.name()
+            )),
+            Attempt::Failed(why) => ToolError::retry(format!(
+                "Profiling workload `{}` with {} gave no profile: {why}",
+                w.name,
+                p.name()
+            )),
+        }
+    }
+}
+
+type AttemptResult = Result<(Folded, Duration, Option<String>), Attempt>;
+
+async fn run_one(
+    ctx: &ToolContext,
+    sb: &dyn Sandbox,
+    scratch: &Scratch,
+    w: &WorkloadInfo,
+    p: Profiler,
+) -> AttemptResult {
+    let s = &scratch.rel;
+    let cmd = &w.command;
+    let quoted = shell_quote(cmd);
+    let timeout = timeout_for(w, p);
+    let prefix = format!("pwd > {s}/root.txt; ");
+    let run = |command: String| async move {
+        exec(sb, ctx, scratch, command, timeout)
+            .await
+            .map_err(|e| Attempt::Failed(e.to_string()))
+    };
+    let o = match p {
+        Profiler::PySpy | Profiler::Auto => {
+            let target = if direct_python(cmd) {
+                cmd.clone()
+            } else {
+                format!("sh -c {quoted}")
+            };
+            run(format!(
+                "{prefix}py-spy record --format raw -o {s}/pyspy.txt --rate 1000 --function --full-filenames --subprocesses -- {target}"
+            ))
+            .await?
+        }
+        Profiler::Cprofile => {
+            let dir = scratch.host.join("cprof");
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| {
+                    std::fs::write(dir.join(cprofile::SITECUSTOMIZE_NAME), cprofile::SITECUSTOMIZE)
+                })
+                .map_err(|e| Attempt::Failed(format!("cannot write the cProfile hook: {e}")))?;
+            run(format!(
+                "{prefix}export OPTAGENT_CPROFILE_DIR=\"$PWD/{s}/cprof\"; \
+                 export PYTHONPATH=\"$PWD/{s}/cprof${{PYTHONPATH:+:$PYTHONPATH}}\"; sh -c {quoted}"
+            ))
+            .await?
+        }
+        Profiler::Perf => {
+            run(format!(
+                "{prefix}perf record -q -e cpu-clock -F 1000 -g -o {s}/perf.data -- sh -c {quoted}"
+            ))
+            .await?
+        }
+        Profiler::Callgrind => {
+            run(format!(
+                "{prefix}valgrind --tool=callgrind -q --dump-instr=no --compress-strings=no --compress-pos=no \
+                 --trace-children=yes --callgrind-out-file=\"$PWD/{s}/callgrind.out.%p\" -- sh -c {quoted}"
+            ))
+            .await?
+        }
+    };
+    if o.timed_out {
+        return Err(Attempt::Failed(format!(
+            "the run timed out after {:.0}s{}. Output:\n{}",
+            o.wall.as_secs_f64(),
+            if p == Profiler::Callgrind {
+                " (callgrind runs programs tens of times slower; perf or a smaller workload may do)"
+            } else {
+                ""
+            },
+            failure_tail(&o)
+        )));
+    }
+    let exit_note = (!o.success()).then(|| {
+        format!(
+            "The workload ended with {} under the profiler; the profile covers what ran. Output:\n{}",
+            o.describe_exit(),
+            failure_tail(&o)
+        )
+    });
+    let root = scratch.root_seen();
+    let folded = match p {
+        Profiler::PySpy | Profiler::Auto => {
+            let text = std::fs::read_to_string(scratch.host.join("pyspy.txt")).unwrap_or_default();
+            let f = pyspy::parse_raw(&text, root.as_deref());
+            if f.total() == 0 {
+                let err = format!("{}\n{}", o.stdout, o.stderr).to_ascii_lowercase();
+                let denied = [
+                    "permission denied",
+                    "operation not permitted",
+                    "ptrace",
+                    "eperm",
+                ]
+                .iter()
+                .any(|k| err.contains(k));
+                return Err(if denied {
+                    Attempt::CannotAttach(o.tail(300))
+                } else {
+                    Attempt::Failed(format!(
+                        "py-spy collected no samples ({}). Output:\n{}",
+                        o.describe_exit(),
+                        failure_tail(&o)
+                    ))
+                });
+            }
+            let mut f = f;
+            f.period_ns = Some(1_000_000);
+            f
+        }
+        Profiler::Cprofile => {
+            let mut g = CallGraph::new();
+            let files = list_files(&scratch.host.join("cprof"), "cprofile.");
+            for file in &files {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                if let Err(e) = cprofile::add_stats(&mut g, &text, root.as_deref()) {
+                    tracing::warn!(file = %file.display(), error = %e, "skipping cProfile stats");
+                }
+            }
+            if files.is_empty() || g.total() <= 0.0 {
+                return Err(Attempt::Failed(format!(
+                    "no Python process wrote cProfile stats (is the workload a Python program? did it exit normally?) ({}). Output:\n{}",
+                    o.describe_exit(),
+                    failure_tail(&o)
+                )));
+            }
+            cprofile::folded(&g)
+        }
+        Profiler::Perf => {
+            if !scratch.host.join("perf.data").exists() {
+                return Err(Attempt::Failed(format!(
+                    "perf record wrote nothing ({}). Output:\n{}",
+                    o.describe_exit(),
+                    failure_tail(&o)
+                )));
+            }
+            let so = exec(
+                sb,
+                ctx,
+                scratch,
+                format!("perf script -i {s}/perf.data > {s}/perf.txt"),
+                Duration::from_secs(600),
+            )
+            .await
+            .map_err(|e| Attempt::Failed(e.to_string()))?;
+            let script = std::fs::read(scratch.host.join("perf.txt")).unwrap_or_default();
+            if !so.success() || script.is_empty() {
+                return Err(Attempt::Failed(format!(
+                    "perf script failed ({}): {}",
+                    so.describe_exit(),
+                    failure_tail(&so)
+                )));
+            }
+            let f = perf::fold_script(&script).map_err(Attempt::Failed)?;
+            if f.total() == 0 {
+                return Err(Attempt::Failed(format!(
+                    "perf collected no samples. Output:\n{}",
+                    failure_tail(&o)
+                )));
+            }
+            f
+        }
+        Profiler::Callgrind => {
+            let mut data = CallgrindData::new();
+            let files = scratch.files("callgrind.out.");
+            for file in &files {
+                let text = std::fs::read_to_string(file).unwrap_or_default();
+                data.add_file(&text, root.as_deref());
+            }
+            let g = data.graph();
+            if files.is_empty() || g.total() <= 0.0 {
+                let hint = if o.stderr.contains("not found") || o.exit_code == Some(127) {
+                    " (is valgrind installed?)"
+                } else {
+                    ""
+                };
+                return Err(Attempt::Failed(format!(
+                    "callgrind wrote no data{hint} ({}). Output:\n{}",
+                    o.describe_exit(),
+                    failure_tail(&o)
+                )));
+            }
+            let mut f = Folded::new("instructions");
+            f.stacks = g.to_folded();
+            f.exact = Some(g.hot_frames());
+            f
+        }
+    };
+    Ok((folded, o.wall, exit_note))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_python_commands() {
+        assert!(is_python_command("python3 bench/run.py x"));
+        assert!(is_python_command("PYTHONHASHSEED=0 python -m bench"));
+        assert!(is_python_command("cd bench && python3 run.py"));
+        assert!(is_python_command("./bench.py"));
+        assert!(!is_python_command("./build/bench --n 10"));
+        assert!(!is_python_command("make bench"));
+        assert!(direct_python("python3 bench/run.py graph_shortest_path"));
+        assert!(!direct_python("python3 a.py && python3 b.py"));
+        assert!(!direct_python("./run.sh"));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
