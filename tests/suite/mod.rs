@@ -1,5 +1,6 @@
 //! Integration tests, one module per area.
 
 mod common;
+mod docker;
 mod eval_bad_input;
 mod eval_bundled;

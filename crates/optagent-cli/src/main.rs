@@ -35,6 +35,9 @@ enum Command {
     /// List and check tasks.
     #[command(subcommand)]
     Tasks(TasksCmd),
+    /// Docker sandbox maintenance: build the base image, remove leftover containers.
+    #[command(subcommand)]
+    Sandbox(commands::sandbox::SandboxCmd),
 }
 
 #[derive(Subcommand)]
@@ -70,9 +73,12 @@ pub struct MeasureArgs {
     /// Significance level of the Mann-Whitney U test.
     #[arg(long, default_value_t = 0.01)]
     pub alpha: f64,
-    /// Where to run: local or docker.
-    #[arg(long, default_value = "local")]
-    pub sandbox: String,
+    /// Where commands run: local or docker (default: the task's [sandbox] backend, else local).
+    #[arg(long)]
+    pub sandbox: Option<String>,
+    /// Docker image for --sandbox docker (default: the task's, else optagent/base:bookworm).
+    #[arg(long)]
+    pub image: Option<String>,
     /// CPUs to pin measured runs to (e.g. "1" or "2,3"), or "none"; default: the last CPU.
     #[arg(long)]
     pub pin: Option<String>,
@@ -101,6 +107,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Eval(a) => commands::eval::run(a).await,
             Command::Solve(a) => commands::solve::run(*a).await,
+            Command::Sandbox(c) => commands::sandbox::run(c).await,
             Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
             Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(a).await,

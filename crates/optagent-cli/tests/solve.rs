@@ -278,3 +278,61 @@ async fn a_429_then_success_and_a_provider_that_keeps_failing() {
         text(&o)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key() {
+    let ok = std::process::Command::new("docker")
+        .args(["image", "inspect", "optagent/base:bookworm"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipping: no Docker engine or image optagent/base:bookworm (crates/optagent-sandbox/image/build.sh builds it)");
+        return;
+    }
+    let server = MockServer::start().await;
+    server.push(MockReply::tool_call(
+        "shell",
+        json!({"command": "test -f /.dockerenv && echo inside-a-container; env; python3 -c \"import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)\" || echo no-network"}).to_string(),
+    ));
+    let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
+    for e in diff_to_edits(&expert) {
+        server.push(MockReply::tool_call("edit", e.to_string()));
+    }
+    server.push(MockReply::tool_call("submit", "{}"));
+    let out = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let o = optagent(&solve_args(
+        &url,
+        out.path().to_str().unwrap(),
+        &["--sandbox", "docker"],
+    ))
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let results = tool_results(&server.requests());
+    assert!(results[0].contains("inside-a-container"), "{}", results[0]);
+    assert!(results[0].contains("no-network"), "{}", results[0]);
+    assert!(
+        !results[0].contains(FAKE_KEY) && !results[0].contains("MOCK_API_KEY"),
+        "{}",
+        results[0]
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("solve-report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["selected"], 0, "{report:#}");
+    assert_eq!(
+        report["rollouts"][0]["eval"]["machine"]["sandbox"],
+        "docker"
+    );
+    assert_eq!(report["rollouts"][0]["eval"]["verdict"], "ok");
+    let left = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=optagent=1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
+        "containers left behind"
+    );
+}

@@ -217,6 +217,18 @@ pub async fn run_session(
         Metric::Instructions => (0, opts.reps.unwrap_or(3)),
     };
     let slots: Vec<usize> = (0..nslots).collect();
+    if metric == Metric::Time && opts.adaptive.is_none() {
+        let floor = min_two_sided_p(reps);
+        if floor >= opts.alpha {
+            opts.say(&format!(
+                "[{}] note: with {reps} reps per tree the Mann-Whitney test cannot go below p = {floor:.3}, \
+                 so nothing can be significant at alpha {}; use --reps {} or more",
+                task.id(),
+                opts.alpha,
+                (1..100).find(|&n| min_two_sided_p(n) < opts.alpha).unwrap_or(100)
+            ));
+        }
+    }
 
     // Warm-up, which also stores the baseline's results and checks everyone else's against them.
     if warmup > 0 {
@@ -360,4 +372,23 @@ fn converged(cx: &Ctx<'_>, wi: usize, target: f64, opts: &EvalOptions) -> bool {
         let (est, lo, hi) = ratio_of_medians_ci(base, other, opts.confidence, 400, opts.seed);
         est.is_finite() && (hi - lo) / 2.0 <= target * est
     })
+}
+
+/// The smallest two-sided p-value an exact Mann-Whitney test of n against n samples can give:
+/// 2 / C(2n, n).
+pub fn min_two_sided_p(n: usize) -> f64 {
+    let mut c = 1.0f64;
+    for i in 0..n {
+        c = c * (2 * n - i) as f64 / (i + 1) as f64;
+    }
+    (2.0 / c).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn smallest_p_of_exact_test() {
+        assert!((super::min_two_sided_p(3) - 0.1).abs() < 1e-12);
+        assert!((super::min_two_sided_p(5) - 2.0 / 252.0).abs() < 1e-12);
+    }
 }

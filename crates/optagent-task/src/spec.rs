@@ -173,6 +173,16 @@ pub struct Workload {
     pub timeout: Option<u64>,
 }
 
+/// Where the task prefers to run; the command line can override it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxSpec {
+    /// `local` or `docker`.
+    pub backend: Option<String>,
+    /// The Docker image (default: optagent's base image).
+    pub image: Option<String>,
+}
+
 /// The parsed `task.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -196,6 +206,8 @@ pub struct TaskSpec {
     pub measure: Measure,
     #[serde(default)]
     pub protected: Vec<String>,
+    #[serde(default)]
+    pub sandbox: SandboxSpec,
     pub workloads: Vec<Workload>,
 }
 
@@ -433,6 +445,14 @@ impl Task {
         }
         if !(m.rtol >= 0.0 && m.atol >= 0.0) {
             return Err(bad("measure.rtol", "expected tolerances >= 0".into()));
+        }
+        if let Some(b) = &s.sandbox.backend {
+            if b != "local" && b != "docker" {
+                return Err(bad(
+                    "sandbox.backend",
+                    format!("expected \"local\" or \"docker\", found {b:?}"),
+                ));
+            }
         }
         for k in s.env.keys() {
             if k.is_empty() || k.contains('=') {

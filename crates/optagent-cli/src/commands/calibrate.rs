@@ -33,7 +33,7 @@ pub struct CalibrateArgs {
 
 pub async fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
     let work = super::work_dir(&a.measure)?;
-    let mut eval = super::eval_options(&a.measure, work.path()).await?;
+    let mut eval = super::eval_options(&a.measure, work.path(), None).await?;
     if eval.reps.is_none() {
         eval.reps = Some(10);
     }

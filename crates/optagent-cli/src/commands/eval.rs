@@ -44,7 +44,7 @@ pub async fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let task = Task::load(&a.task)?;
     let cand = candidate(&a.patch)?;
     let work = super::work_dir(&a.measure)?;
-    let opts = super::eval_options(&a.measure, work.path()).await?;
+    let opts = super::eval_options(&a.measure, work.path(), Some(&task)).await?;
     match optagent_eval::evaluate(&task, &[cand], &opts).await {
         Ok(reports) => {
             let r = &reports[0];

@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod eval;
+pub mod sandbox;
 pub mod solve;
 pub mod tasks;
 
@@ -43,16 +44,42 @@ pub fn work_dir(m: &MeasureArgs) -> anyhow::Result<WorkDir> {
     })
 }
 
+/// The sandbox backend for a run: the flag, else the task's choice, else local.
 pub async fn sandbox_factory(
-    name: &str,
+    m: &MeasureArgs,
+    task: Option<&optagent_task::Task>,
 ) -> anyhow::Result<Arc<dyn optagent_sandbox::SandboxFactory>> {
-    match name {
+    let spec = task.map(|t| t.spec.sandbox.clone()).unwrap_or_default();
+    let name = m
+        .sandbox
+        .clone()
+        .or(spec.backend)
+        .unwrap_or_else(|| "local".into());
+    match name.as_str() {
         "local" => Ok(Arc::new(optagent_sandbox::LocalFactory)),
-        other => bail!("unknown sandbox {other:?}: expected local or docker"),
+        "docker" => {
+            let image = m
+                .image
+                .clone()
+                .or(spec.image)
+                .unwrap_or_else(|| optagent_sandbox::docker::DEFAULT_IMAGE.to_string());
+            let f = optagent_sandbox::DockerFactory::connect()
+                .await?
+                .image(image);
+            f.check_image().await?;
+            // Ctrl-C removes this process's containers before exiting.
+            optagent_sandbox::docker::install_ctrl_c_cleanup()?;
+            Ok(Arc::new(f))
+        }
+        other => bail!("--sandbox {other:?}: expected local or docker"),
     }
 }
 
-pub async fn eval_options(m: &MeasureArgs, work: &std::path::Path) -> anyhow::Result<EvalOptions> {
+pub async fn eval_options(
+    m: &MeasureArgs,
+    work: &std::path::Path,
+    task: Option<&optagent_task::Task>,
+) -> anyhow::Result<EvalOptions> {
     let mut o = EvalOptions::new(work.to_path_buf());
     o.reps = m.reps;
     o.warmup = m.warmup;
@@ -85,7 +112,7 @@ pub async fn eval_options(m: &MeasureArgs, work: &std::path::Path) -> anyhow::Re
                 })?,
         ),
     };
-    o.sandbox = sandbox_factory(&m.sandbox).await?;
+    o.sandbox = sandbox_factory(m, task).await?;
     o.progress = Some(Arc::new(|line: &str| eprintln!("{line}")));
     Ok(o)
 }

@@ -124,7 +124,7 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
     });
     std::fs::create_dir_all(&out)?;
     let out = std::fs::canonicalize(&out)?;
-    let mut select = super::eval_options(&a.measure, &out.join("verify")).await?;
+    let mut select = super::eval_options(&a.measure, &out.join("verify"), Some(&task)).await?;
     let mut bench = select.clone();
     bench.reps = Some(a.bench_reps);
     bench.progress = None;

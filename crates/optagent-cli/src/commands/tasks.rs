@@ -60,7 +60,7 @@ pub async fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
         task.spec.workloads.len()
     );
     let work = super::work_dir(&a.measure)?;
-    let opts = super::eval_options(&a.measure, work.path()).await?;
+    let opts = super::eval_options(&a.measure, work.path(), Some(&task)).await?;
     let cands = [
         Candidate::new("oracle", PatchSource::Oracle),
         Candidate::new("nop", PatchSource::Nop),
