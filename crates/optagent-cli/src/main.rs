@@ -29,6 +29,12 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     /// Run K rollouts of a model on a task and keep the best verified patch.
     Solve(Box<commands::solve::SolveArgs>),
+    /// Run a sweep: models x tasks x K x budgets, resumable, with cost accounting.
+    Sweep(Box<commands::sweep::SweepArgs>),
+    /// Write Markdown, JSON and HTML reports (with plots) of a sweep's results.
+    Report(commands::sweep::ReportArgs),
+    /// Export predictions in the format GSO and SWE-fficiency take.
+    Export(commands::sweep::ExportArgs),
     /// Measure the evaluator itself: A/A false positives, detection of known speedups, estimate
     /// error and overhead, idle and under load, beside GSO's rule on the same samples.
     Calibrate(commands::calibrate::CalibrateArgs),
@@ -108,6 +114,9 @@ fn main() -> std::process::ExitCode {
             Command::Eval(a) => commands::eval::run(a).await,
             Command::Solve(a) => commands::solve::run(*a).await,
             Command::Sandbox(c) => commands::sandbox::run(c).await,
+            Command::Sweep(a) => commands::sweep::run(*a).await,
+            Command::Report(a) => commands::sweep::report(a).await,
+            Command::Export(a) => commands::sweep::export(a).await,
             Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
             Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(a).await,

@@ -336,3 +336,93 @@ async fn solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key
         "containers left behind"
     );
 }
+
+/// Edits of the hunks of `diff` that touch `file` only.
+fn edits_for(diff: &str, file: &str) -> Vec<Value> {
+    diff_to_edits(diff)
+        .into_iter()
+        .filter(|e| e["path"] == file)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_rollouts_the_larger_correct_speedup_is_selected_and_each_loss_explained() {
+    let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
+    let wrong = std::fs::read_to_string(task("pyroute").join("wrong.diff")).unwrap();
+    let submit = MockReply::tool_call("submit", "{}");
+    // Rollout i sends seed i: its script is chosen by the seed, its step by the turns so far.
+    let scripts: Vec<Vec<MockReply>> = vec![
+        diff_to_edits(&expert)
+            .into_iter()
+            .map(|e| MockReply::tool_call("edit", e.to_string()))
+            .chain([submit.clone()])
+            .collect(),
+        edits_for(&expert, "pyroute/graph.py")
+            .into_iter()
+            .map(|e| MockReply::tool_call("edit", e.to_string()))
+            .chain([submit.clone()])
+            .collect(),
+        diff_to_edits(&wrong)
+            .into_iter()
+            .map(|e| MockReply::tool_call("edit", e.to_string()))
+            .chain([submit.clone()])
+            .collect(),
+        vec![submit.clone()],
+    ];
+    assert!(scripts[1].len() > 1 && scripts[1].len() < scripts[0].len());
+    let server = MockServer::with_handler(move |req: &Value| {
+        let seed = req["seed"].as_i64().unwrap_or(-1) as usize;
+        let step = req["messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|x| x["role"] == "assistant").count())
+            .unwrap_or(0);
+        scripts
+            .get(seed)
+            .and_then(|s| s.get(step))
+            .cloned()
+            .unwrap_or_else(|| MockReply::tool_call("submit", "{}"))
+    })
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let url = server.url();
+    let o = optagent(&solve_args(
+        &url,
+        out.path().to_str().unwrap(),
+        &["-k", "4", "--parallel", "2"],
+    ))
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("solve-report.json")).unwrap(),
+    )
+    .unwrap();
+    let r = &report["rollouts"];
+    assert_eq!(report["selected"], 0, "{report:#}");
+    assert_eq!(r[0]["choice"]["outcome"], "selected");
+    assert_eq!(r[1]["choice"]["outcome"], "slower", "{:#}", r[1]["choice"]);
+    assert_eq!(r[2]["choice"]["outcome"], "incorrect");
+    assert!(
+        r[2]["choice"]["why"]
+            .as_str()
+            .unwrap()
+            .starts_with("wrong_result"),
+        "{:#}",
+        r[2]["choice"]
+    );
+    assert_eq!(r[3]["choice"]["outcome"], "no_patch");
+    let s0 = r[0]["eval"]["speedup"].as_f64().unwrap();
+    let s1 = r[1]["eval"]["speedup"].as_f64().unwrap();
+    assert!(s0 > s1 && s1 > 1.0, "{s0} {s1}");
+    let best = std::fs::read_to_string(out.path().join("best.diff")).unwrap();
+    assert_eq!(
+        best,
+        std::fs::read_to_string(out.path().join("rollout-0/patch.diff")).unwrap()
+    );
+    let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
+    assert!(
+        md.contains("lost: slower")
+            && md.contains("lost: incorrect")
+            && md.contains("lost: no patch"),
+        "{md}"
+    );
+}

@@ -9,6 +9,7 @@
 
 pub mod select;
 pub mod solve;
+pub mod sweep;
 
 pub use select::{select_best, Choice, Selection};
 pub use solve::{solve, SolveConfig, SolveReport};

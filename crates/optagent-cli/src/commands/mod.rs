@@ -4,6 +4,7 @@ pub mod calibrate;
 pub mod eval;
 pub mod sandbox;
 pub mod solve;
+pub mod sweep;
 pub mod tasks;
 
 use std::sync::Arc;

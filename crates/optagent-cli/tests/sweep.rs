@@ -1,0 +1,208 @@
+//! `optagent sweep` against the mock model server: a sweep killed midway resumes and ends with the
+//! same results as an uninterrupted one; the report and the predictions export follow.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use optagent_testkit::{MockReply, MockServer};
+use serde_json::{json, Value};
+
+const SRC: &str =
+    "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n";
+const FAST: &str = "def work(n):\n    return n * (n - 1) // 2\n";
+const BENCH: &str = "import json, os, sys, time\nsys.path.insert(0, '.')\nimport lib\nt = time.perf_counter()\nr = lib.work(300000)\ns = time.perf_counter() - t\nwith open(os.environ['OPTAGENT_OUTPUT'], 'w') as f:\n    json.dump({'seconds': s, 'result': r}, f)\n";
+
+fn write_task(dir: &Path, id: &str) {
+    std::fs::create_dir_all(dir.join("repo/bench")).unwrap();
+    std::fs::write(dir.join("repo/lib.py"), SRC).unwrap();
+    std::fs::write(dir.join("repo/bench/run.py"), BENCH).unwrap();
+    let diff = similar::TextDiff::from_lines(SRC, FAST)
+        .unified_diff()
+        .header("a/lib.py", "b/lib.py")
+        .to_string();
+    std::fs::write(dir.join("expert.diff"), diff).unwrap();
+    std::fs::write(
+        dir.join("task.toml"),
+        format!("id = \"{id}\"\ninstruction = \"make work() faster\"\nlanguages = [\"python\"]\nprotected = [\"bench/**\"]\n[source]\npath = \"repo\"\n[expert]\npatch = \"expert.diff\"\n[measure]\nreps = 5\n[[workloads]]\nname = \"{id}.lib.work(n=300000)\"\ncommand = \"python3 bench/run.py\"\n"),
+    )
+    .unwrap();
+}
+
+fn write_sweep(dir: &Path) -> std::path::PathBuf {
+    write_task(&dir.join("tasks/alpha"), "alpha");
+    write_task(&dir.join("tasks/beta"), "beta");
+    let cfg = dir.join("sweep.toml");
+    std::fs::write(
+        &cfg,
+        r#"name = "resume-test"
+tasks = ["tasks/alpha", "tasks/beta"]
+k = 2
+concurrency = 1
+max_cost_usd = 100.0
+output = "out"
+[[models]]
+model = "openai/mock-model"
+[[budgets]]
+label = "s10"
+max_steps = 10
+"#,
+    )
+    .unwrap();
+    cfg
+}
+
+/// Rollout 0 of each task makes the fast version and submits; rollout 1 submits nothing.
+async fn model() -> MockServer {
+    MockServer::with_handler(|req: &Value| {
+        let seed = req["seed"].as_i64().unwrap_or(-1);
+        let step = req["messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|x| x["role"] == "assistant").count())
+            .unwrap_or(0);
+        match (seed, step) {
+            (0, 0) => MockReply::tool_call(
+                "edit",
+                json!({"command": "replace", "path": "lib.py", "old_str": SRC, "new_str": FAST})
+                    .to_string(),
+            )
+            .with_usage(1000, 100),
+            _ => MockReply::tool_call("submit", "{}").with_usage(1000, 10),
+        }
+    })
+    .await
+}
+
+fn sweep_cmd(cfg: &Path, url: &str) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"));
+    c.args([
+        "sweep",
+        cfg.to_str().unwrap(),
+        "--base-url",
+        url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+        "--bench-reps",
+        "3",
+        "--reps",
+        "5",
+    ])
+    .env("MOCK_API_KEY", FAKE_KEY)
+    .env_remove("OPTAGENT_CONFIG")
+    .env("XDG_CONFIG_HOME", "/nonexistent-optagent-config-home")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// (task, rollout, status, verdict, patch) of every record, and the number of lines.
+fn outcome(results: &Path) -> (BTreeSet<(String, u64, String, String, String)>, usize) {
+    let text = std::fs::read_to_string(results).unwrap();
+    let mut set = BTreeSet::new();
+    let mut n = 0;
+    for l in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(l).unwrap();
+        n += 1;
+        set.insert((
+            v["task"].as_str().unwrap().to_string(),
+            v["rollout"].as_u64().unwrap(),
+            v["status"].as_str().unwrap().to_string(),
+            v["eval"]["verdict"].as_str().unwrap_or("-").to_string(),
+            v["patch"].as_str().unwrap_or("").to_string(),
+        ));
+    }
+    (set, n)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sweep_resumes_to_the_same_results_as_an_uninterrupted_one() {
+    let server = model().await;
+    let url = server.url();
+
+    // Uninterrupted.
+    let a = tempfile::tempdir().unwrap();
+    let cfg_a = write_sweep(a.path());
+    let o = sweep_cmd(&cfg_a, &url).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (full, n_full) = outcome(&a.path().join("out/results.jsonl"));
+    assert_eq!(n_full, 4, "2 tasks x k=2");
+    assert_eq!(
+        full.iter()
+            .filter(|r| r.2 == "submitted" && r.3 == "ok")
+            .count(),
+        2,
+        "{full:#?}"
+    );
+    assert_eq!(full.iter().filter(|r| r.2 == "no_patch").count(), 2);
+
+    // Killed after its first record, then run again.
+    let b = tempfile::tempdir().unwrap();
+    let cfg_b = write_sweep(b.path());
+    let results_b = b.path().join("out/results.jsonl");
+    let mut child = sweep_cmd(&cfg_b, &url).spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    loop {
+        let lines = std::fs::read_to_string(&results_b)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= 1 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "no record appeared"
+        );
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("sweep ended before it could be killed: {st:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().await.unwrap();
+    let (partial, n_partial) = outcome(&results_b);
+    assert!(n_partial < 4, "killed midway: {n_partial} records");
+    let o = sweep_cmd(&cfg_b, &url).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains(&format!("{n_partial} already done")),
+        "{stdout}"
+    );
+    let (resumed, n_resumed) = outcome(&results_b);
+    assert_eq!(n_resumed, 4, "no rollout recorded twice");
+    assert!(partial.is_subset(&resumed));
+    assert_eq!(resumed, full, "same results as the uninterrupted sweep");
+
+    // The report and the export.
+    for f in ["report.md", "report.json", "report.html"] {
+        assert!(b.path().join("out/report").join(f).exists(), "{f}");
+    }
+    let preds = b.path().join("preds.jsonl");
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"))
+        .args([
+            "export",
+            b.path().join("out").to_str().unwrap(),
+            "--out",
+            preds.to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<Value> = std::fs::read_to_string(&preds)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "one prediction per task");
+    for p in &lines {
+        assert!(p["model_patch"]
+            .as_str()
+            .unwrap()
+            .contains("return n * (n - 1) // 2"));
+        assert_eq!(p["model_name_or_path"], "openai/mock-model");
+        assert!(p["instance_id"] == "alpha" || p["instance_id"] == "beta");
+    }
+}

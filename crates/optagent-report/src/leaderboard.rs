@@ -1,0 +1,414 @@
+//! The leaderboard file (`evals/leaderboard.toml`): optagent's own results next to the public
+//! benchmarks' published figures, one `[[entry]]` per (system, model, benchmark) result. The
+//! format is documented in `evals/README.md`.
+//!
+//! Metric units: `opt_at_1` and `opt_at_k` are fractions of the benchmark's tasks (0.4412, shown
+//! as 44.12%); `speedup_ratio` is SWE-fficiency's harmonic-mean SR; `advantage` is FormulaCode's
+//! headline advantage (L4). `measured = false` marks a placeholder that carries no numbers yet.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ReportError, Result};
+use crate::summary::ConfigSummary;
+use crate::tomlsrc::{field_error, from_toml, Seg};
+
+/// Which benchmark an entry's figures are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Benchmark {
+    /// The tasks bundled in this repository (`tasks/`).
+    #[serde(rename = "optagent-bundled")]
+    OptagentBundled,
+    #[serde(rename = "gso")]
+    Gso,
+    #[serde(rename = "swe-fficiency")]
+    SweFficiency,
+    #[serde(rename = "formulacode")]
+    FormulaCode,
+}
+
+impl Benchmark {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Benchmark::OptagentBundled => "optagent-bundled",
+            Benchmark::Gso => "gso",
+            Benchmark::SweFficiency => "swe-fficiency",
+            Benchmark::FormulaCode => "formulacode",
+        }
+    }
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            Benchmark::OptagentBundled => "optagent bundled tasks",
+            Benchmark::Gso => "GSO",
+            Benchmark::SweFficiency => "SWE-fficiency",
+            Benchmark::FormulaCode => "FormulaCode",
+        }
+    }
+
+    const ALL: [Benchmark; 4] = [
+        Benchmark::OptagentBundled,
+        Benchmark::Gso,
+        Benchmark::SweFficiency,
+        Benchmark::FormulaCode,
+    ];
+}
+
+/// Whether published figures are exact or bounds ("agents reach less than 0.15x").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bound {
+    /// The true figure is below the number given.
+    Upper,
+    /// The true figure is above the number given.
+    Lower,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderboardEntry {
+    /// The agent system (`optagent`, `OpenHands`, ...).
+    pub system: String,
+    /// The model, `provider/model` where known.
+    pub model: String,
+    pub benchmark: Benchmark,
+    /// False for a placeholder that a sweep will fill (and then no metric may be given).
+    #[serde(default = "yes")]
+    pub measured: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_at_1: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_at_k: Option<f64>,
+    /// The K of `opt_at_k` (required with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speedup_ratio: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advantage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_tasks: Option<usize>,
+    /// The figures are bounds rather than exact values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<Bound>,
+    /// A URL, or `this repository, evals/<file>` for results measured here.
+    pub source: String,
+    /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`; `unknown` when the source gives none; `pending` for a
+    /// placeholder.
+    pub date: String,
+    #[serde(default)]
+    pub notes: String,
+}
+
+impl LeaderboardEntry {
+    fn has_metric(&self) -> bool {
+        self.opt_at_1.is_some()
+            || self.opt_at_k.is_some()
+            || self.speedup_ratio.is_some()
+            || self.advantage.is_some()
+    }
+
+    /// An entry measured by a sweep of the bundled tasks, from its summary.
+    pub fn from_summary(
+        s: &ConfigSummary,
+        system: &str,
+        source: &str,
+        date: &str,
+    ) -> LeaderboardEntry {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        LeaderboardEntry {
+            system: system.to_string(),
+            model: s.model.clone(),
+            benchmark: Benchmark::OptagentBundled,
+            measured: true,
+            opt_at_1: finite(s.opt_at_1),
+            opt_at_k: finite(s.opt_at_k),
+            k: Some(s.k),
+            speedup_ratio: finite(s.speedup_ratio),
+            advantage: finite(s.advantage.l4),
+            n_tasks: Some(s.n_tasks),
+            bound: None,
+            source: source.to_string(),
+            date: date.to_string(),
+            notes: format!("agent {}, budget {}", s.agent, s.budget),
+        }
+    }
+
+    /// The first invalid field (relative to the entry) and what is wrong.
+    fn check(&self) -> std::result::Result<(), (&'static str, String)> {
+        for (name, v) in [
+            ("system", &self.system),
+            ("model", &self.model),
+            ("source", &self.source),
+        ] {
+            if v.trim().is_empty() {
+                return Err((name, "must not be empty".into()));
+            }
+        }
+        for (name, v) in [("opt_at_1", self.opt_at_1), ("opt_at_k", self.opt_at_k)] {
+            if let Some(v) = v {
+                if !(0.0..=1.0).contains(&v) {
+                    return Err((
+                        name,
+                        format!("{v} is not a fraction in 0..=1 (write 44.12% as 0.4412)"),
+                    ));
+                }
+            }
+        }
+        if self.opt_at_k.is_some() && self.k.is_none() {
+            return Err(("k", "opt_at_k is given without its k".into()));
+        }
+        if self.k == Some(0) {
+            return Err(("k", "must be at least 1".into()));
+        }
+        for (name, v) in [
+            ("speedup_ratio", self.speedup_ratio),
+            ("advantage", self.advantage),
+        ] {
+            if v.is_some_and(|v| !v.is_finite()) {
+                return Err((name, "must be a finite number".into()));
+            }
+        }
+        if self.speedup_ratio.is_some_and(|v| v <= 0.0) {
+            return Err(("speedup_ratio", "must be positive".into()));
+        }
+        if self.n_tasks == Some(0) {
+            return Err(("n_tasks", "must be at least 1".into()));
+        }
+        if !self.measured && self.has_metric() {
+            return Err((
+                "measured",
+                "a placeholder (measured = false) must not carry metric values".into(),
+            ));
+        }
+        if self.measured && !self.has_metric() {
+            return Err((
+                "measured",
+                "a measured entry needs at least one of opt_at_1, opt_at_k, speedup_ratio, advantage"
+                    .into(),
+            ));
+        }
+        if !valid_date(&self.date, self.measured) {
+            return Err((
+                "date",
+                format!(
+                    "{:?} is not YYYY, YYYY-MM, YYYY-MM-DD or \"unknown\" (\"pending\" only with measured = false)",
+                    self.date
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn valid_date(d: &str, measured: bool) -> bool {
+    if d == "unknown" || (d == "pending" && !measured) {
+        return true;
+    }
+    let parts: Vec<&str> = d.split('-').collect();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let in_range =
+        |s: &str, lo: u32, hi: u32| s.parse::<u32>().is_ok_and(|v| (lo..=hi).contains(&v));
+    match parts.as_slice() {
+        [y] => digits(y, 4),
+        [y, m] => digits(y, 4) && digits(m, 2) && in_range(m, 1, 12),
+        [y, m, day] => {
+            digits(y, 4)
+                && digits(m, 2)
+                && in_range(m, 1, 12)
+                && digits(day, 2)
+                && in_range(day, 1, 31)
+        }
+        _ => false,
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeaderboardFile {
+    #[serde(default, rename = "entry")]
+    entries: Vec<LeaderboardEntry>,
+}
+
+/// Reads and validates a leaderboard file. Errors name the file, the line and the field
+/// (`entry[3].opt_at_1`).
+pub fn load_leaderboard(path: impl AsRef<Path>) -> Result<Vec<LeaderboardEntry>> {
+    let path = path.as_ref();
+    let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+    parse_leaderboard(&text, path)
+}
+
+/// Parses leaderboard text (`path` names it in errors).
+pub fn parse_leaderboard(text: &str, path: &Path) -> Result<Vec<LeaderboardEntry>> {
+    let file: LeaderboardFile = from_toml(path, text)?;
+    for (i, e) in file.entries.iter().enumerate() {
+        if let Err((field, message)) = e.check() {
+            let segs = [
+                Seg::Key("entry".into()),
+                Seg::Index(i),
+                Seg::Key(field.into()),
+            ];
+            return Err(field_error(path, text, &segs, message));
+        }
+    }
+    Ok(file.entries)
+}
+
+const HEADER: &str = "# optagent leaderboard: see evals/README.md for the format.\n";
+
+/// Appends one entry to a leaderboard file (created when missing), keeping the file's comments.
+/// The entry is validated first, and so is the file. A placeholder (`measured = false`) of the
+/// same system, model and benchmark is not removed: rendering hides it once a measured entry
+/// exists.
+pub fn leaderboard_add(path: impl AsRef<Path>, entry: &LeaderboardEntry) -> Result<()> {
+    let path = path.as_ref();
+    if let Err((field, message)) = entry.check() {
+        return Err(ReportError::Config {
+            path: path.to_path_buf(),
+            line: crate::error::Line(None),
+            field: format!("(new entry).{field}"),
+            message,
+        });
+    }
+    let exists = path.exists();
+    let existing = if exists {
+        std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?
+    } else {
+        String::new()
+    };
+    if exists {
+        parse_leaderboard(&existing, path)?;
+    }
+    let block = toml::to_string(&LeaderboardFile {
+        entries: vec![entry.clone()],
+    })
+    .map_err(|e| ReportError::Serialize {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let mut text = String::new();
+    if !exists {
+        text.push_str(HEADER);
+    } else if !existing.is_empty() && !existing.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&block);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| ReportError::io(path, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| ReportError::io(path, e))
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn bound_prefix(b: Option<Bound>) -> &'static str {
+    match b {
+        Some(Bound::Upper) => "< ",
+        Some(Bound::Lower) => "> ",
+        None => "",
+    }
+}
+
+/// A source as Markdown: a link when it is a URL.
+fn md_source(s: &str) -> String {
+    if s.starts_with("http://") || s.starts_with("https://") {
+        format!("<{s}>")
+    } else {
+        md_cell(s)
+    }
+}
+
+/// The leaderboard as Markdown: one table per benchmark, measured entries best first, then
+/// placeholders not yet superseded by a measured entry of the same system, model and benchmark.
+pub fn render_leaderboard_md(entries: &[LeaderboardEntry]) -> String {
+    let mut out = String::from("# Leaderboard\n\n");
+    out.push_str(
+        "Opt@k: share of all the benchmark's tasks where a correct patch reached the expert \
+         (GSO's rule); SR: harmonic mean of speedup ratios (SWE-fficiency); advantage: \
+         FormulaCode's L4 advantage. Published figures are quoted from their source.\n",
+    );
+    for bench in Benchmark::ALL {
+        let mut rows: Vec<&LeaderboardEntry> = entries
+            .iter()
+            .filter(|e| e.benchmark == bench)
+            .filter(|e| {
+                e.measured
+                    || !entries.iter().any(|m| {
+                        m.measured
+                            && m.benchmark == e.benchmark
+                            && m.system == e.system
+                            && m.model == e.model
+                    })
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let primary = |e: &LeaderboardEntry| match bench {
+            Benchmark::OptagentBundled | Benchmark::Gso => e.opt_at_1.or(e.opt_at_k),
+            Benchmark::SweFficiency => e.speedup_ratio,
+            Benchmark::FormulaCode => e.advantage,
+        };
+        rows.sort_by(|a, b| {
+            b.measured.cmp(&a.measured).then(
+                primary(b)
+                    .unwrap_or(f64::NEG_INFINITY)
+                    .total_cmp(&primary(a).unwrap_or(f64::NEG_INFINITY)),
+            )
+        });
+        out.push_str(&format!(
+            "\n## {} (`{}`)\n\n",
+            bench.title(),
+            bench.as_str()
+        ));
+        out.push_str(
+            "| System | Model | Opt@1 | Opt@K | SR | Advantage | Tasks | Date | Source | Notes |\n",
+        );
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---|---|---|\n");
+        for e in rows {
+            let b = bound_prefix(e.bound);
+            let dash = || "—".to_string();
+            let (o1, ok, sr, adv) = if e.measured {
+                (
+                    e.opt_at_1
+                        .map_or_else(dash, |v| format!("{b}{:.2}%", v * 100.0)),
+                    e.opt_at_k.map_or_else(dash, |v| {
+                        format!("{b}{:.2}% (K={})", v * 100.0, e.k.unwrap_or(0))
+                    }),
+                    e.speedup_ratio.map_or_else(dash, |v| format!("{b}{v:.3}×")),
+                    e.advantage.map_or_else(dash, |v| format!("{b}{v:+.4}")),
+                )
+            } else {
+                let p = "not yet measured".to_string();
+                (p, dash(), dash(), dash())
+            };
+            out.push_str(&format!(
+                "| {} | {} | {o1} | {ok} | {sr} | {adv} | {} | {} | {} | {} |\n",
+                md_cell(&e.system),
+                md_cell(&e.model),
+                e.n_tasks.map_or_else(dash, |n| n.to_string()),
+                md_cell(&e.date),
+                md_source(&e.source),
+                md_cell(&e.notes),
+            ));
+        }
+    }
+    out
+}

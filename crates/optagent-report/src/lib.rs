@@ -1,0 +1,46 @@
+//! `optagent-report`: what a sweep leaves behind and what is made of it.
+//!
+//! - [`record`]: the results file format, one [`RolloutRecord`] per JSONL line
+//!   ([`read_records`], [`append_record`], [`record_key`] for resuming).
+//! - [`summary`]: per-configuration summaries ([`summarize`]): GSO Opt@1 / Opt@K and the
+//!   bootstrap Opt@k curve, geometric-mean speedup, SWE-fficiency speedup ratio, FormulaCode
+//!   advantage, pass rate, cost; and per-task rows.
+//! - [`render`] and [`svg`]: `report.md`, `report.json`, a self-contained `report.html` and four
+//!   hand-written SVG plots ([`write_report`]).
+//! - [`predictions`](mod@predictions): the JSONL prediction format GSO and SWE-fficiency take
+//!   ([`export_predictions`]).
+//! - [`leaderboard`]: `evals/leaderboard.toml` ([`load_leaderboard`], [`leaderboard_add`],
+//!   [`render_leaderboard_md`]).
+//! - [`sweep_config`]: the sweep config schema ([`SweepConfig`]), shared with the sweep runner.
+//!
+//! The metric formulas are `optagent_stats::metrics`'s; this crate only gathers and aggregates.
+//! It never prints: warnings go through `tracing`.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod error;
+pub mod leaderboard;
+mod lenient;
+pub mod predictions;
+pub mod record;
+pub mod render;
+pub mod summary;
+pub mod svg;
+pub mod sweep_config;
+mod tomlsrc;
+
+pub use error::{ReportError, Result};
+pub use leaderboard::{
+    leaderboard_add, load_leaderboard, render_leaderboard_md, Benchmark, Bound, LeaderboardEntry,
+};
+pub use predictions::{export_predictions, predictions, Pick, Prediction};
+pub use record::{
+    append_record, completed_keys, read_records, read_records_detailed, record_key, RecordKey,
+    RolloutRecord, RolloutStatus,
+};
+pub use render::{write_report, write_report_with, ReportOptions, ReportPaths};
+pub use summary::{
+    analyze, summarize, task_rows, Analysis, ConfigKey, ConfigSummary, CurvePoint, TaskRow,
+    BOOTSTRAP_TRIALS, DEFAULT_SEED,
+};
+pub use sweep_config::{BudgetSpec, ModelSpec, SweepConfig};

@@ -1,0 +1,536 @@
+//! From rollout records to per-configuration summaries and per-task rows, with the public
+//! benchmarks' aggregation rules (the per-patch rules are the evaluator's; the formulas are
+//! `optagent_stats::metrics`'s).
+//!
+//! Conventions, applied the same way everywhere:
+//! - A configuration is (model, agent, budget). Its rollouts of a task are ordered by rollout
+//!   index, and only the first `k` count (`k == 0`: all of them). When a key appears twice in
+//!   the records (a rollout re-run), the later line wins.
+//! - The denominator is the sweep's task list: a task with no record counts as a failure.
+//!   Records of tasks outside the list are ignored. An empty task list means "the tasks that
+//!   appear in the records".
+//! - A rollout is *verified* when its patch is correct (`correct` and verdict ok), and
+//!   *succeeds* (GSO's Opt) when it is verified and `opt_commit` holds.
+//! - The *best* rollout of a task is its verified rollout that reached the expert
+//!   (`opt_commit`) first, the fastest (`speedup`) next, the lowest index last. Incorrect
+//!   patches are never best, however fast they were measured.
+//! - A task without a verified rollout counts speedup 1.0 (geometric mean), SR =
+//!   `swef_speedup_ratio(b, e, b)` = total expert time / total baseline time (the evaluator's SR
+//!   for speedup 1.0), and FormulaCode advantage computed with agent speedup 1.0 on every
+//!   workload. Those two need the expert's figures, taken from any evaluation of the task
+//!   (this configuration's first, else another's); a task never evaluated anywhere is left out of
+//!   the SR and advantage means, and `sr_tasks` / `advantage_tasks` say how many entered.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use optagent_eval::{EvalReport, Verdict};
+use optagent_stats::metrics::{
+    formulacode_advantage, opt_at_k, opt_at_k_curve, opt_at_k_expected, swef_aggregate,
+    swef_speedup_ratio, Advantage,
+};
+use optagent_stats::summary::{geomean, mean};
+use serde::Serialize;
+
+use crate::record::{record_key, RecordKey, RolloutRecord, RolloutStatus};
+
+/// Bootstrap trials of the smoothed Opt@k curve (GSO uses 500).
+pub const BOOTSTRAP_TRIALS: usize = 500;
+
+/// Seed of the bootstrap when the caller gives none.
+pub const DEFAULT_SEED: u64 = 0x0a7_5eed;
+
+/// One agent configuration.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ConfigKey {
+    pub model: String,
+    pub agent: String,
+    pub budget: String,
+}
+
+impl ConfigKey {
+    pub fn of(r: &RolloutRecord) -> Self {
+        ConfigKey {
+            model: r.model.clone(),
+            agent: r.agent.clone(),
+            budget: r.budget.clone(),
+        }
+    }
+
+    /// `model · agent · budget`, for tables and legends.
+    pub fn label(&self) -> String {
+        format!("{} · {} · {}", self.model, self.agent, self.budget)
+    }
+}
+
+/// One point of the Opt@k curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CurvePoint {
+    pub k: usize,
+    /// Mean over bootstrap trials (shuffled rollout orders).
+    pub mean: f64,
+    /// 2.5th percentile of the trials.
+    pub lo: f64,
+    /// 97.5th percentile of the trials.
+    pub hi: f64,
+    /// The exact expectation (unbiased pass@k estimator averaged over tasks).
+    pub expected: f64,
+}
+
+/// A configuration's figures over the sweep's tasks.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfigSummary {
+    pub model: String,
+    pub agent: String,
+    pub budget: String,
+    /// Tasks in the denominator (the sweep's task list).
+    pub n_tasks: usize,
+    /// Rollouts per task that count (K).
+    pub k: usize,
+    /// Rollouts that counted (at most `k` per task).
+    pub n_rollouts: usize,
+    pub submitted: usize,
+    pub no_patch: usize,
+    pub errors: usize,
+    /// Tasks where one of the first K rollouts succeeded.
+    pub tasks_solved: usize,
+    /// GSO Opt@1: the first rollout succeeded, over all tasks.
+    pub opt_at_1: f64,
+    /// GSO Opt@K: any of the first K rollouts succeeded, over all tasks.
+    pub opt_at_k: f64,
+    /// Smoothed Opt@k for k = 1..=K (bootstrap) with the exact expectation.
+    pub opt_at_k_curve: Vec<CurvePoint>,
+    /// Geometric mean over tasks of the best verified speedup (1.0 without one).
+    pub geomean_speedup: f64,
+    /// SWE-fficiency: harmonic mean over tasks of the best rollout's speedup ratio.
+    pub speedup_ratio: f64,
+    /// Tasks that entered the speedup-ratio mean.
+    pub sr_tasks: usize,
+    /// FormulaCode advantage L1..L4: mean over tasks of the best rollout's.
+    pub advantage: Advantage,
+    pub advantage_tasks: usize,
+    /// Share of rollouts whose patch was evaluated with verdict ok.
+    pub pass_rate: f64,
+    /// Sums over tasks of the best rollout's significantly improved / regressed workloads.
+    pub improvements: usize,
+    pub regressions: usize,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// (prompt + completion tokens) / n_tasks.
+    pub tokens_per_task: f64,
+    pub cost_usd: f64,
+    pub cost_per_task: f64,
+    /// Total cost / tasks solved; `None` when none was solved.
+    pub cost_per_solved: Option<f64>,
+    pub mean_wall_s: f64,
+}
+
+impl ConfigSummary {
+    pub fn key(&self) -> ConfigKey {
+        ConfigKey {
+            model: self.model.clone(),
+            agent: self.agent.clone(),
+            budget: self.budget.clone(),
+        }
+    }
+
+    pub fn label(&self) -> String {
+        self.key().label()
+    }
+}
+
+/// One workload of a task's best rollout (for the agent-against-expert scatter).
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadPoint {
+    pub name: String,
+    pub speedup: f64,
+    pub expert_speedup: f64,
+    pub significant: bool,
+}
+
+/// One rollout in a task row, with its artifacts.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutRow {
+    pub rollout: usize,
+    pub status: RolloutStatus,
+    /// The evaluator's verdict (`ok`, `tests_failed`, ...), when the patch was evaluated.
+    pub verdict: Option<String>,
+    pub correct: bool,
+    pub opt_commit: bool,
+    pub speedup: Option<f64>,
+    pub speedup_ratio: Option<f64>,
+    pub cost_usd: f64,
+    pub steps: usize,
+    pub error: Option<String>,
+    pub patch_path: Option<String>,
+    pub trajectory_path: Option<String>,
+    pub flamegraphs: Vec<String>,
+}
+
+/// One task under one configuration.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskRow {
+    pub model: String,
+    pub agent: String,
+    pub budget: String,
+    pub task: String,
+    pub n_rollouts: usize,
+    pub correct_rollouts: usize,
+    /// One of the first K rollouts succeeded (GSO Opt).
+    pub solved: bool,
+    /// Index of the best verified rollout.
+    pub best_rollout: Option<usize>,
+    /// Its speedup (geometric mean over workloads); `None` without a verified rollout.
+    pub best_speedup: Option<f64>,
+    pub expert_speedup: Option<f64>,
+    /// The best rollout's `opt_commit` / `opt_base`.
+    pub opt_commit: bool,
+    pub opt_base: bool,
+    /// The SR that enters the harmonic mean (the failure value without a verified rollout).
+    pub speedup_ratio: Option<f64>,
+    /// The advantage that enters the mean (the failure value without a verified rollout).
+    pub advantage: Option<Advantage>,
+    pub improvements: usize,
+    pub regressions: usize,
+    /// The best rollout's workloads.
+    pub workloads: Vec<WorkloadPoint>,
+    pub rollouts: Vec<RolloutRow>,
+}
+
+/// Summaries and rows of one analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    /// The task list used as denominator.
+    pub tasks: Vec<String>,
+    /// K (resolved when 0 was given).
+    pub k: usize,
+    pub seed: u64,
+    pub bootstrap_trials: usize,
+    /// Best configuration first (Opt@K, then Opt@1, then name).
+    pub summaries: Vec<ConfigSummary>,
+    /// Per configuration (in `summaries` order), per task (in task-list order).
+    pub task_rows: Vec<TaskRow>,
+}
+
+/// One summary per (model, agent, budget), best first. See the module documentation for the
+/// rules. `k == 0` means the most rollouts any configuration has on a task.
+pub fn summarize(
+    records: &[RolloutRecord],
+    tasks: &[String],
+    k: usize,
+    seed: u64,
+) -> Vec<ConfigSummary> {
+    analyze(records, tasks, k, seed).summaries
+}
+
+/// One row per (configuration, task).
+pub fn task_rows(records: &[RolloutRecord], tasks: &[String], k: usize) -> Vec<TaskRow> {
+    analyze(records, tasks, k, DEFAULT_SEED).task_rows
+}
+
+/// The task list: `tasks` without duplicates, or the records' tasks when it is empty.
+pub fn effective_tasks(records: &[RolloutRecord], tasks: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    if tasks.is_empty() {
+        let set: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.task.as_str()).collect();
+        return set.into_iter().map(str::to_string).collect();
+    }
+    tasks
+        .iter()
+        .filter(|t| seen.insert(t.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The last record of each key, in file order of first appearance.
+fn dedup(records: &[RolloutRecord]) -> Vec<&RolloutRecord> {
+    let mut last: HashMap<RecordKey, usize> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        last.insert(record_key(r), i);
+    }
+    records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| last.get(&record_key(r)) == Some(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+fn positive(x: f64) -> Option<f64> {
+    (x.is_finite() && x > 0.0).then_some(x)
+}
+
+/// SR of a task without a verified rollout: speedup 1.0 against the expert's, on totals.
+fn failure_sr(reference: &EvalReport) -> Option<f64> {
+    if !reference.workloads.is_empty() {
+        let b: Vec<f64> = reference
+            .workloads
+            .iter()
+            .map(|w| w.baseline.mean)
+            .collect();
+        let e: Vec<f64> = reference.workloads.iter().map(|w| w.expert.mean).collect();
+        if let Some(sr) = positive(swef_speedup_ratio(&b, &e, &b)) {
+            return Some(sr);
+        }
+    }
+    positive(reference.expert_speedup).map(|o| 1.0 / o)
+}
+
+/// Advantage of a task without a verified rollout: speedup 1.0 on every workload.
+fn failure_advantage(reference: &EvalReport) -> Option<Advantage> {
+    if reference.workloads.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = reference.workloads.iter().map(|w| w.name.clone()).collect();
+    let ones = vec![1.0; names.len()];
+    let o: Vec<f64> = reference
+        .workloads
+        .iter()
+        .map(|w| w.expert_speedup)
+        .collect();
+    Some(formulacode_advantage(&names, &ones, &o)).filter(advantage_finite)
+}
+
+fn advantage_finite(a: &Advantage) -> bool {
+    [a.l1, a.l2, a.l3, a.l4].iter().all(|x| x.is_finite())
+}
+
+/// Ranking of verified rollouts: reached the expert, then faster, then earlier.
+fn better(a: &RolloutRecord, b: &RolloutRecord) -> bool {
+    let (ea, eb) = match (a.verified(), b.verified()) {
+        (Some(ea), Some(eb)) => (ea, eb),
+        (Some(_), None) => return true,
+        _ => return false,
+    };
+    if ea.opt_commit != eb.opt_commit {
+        return ea.opt_commit;
+    }
+    match ea.speedup.total_cmp(&eb.speedup) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => a.rollout < b.rollout,
+    }
+}
+
+/// The best verified rollout among `runs` (see the module documentation).
+pub fn best_rollout<'a>(runs: &[&'a RolloutRecord]) -> Option<&'a RolloutRecord> {
+    let mut best: Option<&'a RolloutRecord> = None;
+    for &r in runs {
+        if r.verified().is_none() {
+            continue;
+        }
+        if best.is_none_or(|b| better(r, b)) {
+            best = Some(r);
+        }
+    }
+    best
+}
+
+fn rollout_row(r: &RolloutRecord) -> RolloutRow {
+    let e = r.eval.as_ref();
+    RolloutRow {
+        rollout: r.rollout,
+        status: r.status,
+        verdict: e.map(|e| e.verdict.as_str().to_string()),
+        correct: r.verified().is_some(),
+        opt_commit: r.succeeded(),
+        speedup: e.map(|e| e.speedup),
+        speedup_ratio: e.map(|e| e.speedup_ratio),
+        cost_usd: r.cost_usd,
+        steps: r.steps,
+        error: r.error.clone(),
+        patch_path: r.patch_path.clone(),
+        trajectory_path: r.trajectory_path.clone(),
+        flamegraphs: r.flamegraphs.clone(),
+    }
+}
+
+/// Summaries and task rows together (what [`crate::write_report`] uses).
+pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64) -> Analysis {
+    let tasks = effective_tasks(records, tasks);
+    let known: HashSet<&str> = tasks.iter().map(String::as_str).collect();
+    let records = dedup(records);
+
+    // Per configuration, per task: the rollouts, by index.
+    let mut groups: BTreeMap<ConfigKey, HashMap<&str, Vec<&RolloutRecord>>> = BTreeMap::new();
+    for &r in &records {
+        if !known.contains(r.task.as_str()) {
+            continue;
+        }
+        groups
+            .entry(ConfigKey::of(r))
+            .or_default()
+            .entry(r.task.as_str())
+            .or_default()
+            .push(r);
+    }
+    let mut max_runs = 0;
+    for per_task in groups.values_mut() {
+        for runs in per_task.values_mut() {
+            runs.sort_by_key(|r| r.rollout);
+            max_runs = max_runs.max(runs.len());
+        }
+    }
+    let k = if k == 0 { max_runs.max(1) } else { k };
+    for per_task in groups.values_mut() {
+        for runs in per_task.values_mut() {
+            runs.truncate(k);
+        }
+    }
+
+    // The expert's figures for failure values: any evaluation of the task, in a fixed order.
+    let mut reference: HashMap<&str, &EvalReport> = HashMap::new();
+    let mut ordered: Vec<&RolloutRecord> = records.clone();
+    ordered.sort_by(|a, b| (ConfigKey::of(a), a.rollout).cmp(&(ConfigKey::of(b), b.rollout)));
+    for r in ordered {
+        if let Some(e) = &r.eval {
+            reference.entry(r.task.as_str()).or_insert(e);
+        }
+    }
+
+    let mut out: Vec<(ConfigSummary, Vec<TaskRow>)> = Vec::new();
+    for (key, per_task) in &groups {
+        let empty = Vec::new();
+        let mut success: Vec<Vec<bool>> = Vec::with_capacity(tasks.len());
+        let mut rows = Vec::with_capacity(tasks.len());
+        let mut speedups = Vec::with_capacity(tasks.len());
+        let mut srs = Vec::new();
+        let mut advs: Vec<Advantage> = Vec::new();
+        let (mut improvements, mut regressions) = (0, 0);
+        let mut all_runs: Vec<&RolloutRecord> = Vec::new();
+        for task in &tasks {
+            let runs = per_task.get(task.as_str()).unwrap_or(&empty);
+            all_runs.extend(runs.iter().copied());
+            success.push(runs.iter().map(|r| r.succeeded()).collect());
+            let best = best_rollout(runs);
+            let best_eval = best.and_then(|b| b.verified());
+            let task_reference = runs
+                .iter()
+                .find_map(|r| r.eval.as_ref())
+                .or_else(|| reference.get(task.as_str()).copied());
+            speedups.push(best_eval.map_or(1.0, |e| e.speedup));
+            let sr = best_eval
+                .and_then(|e| positive(e.speedup_ratio))
+                .or_else(|| task_reference.and_then(failure_sr));
+            let adv = best_eval
+                .map(|e| e.advantage)
+                .filter(advantage_finite)
+                .or_else(|| task_reference.and_then(failure_advantage));
+            srs.extend(sr);
+            advs.extend(adv);
+            let (imp, reg) = best_eval.map_or((0, 0), |e| (e.improvements, e.regressions));
+            improvements += imp;
+            regressions += reg;
+            rows.push(TaskRow {
+                model: key.model.clone(),
+                agent: key.agent.clone(),
+                budget: key.budget.clone(),
+                task: task.clone(),
+                n_rollouts: runs.len(),
+                correct_rollouts: runs.iter().filter(|r| r.verified().is_some()).count(),
+                solved: runs.iter().any(|r| r.succeeded()),
+                best_rollout: best.map(|b| b.rollout),
+                best_speedup: best_eval.map(|e| e.speedup),
+                expert_speedup: best_eval.or(task_reference).map(|e| e.expert_speedup),
+                opt_commit: best_eval.is_some_and(|e| e.opt_commit),
+                opt_base: best_eval.is_some_and(|e| e.opt_base),
+                speedup_ratio: sr,
+                advantage: adv,
+                improvements: imp,
+                regressions: reg,
+                workloads: best_eval
+                    .map(|e| {
+                        e.workloads
+                            .iter()
+                            .map(|w| WorkloadPoint {
+                                name: w.name.clone(),
+                                speedup: w.speedup,
+                                expert_speedup: w.expert_speedup,
+                                significant: w.significant,
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                rollouts: runs.iter().map(|r| rollout_row(r)).collect(),
+            });
+        }
+        let n = tasks.len();
+        let curve = opt_at_k_curve(&success, n, k, BOOTSTRAP_TRIALS, seed)
+            .into_iter()
+            .map(|(kk, m, lo, hi)| CurvePoint {
+                k: kk,
+                mean: m,
+                lo,
+                hi,
+                expected: opt_at_k_expected(&success, n, kk),
+            })
+            .collect();
+        let tasks_solved = rows.iter().filter(|r| r.solved).count();
+        let prompt_tokens: u64 = all_runs.iter().map(|r| r.prompt_tokens).sum();
+        let completion_tokens: u64 = all_runs.iter().map(|r| r.completion_tokens).sum();
+        let cost_usd: f64 = all_runs.iter().map(|r| r.cost_usd).sum();
+        let walls: Vec<f64> = all_runs.iter().map(|r| r.wall_s).collect();
+        let ok = all_runs
+            .iter()
+            .filter(|r| r.eval.as_ref().is_some_and(|e| e.verdict == Verdict::Ok))
+            .count();
+        let count = |s: RolloutStatus| all_runs.iter().filter(|r| r.status == s).count();
+        let per_task = |x: f64| if n == 0 { f64::NAN } else { x / n as f64 };
+        let level = |f: fn(&Advantage) -> f64| mean(&advs.iter().map(f).collect::<Vec<_>>());
+        let summary = ConfigSummary {
+            model: key.model.clone(),
+            agent: key.agent.clone(),
+            budget: key.budget.clone(),
+            n_tasks: n,
+            k,
+            n_rollouts: all_runs.len(),
+            submitted: count(RolloutStatus::Submitted),
+            no_patch: count(RolloutStatus::NoPatch),
+            errors: count(RolloutStatus::Error),
+            tasks_solved,
+            opt_at_1: opt_at_k(&success, n, 1),
+            opt_at_k: opt_at_k(&success, n, k),
+            opt_at_k_curve: curve,
+            geomean_speedup: geomean(&speedups),
+            speedup_ratio: swef_aggregate(&srs),
+            sr_tasks: srs.len(),
+            advantage: Advantage {
+                l1: level(|a| a.l1),
+                l2: level(|a| a.l2),
+                l3: level(|a| a.l3),
+                l4: level(|a| a.l4),
+            },
+            advantage_tasks: advs.len(),
+            pass_rate: if all_runs.is_empty() {
+                f64::NAN
+            } else {
+                ok as f64 / all_runs.len() as f64
+            },
+            improvements,
+            regressions,
+            prompt_tokens,
+            completion_tokens,
+            tokens_per_task: per_task((prompt_tokens + completion_tokens) as f64),
+            cost_usd,
+            cost_per_task: per_task(cost_usd),
+            cost_per_solved: (tasks_solved > 0).then(|| cost_usd / tasks_solved as f64),
+            mean_wall_s: mean(&walls),
+        };
+        out.push((summary, rows));
+    }
+    out.sort_by(|(a, _), (b, _)| {
+        b.opt_at_k
+            .total_cmp(&a.opt_at_k)
+            .then(b.opt_at_1.total_cmp(&a.opt_at_1))
+            .then(a.key().cmp(&b.key()))
+    });
+    let (summaries, rows): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+    Analysis {
+        tasks,
+        k,
+        seed,
+        bootstrap_trials: BOOTSTRAP_TRIALS,
+        summaries,
+        task_rows: rows.into_iter().flatten().collect(),
+    }
+}

@@ -1,0 +1,267 @@
+//! The sweep config (`evals/sweep-example.toml`): which tasks, models, budgets and how many
+//! rollouts a sweep runs, and where it writes its results. Shared by the sweep runner (which
+//! reads it) and the report (which labels results with it).
+//!
+//! ```toml
+//! name = "bundled-two-models"
+//! tasks = ["../tasks/pyroute", "../tasks/cvec"]   # task folders, relative to this file
+//! k = 4                                           # rollouts per (task, model, budget)
+//! agent = "optagent-default"                      # default "optagent-default"
+//! concurrency = 2                                 # rollouts at once, overall; default 2
+//! max_cost_usd = 20.0                             # the sweep stops starting rollouts past this
+//! output = "../results/bundled-two-models"        # results folder, relative to this file
+//!
+//! [[models]]
+//! model = "openai/gpt-5-mini"                     # "provider/model"
+//! max_concurrency = 2                             # optional
+//! temperature = 1.0                               # optional
+//!
+//! [[budgets]]
+//! label = "steps50"
+//! max_steps = 50
+//! max_tokens = 2000000                            # optional
+//! max_cost_usd = 5.0                              # optional, per rollout
+//! max_wall_s = 3600                               # optional, per rollout
+//! ```
+//!
+//! Every error names the file, the line and the field (`models[1].temperature`).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ReportError, Result};
+use crate::tomlsrc::{field_error, from_toml, Seg};
+
+/// The agent configuration a sweep uses when it names none.
+pub const DEFAULT_AGENT: &str = "optagent-default";
+/// Rollouts running at once when the config says nothing.
+pub const DEFAULT_CONCURRENCY: usize = 2;
+
+fn default_agent() -> String {
+    DEFAULT_AGENT.to_string()
+}
+
+fn default_concurrency() -> usize {
+    DEFAULT_CONCURRENCY
+}
+
+/// One model a sweep runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// `"provider/model"` (the model part may itself hold slashes, as OpenRouter's do).
+    pub model: String,
+    /// Rollouts of this model at once (within the sweep's `concurrency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+}
+
+impl ModelSpec {
+    /// The provider part of `provider/model`.
+    pub fn provider(&self) -> &str {
+        self.model.split_once('/').map_or("", |(p, _)| p)
+    }
+
+    /// The model part of `provider/model`.
+    pub fn model_name(&self) -> &str {
+        self.model.split_once('/').map_or(&self.model, |(_, m)| m)
+    }
+}
+
+/// One budget: the limits each rollout runs under.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetSpec {
+    /// The name results carry (`RolloutRecord::budget`), e.g. `"steps50"`.
+    pub label: String,
+    pub max_steps: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wall_s: Option<f64>,
+}
+
+/// A sweep: tasks × models × budgets × `k` rollouts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    pub name: String,
+    /// Task folders; relative paths are relative to the config file's folder.
+    pub tasks: Vec<String>,
+    /// Rollouts per (task, model, budget).
+    pub k: usize,
+    pub models: Vec<ModelSpec>,
+    pub budgets: Vec<BudgetSpec>,
+    /// The agent configuration's name.
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// Rollouts running at once, overall.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// The sweep's spending cap in USD: no rollout starts once spending reaches it.
+    pub max_cost_usd: f64,
+    /// The results folder; relative to the config file's folder.
+    pub output: String,
+    /// The folder relative paths are resolved against (the config file's; not in the file).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+impl SweepConfig {
+    /// Reads, parses and validates a sweep config. Errors name the file, the line and the field.
+    pub fn load(path: impl AsRef<Path>) -> Result<SweepConfig> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+        let mut cfg = SweepConfig::parse(&text, path)?;
+        cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(cfg)
+    }
+
+    /// Parses and validates config text (`path` names it in errors; `base_dir` is left empty,
+    /// i.e. relative paths stay relative to the current folder).
+    pub fn parse(text: &str, path: &Path) -> Result<SweepConfig> {
+        let cfg: SweepConfig = from_toml(path, text)?;
+        if let Err((segs, message)) = cfg.check() {
+            return Err(field_error(path, text, &segs, message));
+        }
+        Ok(cfg)
+    }
+
+    /// The first invalid field: its path and what is wrong.
+    fn check(&self) -> std::result::Result<(), (Vec<Seg>, String)> {
+        let key = |k: &str| vec![Seg::Key(k.to_string())];
+        let at = |list: &str, i: usize, k: &str| {
+            vec![
+                Seg::Key(list.to_string()),
+                Seg::Index(i),
+                Seg::Key(k.to_string()),
+            ]
+        };
+        if self.name.trim().is_empty() {
+            return Err((key("name"), "must not be empty".into()));
+        }
+        if self.tasks.is_empty() {
+            return Err((key("tasks"), "lists no task folder".into()));
+        }
+        let mut seen = HashSet::new();
+        for (i, t) in self.tasks.iter().enumerate() {
+            let segs = vec![Seg::Key("tasks".into()), Seg::Index(i)];
+            if t.trim().is_empty() {
+                return Err((segs, "is an empty path".into()));
+            }
+            if !seen.insert(t.as_str()) {
+                return Err((segs, format!("task folder {t:?} is listed twice")));
+            }
+        }
+        if self.k == 0 {
+            return Err((
+                key("k"),
+                "must be at least 1 (rollouts per task and model)".into(),
+            ));
+        }
+        if self.models.is_empty() {
+            return Err((key("models"), "no [[models]] entry".into()));
+        }
+        let mut seen = HashSet::new();
+        for (i, m) in self.models.iter().enumerate() {
+            let ok = m
+                .model
+                .split_once('/')
+                .is_some_and(|(p, n)| !p.trim().is_empty() && !n.trim().is_empty());
+            if !ok {
+                return Err((
+                    at("models", i, "model"),
+                    format!("{:?} is not of the form \"provider/model\"", m.model),
+                ));
+            }
+            if !seen.insert(m.model.as_str()) {
+                return Err((
+                    at("models", i, "model"),
+                    format!("model {:?} is listed twice", m.model),
+                ));
+            }
+            if m.max_concurrency == Some(0) {
+                return Err((
+                    at("models", i, "max_concurrency"),
+                    "must be at least 1".into(),
+                ));
+            }
+            if let Some(t) = m.temperature {
+                if !(t.is_finite() && (0.0..=2.0).contains(&t)) {
+                    return Err((
+                        at("models", i, "temperature"),
+                        format!("{t} is outside 0..=2"),
+                    ));
+                }
+            }
+        }
+        if self.budgets.is_empty() {
+            return Err((key("budgets"), "no [[budgets]] entry".into()));
+        }
+        let mut seen = HashSet::new();
+        for (i, b) in self.budgets.iter().enumerate() {
+            if b.label.trim().is_empty() {
+                return Err((at("budgets", i, "label"), "must not be empty".into()));
+            }
+            if !seen.insert(b.label.as_str()) {
+                return Err((
+                    at("budgets", i, "label"),
+                    format!("budget label {:?} is used twice", b.label),
+                ));
+            }
+            if b.max_steps == 0 {
+                return Err((at("budgets", i, "max_steps"), "must be at least 1".into()));
+            }
+            if b.max_tokens == Some(0) {
+                return Err((at("budgets", i, "max_tokens"), "must be at least 1".into()));
+            }
+            for (field, v) in [
+                ("max_cost_usd", b.max_cost_usd),
+                ("max_wall_s", b.max_wall_s),
+            ] {
+                if let Some(v) = v {
+                    if !(v.is_finite() && v > 0.0) {
+                        return Err((at("budgets", i, field), format!("{v} must be positive")));
+                    }
+                }
+            }
+        }
+        if self.agent.trim().is_empty() {
+            return Err((key("agent"), "must not be empty".into()));
+        }
+        if self.concurrency == 0 {
+            return Err((key("concurrency"), "must be at least 1".into()));
+        }
+        if !(self.max_cost_usd.is_finite() && self.max_cost_usd > 0.0) {
+            return Err((
+                key("max_cost_usd"),
+                format!("{} must be a positive number of USD", self.max_cost_usd),
+            ));
+        }
+        if self.output.trim().is_empty() {
+            return Err((key("output"), "must name a results folder".into()));
+        }
+        Ok(())
+    }
+
+    /// The task folders, resolved against the config file's folder.
+    pub fn task_dirs(&self) -> Vec<PathBuf> {
+        self.tasks.iter().map(|t| self.base_dir.join(t)).collect()
+    }
+
+    /// The results folder, resolved against the config file's folder.
+    pub fn output_dir(&self) -> PathBuf {
+        self.base_dir.join(&self.output)
+    }
+
+    /// Rollouts the sweep runs in all: tasks × models × budgets × k.
+    pub fn total_rollouts(&self) -> usize {
+        self.tasks.len() * self.models.len() * self.budgets.len() * self.k
+    }
+}

@@ -1,0 +1,3 @@
+//! The crate's integration tests, built into one binary.
+
+mod suite;

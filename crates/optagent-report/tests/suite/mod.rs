@@ -1,0 +1,9 @@
+//! Integration tests of optagent-report, one module per area.
+
+mod common;
+mod config;
+mod leaderboard;
+mod predictions;
+mod records;
+mod report;
+mod summary;

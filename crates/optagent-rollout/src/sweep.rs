@@ -1,0 +1,375 @@
+//! `optagent sweep`: models x tasks x K x budgets. Each finished rollout is verified by the
+//! evaluator and appended to `results.jsonl` at once; a killed sweep, run again, skips every
+//! rollout already recorded. Concurrency is limited per provider and overall; measurements never
+//! overlap; a spending cap stops new rollouts from starting, and those running finish.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use optagent_agent::trajectory::Redactor;
+use optagent_agent::{Budget, EndReason, RolloutConfig};
+use optagent_eval::{Candidate, EvalOptions, PatchSource, WorkloadSet};
+use optagent_model::{ChatModel, ModelOptions};
+use optagent_report::record::{
+    append_record, completed_keys, read_records, results_path, RecordKey, RolloutRecord,
+    RolloutStatus,
+};
+use optagent_report::sweep_config::{BudgetSpec, SweepConfig};
+use optagent_sandbox::SandboxFactory;
+use optagent_task::Task;
+
+/// What the sweep tells its watcher.
+#[derive(Debug, Clone)]
+pub enum SweepEvent {
+    /// The plan: rollouts in all, already done, to run now.
+    Planned {
+        total: usize,
+        done: usize,
+        todo: usize,
+        spent_usd: f64,
+    },
+    Started {
+        key: RecordKey,
+    },
+    Finished {
+        key: RecordKey,
+        status: RolloutStatus,
+        opt_commit: bool,
+        cost_usd: f64,
+        spent_usd: f64,
+    },
+    /// The spending cap was reached: no more rollouts start.
+    CapReached {
+        spent_usd: f64,
+        cap_usd: f64,
+    },
+    Line(String),
+}
+
+pub type Watcher = Arc<dyn Fn(SweepEvent) + Send + Sync>;
+
+#[derive(Clone)]
+pub struct SweepOptions {
+    pub config: SweepConfig,
+    /// Overrides for opening every model (a --base-url, a config file).
+    pub model_opts: ModelOptions,
+    pub sandbox: Arc<dyn SandboxFactory>,
+    /// The agent's bench.
+    pub bench: EvalOptions,
+    /// Verification of each rollout's patch (all workloads).
+    pub verify: EvalOptions,
+    pub watcher: Option<Watcher>,
+}
+
+/// How a sweep run ended.
+#[derive(Debug, Clone)]
+pub struct SweepOutcome {
+    pub results: PathBuf,
+    pub ran: usize,
+    pub skipped_done: usize,
+    pub not_started_cap: usize,
+    pub spent_usd: f64,
+    pub report_dir: PathBuf,
+}
+
+struct Job {
+    task: Arc<Task>,
+    model_idx: usize,
+    budget: BudgetSpec,
+    rollout: usize,
+    key: RecordKey,
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn budget_of(b: &BudgetSpec) -> Budget {
+    Budget {
+        max_steps: b.max_steps,
+        max_tokens: b.max_tokens,
+        max_cost_usd: b.max_cost_usd,
+        max_wall: b.max_wall_s.map(Duration::from_secs_f64),
+    }
+}
+
+/// Run (or resume) a sweep.
+pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
+    let cfg = &opts.config;
+    let say = |e: SweepEvent| {
+        if let Some(w) = &opts.watcher {
+            w(e);
+        }
+    };
+    let out = cfg.output_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let results = results_path(&out);
+    let existing = if results.exists() {
+        read_records(&results).map_err(|e| e.to_string())?
+    } else {
+        vec![]
+    };
+    let done: HashSet<RecordKey> = completed_keys(&existing);
+    let spent0: f64 = existing.iter().map(|r| r.cost_usd).sum();
+
+    let mut tasks = vec![];
+    for dir in cfg.task_dirs() {
+        tasks.push(Arc::new(Task::load(&dir).map_err(|e| e.to_string())?));
+    }
+    let mut models: Vec<Arc<dyn ChatModel>> = vec![];
+    for m in &cfg.models {
+        models.push(
+            optagent_model::open_model(&m.model, &opts.model_opts)
+                .map_err(|e| format!("model {}: {e}", m.model))?,
+        );
+    }
+    let mut jobs = vec![];
+    let mut total = 0;
+    for budget in &cfg.budgets {
+        for (mi, m) in cfg.models.iter().enumerate() {
+            for t in &tasks {
+                for r in 0..cfg.k {
+                    total += 1;
+                    let key = (
+                        t.id().to_string(),
+                        m.model.clone(),
+                        cfg.agent.clone(),
+                        budget.label.clone(),
+                        r,
+                    );
+                    if !done.contains(&key) {
+                        jobs.push(Job {
+                            task: t.clone(),
+                            model_idx: mi,
+                            budget: budget.clone(),
+                            rollout: r,
+                            key,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    say(SweepEvent::Planned {
+        total,
+        done: total - jobs.len(),
+        todo: jobs.len(),
+        spent_usd: spent0,
+    });
+
+    // Concurrency: overall, and per provider (the smallest limit any of its models asks for).
+    let overall = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
+    let mut per_provider: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &cfg.models {
+        let lim = m.max_concurrency.unwrap_or(cfg.concurrency).max(1);
+        let e = per_provider.entry(m.provider().to_string()).or_insert(lim);
+        *e = (*e).min(lim);
+    }
+    let provider_sems: BTreeMap<String, Arc<tokio::sync::Semaphore>> = per_provider
+        .into_iter()
+        .map(|(p, n)| (p, Arc::new(tokio::sync::Semaphore::new(n))))
+        .collect();
+    let measure_lock = Arc::new(tokio::sync::Mutex::new(()));
+    let spent = Arc::new(Mutex::new(spent0));
+    let write_lock = Arc::new(Mutex::new(()));
+    let cap = cfg.max_cost_usd;
+    let mut set = tokio::task::JoinSet::new();
+    let skipped_done = total - jobs.len();
+    for job in jobs {
+        let m = cfg.models[job.model_idx].clone();
+        let model = models[job.model_idx].clone();
+        let psem = provider_sems[m.provider()].clone();
+        let overall = overall.clone();
+        let spent = spent.clone();
+        let write_lock = write_lock.clone();
+        let results = results.clone();
+        let measure_lock = measure_lock.clone();
+        let opts = opts.clone();
+        let out = out.clone();
+        set.spawn(async move {
+            let _g1 = overall.acquire_owned().await.expect("open");
+            let _g2 = psem.acquire_owned().await.expect("open");
+            let before = *spent.lock().unwrap_or_else(|e| e.into_inner());
+            if before >= cap {
+                return Err(job.key);
+            }
+            if let Some(w) = &opts.watcher {
+                w(SweepEvent::Started {
+                    key: job.key.clone(),
+                });
+            }
+            let rec = run_job(&opts, &job, model, m.temperature, &out, measure_lock).await;
+            let now = {
+                let mut s = spent.lock().unwrap_or_else(|e| e.into_inner());
+                *s += rec.cost_usd;
+                *s
+            };
+            {
+                let _w = write_lock.lock().unwrap_or_else(|e| e.into_inner());
+                if let Err(e) = append_record(&results, &rec) {
+                    tracing::error!(error = %e, "cannot append a result");
+                }
+            }
+            if let Some(w) = &opts.watcher {
+                w(SweepEvent::Finished {
+                    key: job.key.clone(),
+                    status: rec.status,
+                    opt_commit: rec.succeeded(),
+                    cost_usd: rec.cost_usd,
+                    spent_usd: now,
+                });
+            }
+            Ok(())
+        });
+    }
+    let (mut ran, mut capped) = (0, 0);
+    let mut cap_said = false;
+    while let Some(r) = set.join_next().await {
+        match r.map_err(|e| format!("a rollout panicked: {e}"))? {
+            Ok(()) => ran += 1,
+            Err(_) => {
+                capped += 1;
+                if !cap_said {
+                    cap_said = true;
+                    say(SweepEvent::CapReached {
+                        spent_usd: *spent.lock().unwrap_or_else(|e| e.into_inner()),
+                        cap_usd: cap,
+                    });
+                }
+            }
+        }
+    }
+    let records = read_records(&results).map_err(|e| e.to_string())?;
+    let task_ids: Vec<String> = tasks.iter().map(|t| t.id().to_string()).collect();
+    let report_dir = out.join("report");
+    optagent_report::render::write_report(&records, &task_ids, cfg.k, &report_dir)
+        .map_err(|e| e.to_string())?;
+    let spent_usd = *spent.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(SweepOutcome {
+        results,
+        ran,
+        skipped_done,
+        not_started_cap: capped,
+        spent_usd,
+        report_dir,
+    })
+}
+
+fn rel(out: &Path, p: &Path) -> String {
+    p.strip_prefix(out)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+async fn run_job(
+    opts: &SweepOptions,
+    job: &Job,
+    model: Arc<dyn ChatModel>,
+    temperature: Option<f64>,
+    out: &Path,
+    measure_lock: Arc<tokio::sync::Mutex<()>>,
+) -> RolloutRecord {
+    let run_dir = out
+        .join("runs")
+        .join(sanitize(&job.key.0))
+        .join(sanitize(&job.key.1))
+        .join(sanitize(&job.key.3))
+        .join(format!("r{}", job.rollout));
+    // A rollout killed midway left its folder: start it afresh.
+    let _ = std::fs::remove_dir_all(&run_dir);
+    let mut bench = opts.bench.clone();
+    bench.measure_lock = Some(measure_lock.clone());
+    let label = format!("{}/{}/{}/r{}", job.key.0, job.key.1, job.key.3, job.rollout);
+    let progress = opts.watcher.clone().map(|w| {
+        let f: optagent_agent::rollout::Progress =
+            Arc::new(move |l: &str| w(SweepEvent::Line(l.to_string())));
+        f
+    });
+    let rc = RolloutConfig {
+        task: (*job.task).clone(),
+        model,
+        budget: budget_of(&job.budget),
+        temperature: temperature.map(|t| t as f32),
+        seed: Some(job.rollout as i64),
+        run_dir: run_dir.clone(),
+        sandbox: opts.sandbox.clone(),
+        bench,
+        progress,
+        redactor: Redactor::from_env(),
+        max_model_errors: 3,
+        output_budget: 16_000,
+        keep_trees: false,
+        label,
+    };
+    let o = optagent_agent::run_rollout(rc).await;
+    let (status, error) = match (&o.end, &o.patch) {
+        (EndReason::ModelError(e), _) | (EndReason::SetupFailed(e), _) => {
+            (RolloutStatus::Error, Some(e.clone()))
+        }
+        (_, Some(_)) => (RolloutStatus::Submitted, None),
+        (_, None) => (RolloutStatus::NoPatch, None),
+    };
+    let mut eval = None;
+    let mut error = error;
+    if let Some(p) = &o.patch {
+        let mut v = opts.verify.clone();
+        v.workloads = WorkloadSet::All;
+        v.sandbox = opts.sandbox.clone();
+        v.measure_lock = Some(measure_lock);
+        v.progress = None;
+        v.work_dir = run_dir.join("verify");
+        match optagent_eval::evaluate(
+            &job.task,
+            &[Candidate::new(
+                format!("r{}", job.rollout),
+                PatchSource::Diff(p.clone()),
+            )],
+            &v,
+        )
+        .await
+        {
+            Ok(mut r) => eval = r.pop(),
+            Err(e) => error = Some(format!("verification failed: {e}")),
+        }
+        let _ = std::fs::remove_dir_all(&v.work_dir);
+    }
+    let flamegraphs = o
+        .artifacts
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .map(|p| rel(out, p))
+        .collect();
+    RolloutRecord {
+        sweep: opts.config.name.clone(),
+        task: job.key.0.clone(),
+        model: job.key.1.clone(),
+        agent: job.key.2.clone(),
+        rollout: job.rollout,
+        budget: job.key.3.clone(),
+        seed: job.rollout as u64,
+        status,
+        error,
+        patch: o.patch.clone(),
+        patch_path: o.patch_path.as_ref().map(|p| rel(out, p)),
+        trajectory_path: Some(rel(out, &o.trajectory_path)),
+        flamegraphs,
+        eval,
+        prompt_tokens: o.usage.prompt_tokens,
+        completion_tokens: o.usage.completion_tokens,
+        cost_usd: o.cost_usd,
+        wall_s: o.wall_s,
+        steps: o.steps,
+        finished_at: chrono::Utc::now().to_rfc3339(),
+    }
+}
