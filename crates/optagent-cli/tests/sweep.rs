@@ -98,8 +98,11 @@ fn sweep_cmd(cfg: &Path, url: &str) -> tokio::process::Command {
     c
 }
 
-/// (task, rollout, status, verdict, patch) of every record, and the number of lines.
-fn outcome(results: &Path) -> (BTreeSet<(String, u64, String, String, String)>, usize) {
+/// (task, rollout, status, verdict, patch) of one record.
+type Row = (String, u64, String, String, String);
+
+/// The rows of every record, and the number of lines.
+fn outcome(results: &Path) -> (BTreeSet<Row>, usize) {
     let text = std::fs::read_to_string(results).unwrap();
     let mut set = BTreeSet::new();
     let mut n = 0;
