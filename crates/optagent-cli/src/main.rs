@@ -52,7 +52,7 @@ enum TasksCmd {
     List { dir: Option<PathBuf> },
     /// Validate a task: its spec, its build, the oracle and a no-op patch; reject a task whose
     /// expert is not significantly faster.
-    Check(commands::tasks::CheckArgs),
+    Check(Box<commands::tasks::CheckArgs>),
 }
 
 /// Options shared by every command that measures.
@@ -119,7 +119,7 @@ fn main() -> std::process::ExitCode {
             Command::Export(a) => commands::sweep::export(a).await,
             Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
-            Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(a).await,
+            Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(*a).await,
         }
     });
     match result {

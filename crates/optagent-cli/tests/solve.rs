@@ -1,6 +1,8 @@
 //! `optagent solve` against a local server that speaks the OpenAI API over real HTTP, with
 //! scripted responses, through the same client users run against real providers.
 
+#![allow(clippy::print_stderr)]
+
 mod common;
 
 use common::*;
