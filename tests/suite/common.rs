@@ -5,6 +5,11 @@ use std::path::{Path, PathBuf};
 use optagent_eval::{Candidate, EvalOptions, EvalReport, PatchSource};
 use optagent_task::Task;
 
+/// Held by every test that measures time, so two never share the 2 cores at once and skew each
+/// other's verdicts (the evaluator's interleaving protects a session against drift, not against a
+/// second session started beside it).
+pub static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -28,6 +28,7 @@ async fn factory() -> Option<DockerFactory> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn docker_and_local_give_the_same_verdicts_on_bundled_tasks() {
+    let _serial = MEASURING.lock().await;
     let Some(f) = factory().await else { return };
     let run = f.run_id().to_string();
     for id in ["pyroute", "cvec"] {

@@ -80,6 +80,7 @@ fn diff(body: &str) -> Candidate {
 
 #[tokio::test]
 async fn patch_build_test_result_and_hang_each_get_their_verdict() {
+    let _serial = MEASURING.lock().await;
     let d = tempfile::tempdir().unwrap();
     // The build step fails when the tree has a file named BROKEN; the tests run a real check.
     let task = mini(
@@ -146,6 +147,7 @@ async fn patch_build_test_result_and_hang_each_get_their_verdict() {
 
 #[tokio::test]
 async fn edits_to_protected_workload_files_do_not_count() {
+    let _serial = MEASURING.lock().await;
     let d = tempfile::tempdir().unwrap();
     let task = mini(d.path(), "", "\"python3 tests/test_lib.py\"", "", 30);
     // A "patch" that rewrites the benchmark to report a tiny time is reset before measuring.
@@ -170,6 +172,7 @@ async fn edits_to_protected_workload_files_do_not_count() {
 
 #[tokio::test]
 async fn a_broken_baseline_is_a_task_error_not_a_verdict() {
+    let _serial = MEASURING.lock().await;
     let d = tempfile::tempdir().unwrap();
     let task = mini(d.path(), "", "\"python3 -c 'raise SystemExit(3)'\"", "", 30);
     let work = tempfile::tempdir().unwrap();
@@ -191,6 +194,7 @@ async fn a_broken_baseline_is_a_task_error_not_a_verdict() {
 
 #[tokio::test]
 async fn cuda_task_without_gpu_is_skipped_with_a_reason() {
+    let _serial = MEASURING.lock().await;
     if optagent_eval::machine::cuda_available().is_ok() {
         eprintln!("a GPU is present: the skip path is not what this machine shows");
         return;
@@ -211,6 +215,7 @@ async fn cuda_task_without_gpu_is_skipped_with_a_reason() {
 
 #[tokio::test]
 async fn a_task_from_a_local_git_repository_at_a_revision_expression() {
+    let _serial = MEASURING.lock().await;
     let d = tempfile::tempdir().unwrap();
     let up = d.path().join("upstream");
     std::fs::create_dir_all(up.join("bench")).unwrap();

@@ -8,6 +8,7 @@ use super::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyroute_oracle_nop_and_wrong_patch() {
+    let _serial = MEASURING.lock().await;
     let task = bundled("pyroute");
     let work = tempfile::tempdir().unwrap();
     let cands = [
@@ -95,6 +96,7 @@ async fn pyroute_oracle_nop_and_wrong_patch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cvec_oracle_and_wrong_patch() {
+    let _serial = MEASURING.lock().await;
     let task = bundled("cvec");
     let work = tempfile::tempdir().unwrap();
     let cands = [
@@ -114,10 +116,11 @@ async fn cvec_oracle_and_wrong_patch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn textstats_expert_trades_one_workload_for_the_rest() {
+    let _serial = MEASURING.lock().await;
     let task = bundled("textstats");
     let work = tempfile::tempdir().unwrap();
     let cands = [Candidate::new("oracle", PatchSource::Oracle)];
-    let reports = optagent_eval::evaluate(&task, &cands, &opts(work.path(), 7))
+    let reports = optagent_eval::evaluate(&task, &cands, &opts(work.path(), 10))
         .await
         .expect("evaluation runs");
     let r = &reports[0];

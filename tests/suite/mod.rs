@@ -4,3 +4,4 @@ mod common;
 mod docker;
 mod eval_bad_input;
 mod eval_bundled;
+mod eval_modes;

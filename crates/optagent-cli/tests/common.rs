@@ -8,6 +8,9 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
+/// Held by every test that measures time, so two never run on the 2 cores at once.
+pub static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub const FAKE_KEY: &str = "sk-test-0123456789abcdefghijklmnop";
 
 pub fn repo_root() -> PathBuf {

@@ -122,6 +122,7 @@ fn outcome(results: &Path) -> (BTreeSet<Row>, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_sweep_resumes_to_the_same_results_as_an_uninterrupted_one() {
+    let _serial = MEASURING.lock().await;
     let server = model().await;
     let url = server.url();
 

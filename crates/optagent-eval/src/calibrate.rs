@@ -26,8 +26,11 @@ use crate::{Candidate, EvalError, EvalOptions, PatchSource};
 #[serde(rename_all = "snake_case")]
 pub enum Load {
     Idle,
-    /// One busy-looping process, unpinned, for the whole condition.
+    /// One busy-looping process, unpinned (the scheduler places it), for the whole condition.
     OneCoreBusy,
+    /// One busy-looping process pinned to the CPU the measured runs are pinned to: the worst
+    /// case, every measured run time-shares its core.
+    SameCoreBusy,
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +63,8 @@ pub struct Detection {
 /// One method under one load condition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MethodFigures {
-    /// `optagent` or `gso`.
+    /// `optagent` (Mann-Whitney U on all samples), `paired` (Wilcoxon signed-rank on per-round
+    /// ratios) or `gso` (GSO's rule on the mean of the first runs).
     pub method: String,
     pub load: Load,
     pub trials: usize,
@@ -173,18 +177,23 @@ command = "./spin"
 struct Loader(Option<std::process::Child>);
 
 impl Loader {
-    fn start(load: Load) -> Result<Loader, EvalError> {
-        Ok(Loader(match load {
-            Load::Idle => None,
-            Load::OneCoreBusy => Some(
-                std::process::Command::new("sh")
-                    .args(["-c", "while :; do :; done"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .map_err(|e| EvalError::Other(format!("starting the load process: {e}")))?,
-            ),
-        }))
+    fn start(load: Load, pinned: &[usize]) -> Result<Loader, EvalError> {
+        let spin = "while :; do :; done";
+        let cmd = match load {
+            Load::Idle => return Ok(Loader(None)),
+            Load::OneCoreBusy => spin.to_string(),
+            Load::SameCoreBusy => match pinned.first() {
+                Some(cpu) => format!("exec taskset -c {cpu} sh -c '{spin}'"),
+                None => spin.to_string(),
+            },
+        };
+        let child = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| EvalError::Other(format!("starting the load process: {e}")))?;
+        Ok(Loader(Some(child)))
     }
 }
 
@@ -245,7 +254,7 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
     let mut methods = vec![];
     let mut conditions = vec![];
     for &load in &opts.loads {
-        let _loader = Loader::start(load)?;
+        let _loader = Loader::start(load, &pinned)?;
         let m0 = crate::machine::MachineState::now();
         // One whole evaluation, to see the overhead of preparing trees too.
         let full = crate::evaluate(&task, &cands[..1], &opts.eval).await?;
@@ -256,6 +265,10 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             ..Default::default()
         };
         let mut gso = Tally {
+            ab: vec![vec![]; opts.speedups.len()],
+            ..Default::default()
+        };
+        let mut pairs = Tally {
             ab: vec![vec![]; opts.speedups.len()],
             ..Default::default()
         };
@@ -289,13 +302,18 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
                 let k = opts.gso_runs.min(b.len()).min(a.len());
                 let (gb, ga) = (mean(&b[..k]), mean(&a[..k]));
                 let gso_claim = gso_opt_base(&[gb], &[ga]);
+                let (pest, pp) = crate::score::paired(b, a);
+                let paired_claim = pp < eopts.alpha;
                 if ci == 0 {
+                    pairs.aa_trials += 1;
+                    pairs.aa_claims += paired_claim as usize;
                     ours.aa_trials += 1;
                     ours.aa_claims += sig as usize;
                     gso.aa_trials += 1;
                     gso.aa_claims += gso_claim as usize;
                 } else {
                     ours.ab[ci - 1].push((sig && est > 1.0, est));
+                    pairs.ab[ci - 1].push((paired_claim && pest > 1.0, pest));
                     gso.ab[ci - 1].push((gso_claim, gb / ga));
                 }
             }
@@ -312,7 +330,7 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
         }
         close_all(&prepared).await;
         let m1 = crate::machine::MachineState::now();
-        for (name, t) in [("optagent", &ours), ("gso", &gso)] {
+        for (name, t) in [("optagent", &ours), ("paired", &pairs), ("gso", &gso)] {
             methods.push(MethodFigures {
                 method: name.to_string(),
                 load,

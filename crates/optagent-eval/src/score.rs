@@ -46,6 +46,20 @@ pub fn significance(metric: Metric, b: &[f64], a: &[f64], alpha: f64) -> (f64, b
     (mw.p_two_sided, sig)
 }
 
+/// The paired view of two series measured in the same rounds: per-round log ratios b_r/a_r
+/// (adjacent in time, so load that comes and goes cancels), their median as the speedup
+/// estimate, and the Wilcoxon signed-rank p-value against no change.
+pub fn paired(b: &[f64], a: &[f64]) -> (f64, f64) {
+    let n = b.len().min(a.len());
+    let logs: Vec<f64> = (0..n).map(|i| (b[i] / a[i]).ln()).collect();
+    if logs.is_empty() {
+        return (1.0, 1.0);
+    }
+    let est = median(&logs).exp();
+    let p = optagent_stats::hypothesis::wilcoxon_signed_rank(&logs).p_two_sided;
+    (est, p)
+}
+
 pub fn score_all(
     task: &Task,
     workloads: &[&Workload],

@@ -15,7 +15,8 @@ pub struct CalibrateArgs {
     /// True speedups to detect (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = vec![1.10, 1.25, 2.0])]
     pub speedups: Vec<f64>,
-    /// Load conditions: idle, busy (one busy-looping process).
+    /// Load conditions: idle, busy (one busy-looping process, placed by the scheduler),
+    /// samecore (one pinned to the measured CPU: the worst case).
     #[arg(long, value_delimiter = ',', default_values_t = vec!["idle".to_string(), "busy".to_string()])]
     pub loads: Vec<String>,
     /// Spin-loop iterations of the baseline (about 1 ns each).
@@ -43,7 +44,8 @@ pub async fn run(a: CalibrateArgs) -> anyhow::Result<ExitCode> {
         .map(|l| match l.as_str() {
             "idle" => Ok(Load::Idle),
             "busy" => Ok(Load::OneCoreBusy),
-            other => anyhow::bail!("--loads {other:?}: expected idle or busy"),
+            "samecore" => Ok(Load::SameCoreBusy),
+            other => anyhow::bail!("--loads {other:?}: expected idle, busy or samecore"),
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let opts = CalibrateOptions {

@@ -70,9 +70,9 @@ def corpus_build():
 
 
 def corpus_word_frequency():
-    docs, vocab = make_documents(1000, 50, seed=2)
+    docs, vocab = make_documents(700, 50, seed=2)
     corpus = Corpus(docs)
-    queries = rank_queries(vocab, 30, seed=3)
+    queries = rank_queries(vocab, 40, seed=3)
 
     def run():
         return [corpus.word_frequency(q) for q in queries]
@@ -84,9 +84,9 @@ def corpus_word_frequency():
 
 
 def corpus_docs_containing():
-    docs, vocab = make_documents(1000, 50, seed=4)
+    docs, vocab = make_documents(700, 50, seed=4)
     corpus = Corpus(docs)
-    queries = rank_queries(vocab, 30, seed=5)
+    queries = rank_queries(vocab, 40, seed=5)
 
     def run():
         return [corpus.docs_containing(q) for q in queries]
@@ -99,9 +99,9 @@ def corpus_docs_containing():
 
 
 def corpus_cooccurrence():
-    docs, vocab = make_documents(1000, 50, seed=6)
+    docs, vocab = make_documents(700, 50, seed=6)
     corpus = Corpus(docs)
-    words = rank_queries(vocab, 16, seed=7)
+    words = rank_queries(vocab, 20, seed=7)
     pairs = list(zip(words, words[1:] + words[:1]))
 
     def run():
