@@ -107,6 +107,24 @@ pub fn table(r: &EvalReport) -> String {
             w.stop,
         );
     }
+    if r.metric == Metric::Instructions {
+        let _ = writeln!(
+            s,
+            "\nwall time of the whole process (median; beside the counts):"
+        );
+        for w in &r.workloads {
+            let _ = writeln!(
+                s,
+                "  {:<name_w$}  baseline {}  expert {}  patch {}",
+                w.name.chars().take(name_w).collect::<String>(),
+                fmt_value(Metric::Time, w.baseline_wall_s),
+                fmt_value(Metric::Time, w.expert_wall_s),
+                w.patch_wall_s
+                    .map(|v| fmt_value(Metric::Time, v))
+                    .unwrap_or_else(|| "-".into())
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "\n(* significant at alpha {}; medians of {}; {} on {} core(s), pinned {:?}, load {} -> {}; \

@@ -82,6 +82,11 @@ pub struct WorkloadReport {
     /// The test (or, for instruction counts, exact separation beyond the noise floor) says the
     /// patch's cost differs from the baseline's.
     pub significant: bool,
+    /// Median wall time of the whole workload process on each tree, seconds: reported beside
+    /// the metric (instruction counts, or the workload's own timing of its measured section).
+    pub baseline_wall_s: f64,
+    pub expert_wall_s: f64,
+    pub patch_wall_s: Option<f64>,
     pub expert_p_value: f64,
     pub expert_significant: bool,
     /// Timed repetitions per tree, and why measuring stopped (fixed, converged, budget, max_reps).

@@ -118,6 +118,14 @@ fn score_one(
         o_all.push(o);
         names.push(w.name.clone());
         let stop = &session.stops[wi];
+        let wall = |slot: usize| {
+            let w: Vec<f64> = session.series[slot][wi]
+                .walls
+                .iter()
+                .map(|d| d.as_secs_f64())
+                .collect();
+            median(&w)
+        };
         rows.push(WorkloadReport {
             name: w.name.clone(),
             visible: w.visible,
@@ -131,6 +139,9 @@ fn score_one(
             advantage: s - o,
             p_value: pval,
             significant: sig,
+            baseline_wall_s: wall(0),
+            expert_wall_s: wall(1),
+            patch_wall_s: (!a.is_empty()).then(|| wall(slot)),
             expert_p_value: ep,
             expert_significant: esig,
             reps: stop.reps,
