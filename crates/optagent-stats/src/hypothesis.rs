@@ -495,6 +495,7 @@ mod signed_rank_tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14 is a measurement in SciPy's example, not pi
     fn exact_small_cases() {
         // All 5 positive: W+ = 15, two-sided p = 2/32.
         let r = wilcoxon_signed_rank(&[1.0, 2.0, 3.0, 4.0, 5.0]);
