@@ -75,6 +75,24 @@ pub struct RolloutOutcome {
     pub summary: Option<String>,
 }
 
+impl RolloutOutcome {
+    /// A rollout that ended before the model was called.
+    fn setup_failed(why: String, trajectory_path: PathBuf, wall_s: f64) -> Self {
+        RolloutOutcome {
+            end: EndReason::SetupFailed(why),
+            patch: None,
+            patch_path: None,
+            trajectory_path,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            steps: 0,
+            wall_s,
+            artifacts: vec![],
+            summary: None,
+        }
+    }
+}
+
 fn is_fatal(e: &ModelError) -> bool {
     !matches!(
         e,
@@ -96,21 +114,8 @@ pub async fn run_rollout(cfg: RolloutConfig) -> RolloutOutcome {
     let traj = match Trajectory::create(&traj_path, cfg.redactor.clone()) {
         Ok(t) => t,
         Err(e) => {
-            return RolloutOutcome {
-                end: EndReason::SetupFailed(format!(
-                    "cannot write the trajectory {}: {e}",
-                    traj_path.display()
-                )),
-                patch: None,
-                patch_path: None,
-                trajectory_path: traj_path,
-                usage: Usage::default(),
-                cost_usd: 0.0,
-                steps: 0,
-                wall_s: 0.0,
-                artifacts: vec![],
-                summary: None,
-            }
+            let why = format!("cannot write the trajectory {}: {e}", traj_path.display());
+            return RolloutOutcome::setup_failed(why, traj_path, 0.0);
         }
     };
     let info = cfg.model.info().clone();
@@ -140,18 +145,7 @@ pub async fn run_rollout(cfg: RolloutConfig) -> RolloutOutcome {
                 "end",
                 json!({"reason": {"kind": "setup_failed", "detail": e}}),
             );
-            return RolloutOutcome {
-                end: EndReason::SetupFailed(e),
-                patch: None,
-                patch_path: None,
-                trajectory_path: traj_path,
-                usage: Usage::default(),
-                cost_usd: 0.0,
-                steps: 0,
-                wall_s: started.elapsed().as_secs_f64(),
-                artifacts: vec![],
-                summary: None,
-            };
+            return RolloutOutcome::setup_failed(e, traj_path, started.elapsed().as_secs_f64());
         }
     };
     let mut ctx = ToolContext::new(trees.work_sandbox.clone(), cfg.run_dir.clone());

@@ -3,9 +3,8 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use optagent_sandbox::{ExecRequest, Sandbox, SandboxFactory};
+use optagent_sandbox::{Sandbox, SandboxFactory};
 use optagent_task::{Task, Tree};
 
 /// The rollout's trees.
@@ -22,33 +21,6 @@ impl RolloutTrees {
         let _ = self.work_sandbox.close().await;
         let _ = self.base_sandbox.close().await;
     }
-}
-
-/// Run the task's setup and build commands in a tree; the first failure, described.
-pub async fn setup_and_build(task: &Task, sb: &dyn Sandbox) -> Result<(), String> {
-    let b = &task.spec.build;
-    let steps = b
-        .setup
-        .iter()
-        .map(|c| (c, b.setup_timeout, "setup"))
-        .chain(b.commands.iter().map(|c| (c, b.timeout, "build")));
-    for (cmd, timeout, what) in steps {
-        let req = ExecRequest::new(cmd.clone())
-            .timeout(Duration::from_secs(timeout))
-            .envs(&task.spec.env);
-        let out = sb
-            .exec(&req)
-            .await
-            .map_err(|e| format!("{what} `{cmd}`: {e}"))?;
-        if !out.success() {
-            return Err(format!(
-                "{what} `{cmd}` failed ({}): {}",
-                out.describe_exit(),
-                out.tail(2000)
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// Make the workspace and base trees under `dir`.
@@ -74,7 +46,12 @@ pub async fn prepare(
         base_sandbox,
     };
     for sb in [&trees.work_sandbox, &trees.base_sandbox] {
-        if let Err(e) = setup_and_build(task, sb.as_ref()).await {
+        let failed = match optagent_eval::prepare::setup_and_build(sb.as_ref(), task).await {
+            Ok(None) => None,
+            Ok(Some(why)) => Some(why),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(e) = failed {
             trees.close().await;
             return Err(format!("the base tree does not build: {e}"));
         }

@@ -51,8 +51,9 @@ fn sanitize(label: &str) -> String {
         .collect()
 }
 
-/// Run a list of commands in a tree; the first failure's description.
-async fn run_steps(
+/// Run a list of commands in a tree; the first failure: whether it timed out, and its
+/// description (`what` names the step: setup, build, test).
+pub async fn run_steps(
     sb: &dyn Sandbox,
     task: &Task,
     commands: &[String],
@@ -161,6 +162,17 @@ async fn prepare_one(
         ));
     }
     Ok(p)
+}
+
+/// The task's setup then build commands in a tree (what every fresh tree needs before work).
+pub async fn setup_and_build(sb: &dyn Sandbox, task: &Task) -> Result<Option<String>, EvalError> {
+    let b = &task.spec.build;
+    if let Some((_, why)) = run_steps(sb, task, &b.setup, b.setup_timeout, "setup").await? {
+        return Ok(Some(why));
+    }
+    Ok(run_steps(sb, task, &b.commands, b.timeout, "build")
+        .await?
+        .map(|(_, why)| why))
 }
 
 /// Prepare the baseline (index 0), the expert (index 1) and each candidate (2..).

@@ -1,5 +1,6 @@
 //! The evaluation's result, with stable field names: what `optagent eval --json` prints and what
-//! rollouts, sweeps and reports read back.
+//! rollouts, sweeps and reports read back. Fields added after the first release carry
+//! `#[serde(default)]`, so results files written by earlier versions still read.
 
 use optagent_stats::metrics::Advantage;
 use optagent_task::Metric;
@@ -84,8 +85,11 @@ pub struct WorkloadReport {
     pub significant: bool,
     /// Median wall time of the whole workload process on each tree, seconds: reported beside
     /// the metric (instruction counts, or the workload's own timing of its measured section).
+    #[serde(default)]
     pub baseline_wall_s: f64,
+    #[serde(default)]
     pub expert_wall_s: f64,
+    #[serde(default)]
     pub patch_wall_s: Option<f64>,
     pub expert_p_value: f64,
     pub expert_significant: bool,
@@ -112,9 +116,11 @@ pub struct TimingReport {
     pub runs_wall_s: f64,
     pub runs: usize,
     /// The measurement session's wall time (warm-up and all timed runs).
+    #[serde(default)]
     pub session_wall_s: f64,
     /// The session's time beyond its workload processes, relative to them: the evaluator's own
     /// overhead in measuring.
+    #[serde(default)]
     pub overhead_ratio: f64,
 }
 
