@@ -81,3 +81,59 @@ async fn docker_and_local_give_the_same_verdicts_on_bundled_tasks() {
         "containers left behind"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_setup_step_gets_a_network_when_the_task_allows_it() {
+    let Some(f) = factory().await else { return };
+    let _serial = MEASURING.lock().await;
+    let d = tempfile::tempdir().unwrap();
+    // Setup records the interfaces it sees; the workload reports the ones it sees (no traffic).
+    write_task(
+        d.path(),
+        r#"id = "net"
+instruction = "x"
+languages = ["python"]
+[sandbox]
+setup_network = true
+[source]
+path = "repo"
+[expert]
+patch = "expert.diff"
+[build]
+setup = ["ls /sys/class/net | tr '\n' ' ' > setup-interfaces.txt"]
+[measure]
+reps = 2
+[[workloads]]
+name = "net.w"
+command = "python3 w.py"
+"#,
+        &[(
+            "w.py",
+            "import json, os\nifs = sorted(os.listdir('/sys/class/net'))\nassert ifs == ['lo'], ifs\njson.dump({'result': ifs, 'seconds': 0.001}, open(os.environ['OPTAGENT_OUTPUT'], 'w'))\n",
+        )],
+        "",
+    );
+    let task = optagent_task::Task::load(d.path()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let mut o = opts(work.path(), 2);
+    o.sandbox = Arc::new(f);
+    let r = optagent_eval::evaluate(&task, &[Candidate::new("nop", PatchSource::Nop)], &o)
+        .await
+        .unwrap();
+    assert_eq!(r[0].verdict, Verdict::Ok, "{:?}", r[0].reason);
+    let seen =
+        std::fs::read_to_string(work.path().join("net/baseline/setup-interfaces.txt")).unwrap();
+    assert!(
+        seen.split_whitespace().any(|i| i != "lo"),
+        "setup had a network: {seen}"
+    );
+    // The workload asserts it sees only lo: had it seen more, the baseline would have failed.
+    let out = std::process::Command::new("docker")
+        .args(["ps", "-aq", "--filter", "label=optagent=1"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).trim().is_empty(),
+        "containers left behind"
+    );
+}

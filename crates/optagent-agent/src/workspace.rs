@@ -46,7 +46,8 @@ pub async fn prepare(
         base_sandbox,
     };
     for sb in [&trees.work_sandbox, &trees.base_sandbox] {
-        let failed = match optagent_eval::prepare::setup_and_build(sb.as_ref(), task).await {
+        let failed = match optagent_eval::prepare::setup_and_build(sb.as_ref(), factory, task).await
+        {
             Ok(None) => None,
             Ok(Some(why)) => Some(why),
             Err(e) => Some(e.to_string()),

@@ -299,7 +299,7 @@ async fn solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key
     let server = MockServer::start().await;
     server.push(MockReply::tool_call(
         "shell",
-        json!({"command": "test -f /.dockerenv && echo inside-a-container; env; python3 -c \"import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)\" || echo no-network"}).to_string(),
+        json!({"command": "test -f /.dockerenv && echo inside-a-container; env; test \"$(ls /sys/class/net)\" = lo && echo no-network"}).to_string(),
     ));
     let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
     for e in diff_to_edits(&expert) {

@@ -1,5 +1,5 @@
 //! Making the trees of a session ready: the baseline, the expert and each candidate, each
-//! materialized, set up, patched, built, its protected files restored and its tests run.
+//! materialized, patched, set up, built, its protected files restored and its tests run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,12 +104,6 @@ async fn prepare_one(
         guard_flags: vec![],
     };
     let b = &task.spec.build;
-    if let Some((_, why)) =
-        run_steps(p.sandbox.as_ref(), task, &b.setup, b.setup_timeout, "setup").await?
-    {
-        p.failure = Some((Verdict::BuildFailed, why));
-        return Ok(p);
-    }
     let text = match patch {
         None | Some(PatchSource::Nop) => String::new(),
         Some(PatchSource::Oracle) => p.tree.expert_patch(task)?,
@@ -128,6 +122,19 @@ async fn prepare_one(
     }
     p.guard_flags = crate::guard::scan(&text);
     p.patch = text;
+    // Setup after the patch (a reset before applying would remove what setup made), before the
+    // build: a patch that changes packaging is set up as it will be used.
+    if let Some(why) = run_setup(
+        task,
+        &p.tree.root,
+        p.sandbox.as_ref(),
+        opts.sandbox.as_ref(),
+    )
+    .await?
+    {
+        p.failure = Some((Verdict::BuildFailed, why));
+        return Ok(p);
+    }
     if let Some((timed_out, why)) =
         run_steps(p.sandbox.as_ref(), task, &b.commands, b.timeout, "build").await?
     {
@@ -164,10 +171,37 @@ async fn prepare_one(
     Ok(p)
 }
 
-/// The task's setup then build commands in a tree (what every fresh tree needs before work).
-pub async fn setup_and_build(sb: &dyn Sandbox, task: &Task) -> Result<Option<String>, EvalError> {
+/// The task's setup commands in a tree: in `sb`, or, when the task lets setup reach the network,
+/// in a sandbox of its own opened for it and closed afterwards.
+pub async fn run_setup(
+    task: &Task,
+    root: &std::path::Path,
+    sb: &dyn Sandbox,
+    factory: &dyn optagent_sandbox::SandboxFactory,
+) -> Result<Option<String>, EvalError> {
     let b = &task.spec.build;
-    if let Some((_, why)) = run_steps(sb, task, &b.setup, b.setup_timeout, "setup").await? {
+    if b.setup.is_empty() {
+        return Ok(None);
+    }
+    if !task.spec.sandbox.setup_network {
+        return Ok(run_steps(sb, task, &b.setup, b.setup_timeout, "setup")
+            .await?
+            .map(|f| f.1));
+    }
+    let net = factory.open_for_setup(root, true).await?;
+    let r = run_steps(net.as_ref(), task, &b.setup, b.setup_timeout, "setup").await;
+    let _ = net.close().await;
+    Ok(r?.map(|f| f.1))
+}
+
+/// The task's setup then build commands in a tree (what every fresh tree needs before work).
+pub async fn setup_and_build(
+    sb: &dyn Sandbox,
+    factory: &dyn optagent_sandbox::SandboxFactory,
+    task: &Task,
+) -> Result<Option<String>, EvalError> {
+    let b = &task.spec.build;
+    if let Some(why) = run_setup(task, sb.root(), sb, factory).await? {
         return Ok(Some(why));
     }
     Ok(run_steps(sb, task, &b.commands, b.timeout, "build")

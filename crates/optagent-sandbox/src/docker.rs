@@ -631,6 +631,14 @@ impl SandboxFactory for DockerFactory {
     async fn open(&self, root: &Path) -> Result<Arc<dyn Sandbox>, SandboxError> {
         Ok(Arc::new(self.open_docker(root).await?))
     }
+    async fn open_for_setup(
+        &self,
+        root: &Path,
+        network: bool,
+    ) -> Result<Arc<dyn Sandbox>, SandboxError> {
+        let f = self.clone().network(network || self.opts.network);
+        Ok(Arc::new(f.open_docker(root).await?))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -172,6 +172,17 @@ pub trait Sandbox: Send + Sync + std::fmt::Debug {
 pub trait SandboxFactory: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> &'static str;
     async fn open(&self, root: &Path) -> Result<Arc<dyn Sandbox>, SandboxError>;
+    /// A sandbox for a task's setup step, with network access when the task allows it. The
+    /// local backend has the host's network either way; the Docker one opens a separate
+    /// container on the default bridge, to be closed once setup is done.
+    async fn open_for_setup(
+        &self,
+        root: &Path,
+        network: bool,
+    ) -> Result<Arc<dyn Sandbox>, SandboxError> {
+        let _ = network;
+        self.open(root).await
+    }
 }
 
 /// The local backend's factory.

@@ -181,6 +181,10 @@ pub struct SandboxSpec {
     pub backend: Option<String>,
     /// The Docker image (default: optagent's base image).
     pub image: Option<String>,
+    /// Let the setup step reach the network (to install packages); every later step runs
+    /// without it. Default false.
+    #[serde(default)]
+    pub setup_network: bool,
 }
 
 /// The parsed `task.toml`.
