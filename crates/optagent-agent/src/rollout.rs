@@ -17,8 +17,8 @@ use serde_json::json;
 use crate::budget::{Budget, Spent};
 use crate::trajectory::{Redactor, Trajectory};
 
-/// Progress lines for whoever watches.
-pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+/// Progress lines for whoever watches (the evaluator's type, shared by every layer).
+pub use optagent_eval::Progress;
 
 /// Everything one rollout needs.
 #[derive(Clone)]

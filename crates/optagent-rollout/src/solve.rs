@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::select::{select_best, Choice};
 
-pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+pub use optagent_eval::Progress;
 
 #[derive(Clone)]
 pub struct SolveConfig {
