@@ -48,14 +48,14 @@ impl BenchRunner for EvalBench {
         let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut opts = self.opts.clone();
         opts.work_dir = self.work_dir.join(format!("bench-{n}"));
-        let reports = optagent_eval::evaluate(
+        let result = optagent_eval::evaluate(
             &self.task,
             &[Candidate::new("workspace", PatchSource::Diff(diff))],
             &opts,
         )
-        .await
-        .map_err(|e| format!("bench failed: {e}"))?;
+        .await;
         let _ = std::fs::remove_dir_all(&opts.work_dir);
+        let reports = result.map_err(|e| format!("bench failed: {e}"))?;
         Ok(render_for_model(&reports[0]))
     }
 }

@@ -56,6 +56,8 @@ pub enum EndReason {
     ModelError(String),
     /// The task's trees could not be made or built.
     SetupFailed(String),
+    /// The rollout itself crashed (a bug in optagent); the others go on.
+    Crashed(String),
 }
 
 /// What a rollout produced.
@@ -78,8 +80,13 @@ pub struct RolloutOutcome {
 impl RolloutOutcome {
     /// A rollout that ended before the model was called.
     fn setup_failed(why: String, trajectory_path: PathBuf, wall_s: f64) -> Self {
+        Self::ended(EndReason::SetupFailed(why), trajectory_path, wall_s)
+    }
+
+    /// A rollout that ended with nothing to show: no patch, no usage.
+    pub fn ended(end: EndReason, trajectory_path: PathBuf, wall_s: f64) -> Self {
         RolloutOutcome {
-            end: EndReason::SetupFailed(why),
+            end,
             patch: None,
             patch_path: None,
             trajectory_path,
@@ -107,8 +114,33 @@ fn say(cfg: &RolloutConfig, line: String) {
     }
 }
 
-/// Run one rollout to its end.
+/// The text of a caught panic.
+pub fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Run one rollout to its end; a panic inside is caught and becomes [`EndReason::Crashed`].
 pub async fn run_rollout(cfg: RolloutConfig) -> RolloutOutcome {
+    use futures::FutureExt;
+    let traj = cfg.run_dir.join("trajectory.jsonl");
+    let t0 = Instant::now();
+    match std::panic::AssertUnwindSafe(run_rollout_inner(cfg))
+        .catch_unwind()
+        .await
+    {
+        Ok(o) => o,
+        Err(p) => RolloutOutcome::ended(
+            EndReason::Crashed(panic_text(p.as_ref())),
+            traj,
+            t0.elapsed().as_secs_f64(),
+        ),
+    }
+}
+
+async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
     let started = Instant::now();
     let traj_path = cfg.run_dir.join("trajectory.jsonl");
     let traj = match Trajectory::create(&traj_path, cfg.redactor.clone()) {
@@ -286,6 +318,8 @@ pub async fn run_rollout(cfg: RolloutConfig) -> RolloutOutcome {
                 let t0 = Instant::now();
                 let text = if let Some(f) = &fatal {
                     format!("not run: an earlier call in this turn failed fatally ({f})")
+                } else if submitted {
+                    "not run: the rollout was already submitted in this turn".to_string()
                 } else {
                     match registry.dispatch(&ctx, &call.name, &call.arguments).await {
                         Ok(out) => {

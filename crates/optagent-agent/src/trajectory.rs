@@ -29,10 +29,11 @@ impl Redactor {
         }
     }
 
-    /// The values of environment variables whose names look like credentials.
-    pub fn from_env() -> Self {
+    /// The values of environment variables whose names look like credentials, and of the
+    /// variables named in `also` (a provider's key variable, whatever its name).
+    pub fn from_env(also: &[String]) -> Self {
         let secrets = std::env::vars()
-            .filter(|(k, _)| optagent_sandbox::is_secret_name(k))
+            .filter(|(k, _)| optagent_sandbox::is_secret_name(k) || also.contains(k))
             .map(|(_, v)| v)
             .collect();
         Self::new(secrets)
@@ -107,6 +108,16 @@ impl Trajectory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_variable_with_an_ordinary_name_is_scrubbed_when_named() {
+        // A variable unique to this test (set_var is a safe call in edition 2021).
+        std::env::set_var("OPTAGENT_TEST_MYLAB_LLM", "plain-looking-value-123");
+        let r = Redactor::from_env(&["OPTAGENT_TEST_MYLAB_LLM".to_string()]);
+        assert_eq!(r.scrub("x plain-looking-value-123 y"), "x [REDACTED] y");
+        let r = Redactor::from_env(&[]);
+        assert!(r.scrub("plain-looking-value-123").contains("plain-looking"));
+    }
 
     #[test]
     fn secrets_never_reach_the_file() {

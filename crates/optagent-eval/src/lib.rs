@@ -210,7 +210,13 @@ pub async fn evaluate(
     }
     let machine_start = machine::MachineState::now();
     let prepared = prepare::prepare_all(task, candidates, opts).await?;
-    let session = measure::run_session(task, &workloads, &prepared, metric, opts).await?;
+    let session = match measure::run_session(task, &workloads, &prepared, metric, opts).await {
+        Ok(s) => s,
+        Err(e) => {
+            prepare::close_all(&prepared).await;
+            return Err(e);
+        }
+    };
     let machine_end = machine::MachineState::now();
     let total_wall = started.elapsed();
     let reports = score::score_all(

@@ -93,7 +93,7 @@ async fn prepare_one(
         .join(sanitize(label));
     let tree = Tree::materialize(task, &dest)?;
     let sandbox = opts.sandbox.open(&tree.root).await?;
-    let mut p = Prepared {
+    let p = Prepared {
         label: label.to_string(),
         role,
         tree,
@@ -103,6 +103,24 @@ async fn prepare_one(
         patch: String::new(),
         guard_flags: vec![],
     };
+    // An error past this point must not leave the sandbox (a container) behind.
+    let sb = p.sandbox.clone();
+    match fill(p, task, patch, opts).await {
+        Ok(p) => Ok(p),
+        Err(e) => {
+            let _ = sb.close().await;
+            Err(e)
+        }
+    }
+}
+
+/// Patch, set up, build, restore protected files and test a fresh tree.
+async fn fill(
+    mut p: Prepared,
+    task: &Task,
+    patch: Option<&PatchSource>,
+    opts: &EvalOptions,
+) -> Result<Prepared, EvalError> {
     let b = &task.spec.build;
     let text = match patch {
         None | Some(PatchSource::Nop) => String::new(),
@@ -216,59 +234,59 @@ pub async fn prepare_all(
     opts: &EvalOptions,
 ) -> Result<Vec<Prepared>, EvalError> {
     let mut out = Vec::with_capacity(candidates.len() + 2);
+    match prepare_into(task, candidates, opts, &mut out).await {
+        Ok(()) => Ok(out),
+        Err(e) => {
+            close_all(&out).await;
+            Err(e)
+        }
+    }
+}
+
+async fn prepare_into(
+    task: &Task,
+    candidates: &[Candidate],
+    opts: &EvalOptions,
+    out: &mut Vec<Prepared>,
+) -> Result<(), EvalError> {
     opts.say(&format!("[{}] preparing baseline", task.id()));
     let base = prepare_one(task, "baseline", Role::Baseline, None, opts).await?;
-    if let Some((v, why)) = &base.failure {
-        let _ = base.sandbox.close().await;
+    let failure = base.failure.clone();
+    out.push(base);
+    if let Some((v, why)) = failure {
         return Err(EvalError::TaskBroken {
             task: task.id().into(),
             message: format!("the baseline fails ({}): {why}", v.as_str()),
         });
     }
-    out.push(base);
     opts.say(&format!("[{}] preparing expert", task.id()));
-    let expert = prepare_one(
-        task,
-        "expert",
-        Role::Expert,
-        Some(&PatchSource::Oracle),
-        opts,
-    )
-    .await?;
-    if let Some((v, why)) = &expert.failure {
-        let why = format!("the expert's patch fails ({}): {why}", v.as_str());
-        out.push(expert);
-        close_all(&out).await;
+    let oracle = Some(&PatchSource::Oracle);
+    let expert = prepare_one(task, "expert", Role::Expert, oracle, opts).await?;
+    let failure = expert.failure.clone();
+    out.push(expert);
+    if let Some((v, why)) = failure {
         return Err(EvalError::TaskBroken {
             task: task.id().into(),
-            message: why,
+            message: format!("the expert's patch fails ({}): {why}", v.as_str()),
         });
     }
-    out.push(expert);
     for (i, c) in candidates.iter().enumerate() {
         opts.say(&format!("[{}] preparing candidate {}", task.id(), c.label));
         let label = format!("cand-{i}-{}", c.label);
-        match prepare_one(task, &label, Role::Candidate(i), Some(&c.patch), opts).await {
-            Ok(mut p) => {
-                p.label = c.label.clone();
-                if let Some((v, why)) = &p.failure {
-                    opts.say(&format!(
-                        "[{}] {}: {} ({})",
-                        task.id(),
-                        c.label,
-                        v.as_str(),
-                        first_line(why)
-                    ));
-                }
-                out.push(p);
-            }
-            Err(e) => {
-                close_all(&out).await;
-                return Err(e);
-            }
+        let mut p = prepare_one(task, &label, Role::Candidate(i), Some(&c.patch), opts).await?;
+        p.label = c.label.clone();
+        if let Some((v, why)) = &p.failure {
+            opts.say(&format!(
+                "[{}] {}: {} ({})",
+                task.id(),
+                c.label,
+                v.as_str(),
+                first_line(why)
+            ));
         }
+        out.push(p);
     }
-    Ok(out)
+    Ok(())
 }
 
 fn first_line(s: &str) -> &str {

@@ -77,7 +77,7 @@ pub async fn run_once(
     };
     let mut req = ExecRequest::new(command)
         .timeout(if opts.metric == Metric::Instructions {
-            timeout * 50
+            timeout.saturating_mul(50)
         } else {
             timeout
         })

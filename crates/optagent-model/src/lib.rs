@@ -110,3 +110,15 @@ pub fn open_model(spec: &str, opts: &ModelOptions) -> Result<Arc<dyn ChatModel>,
         ModelSpec::Provider { .. } => Ok(Arc::new(OpenAiCompatModel::open(spec, opts)?)),
     }
 }
+
+/// The environment variable a model spec reads its API key from (None for keyless local
+/// servers and replays), so callers can keep its value out of everything they write.
+pub fn key_variable(spec: &str, opts: &ModelOptions) -> Option<String> {
+    if spec.starts_with("replay:") {
+        return None;
+    }
+    ProviderRegistry::load(opts)
+        .and_then(|r| r.resolve(spec, opts))
+        .ok()
+        .and_then(|m| m.env_key)
+}

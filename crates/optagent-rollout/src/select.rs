@@ -22,9 +22,10 @@ pub struct Selection {
     pub choices: Vec<Choice>,
 }
 
-/// A candidate is verified when it is correct and at least one workload is significantly faster
-/// by the threshold while none is significantly slower by more than it; the best verified one has
-/// the highest geometric-mean speedup.
+/// A candidate is verified when it is correct, at least one workload is significantly faster by
+/// the threshold, and its geometric-mean speedup is above 1; the best verified one has the highest
+/// geometric-mean speedup. A significant regression on some workload does not disqualify a
+/// candidate (trade-offs are real, as in the multi-objective tasks); the report counts them.
 pub fn select_best(reports: &[EvalReport]) -> Selection {
     let verified =
         |r: &EvalReport| r.verdict == Verdict::Ok && r.improvements > 0 && r.speedup > 1.0;

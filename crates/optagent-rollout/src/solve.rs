@@ -35,6 +35,8 @@ pub struct SolveConfig {
     pub select: EvalOptions,
     pub progress: Option<Progress>,
     pub keep_trees: bool,
+    /// Variables whose values must never be written (the provider's key variable).
+    pub secret_vars: Vec<String>,
 }
 
 /// One rollout as the report shows it.
@@ -85,7 +87,7 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
             sandbox: cfg.sandbox.clone(),
             bench,
             progress: cfg.progress.clone(),
-            redactor: Redactor::from_env(),
+            redactor: Redactor::from_env(&cfg.secret_vars),
             max_model_errors: 3,
             output_budget: 16_000,
             keep_trees: cfg.keep_trees,
@@ -205,6 +207,7 @@ fn end_text(e: &EndReason) -> String {
         EndReason::Budget(b) => format!("budget ({b}) ran out"),
         EndReason::ModelError(m) => format!("model error: {m}"),
         EndReason::SetupFailed(m) => format!("setup failed: {m}"),
+        EndReason::Crashed(m) => format!("crashed: {m}"),
     }
 }
 

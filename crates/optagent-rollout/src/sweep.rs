@@ -61,6 +61,8 @@ pub struct SweepOptions {
     /// Verification of each rollout's patch (all workloads).
     pub verify: EvalOptions,
     pub watcher: Option<Watcher>,
+    /// Variables whose values must never be written (the providers' key variables).
+    pub secret_vars: Vec<String>,
 }
 
 /// How a sweep run ended.
@@ -119,7 +121,14 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
     } else {
         vec![]
     };
-    let done: HashSet<RecordKey> = completed_keys(&existing);
+    // Rollouts that ended in an error (a provider outage, a crash) are run again on resume;
+    // their new line supersedes the old one (the later line wins when results are read).
+    let finished: Vec<RolloutRecord> = existing
+        .iter()
+        .filter(|r| r.status != RolloutStatus::Error)
+        .cloned()
+        .collect();
+    let done: HashSet<RecordKey> = completed_keys(&finished);
     let spent0: f64 = existing.iter().map(|r| r.cost_usd).sum();
 
     let mut tasks = vec![];
@@ -235,7 +244,16 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
     let (mut ran, mut capped) = (0, 0);
     let mut cap_said = false;
     while let Some(r) = set.join_next().await {
-        match r.map_err(|e| format!("a rollout panicked: {e}"))? {
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                // A crash outside the rollout (in verification): nothing recorded for it, so a
+                // resumed sweep runs it again; the others go on.
+                say(SweepEvent::Line(format!("a rollout's task failed: {e}")));
+                continue;
+            }
+        };
+        match r {
             Ok(()) => ran += 1,
             Err(_) => {
                 capped += 1;
@@ -306,7 +324,7 @@ async fn run_job(
         sandbox: opts.sandbox.clone(),
         bench,
         progress,
-        redactor: Redactor::from_env(),
+        redactor: Redactor::from_env(&opts.secret_vars),
         max_model_errors: 3,
         output_budget: 16_000,
         keep_trees: false,
@@ -314,9 +332,9 @@ async fn run_job(
     };
     let o = optagent_agent::run_rollout(rc).await;
     let (status, error) = match (&o.end, &o.patch) {
-        (EndReason::ModelError(e), _) | (EndReason::SetupFailed(e), _) => {
-            (RolloutStatus::Error, Some(e.clone()))
-        }
+        (EndReason::ModelError(e), _)
+        | (EndReason::SetupFailed(e), _)
+        | (EndReason::Crashed(e), _) => (RolloutStatus::Error, Some(e.clone())),
         (_, Some(_)) => (RolloutStatus::Submitted, None),
         (_, None) => (RolloutStatus::NoPatch, None),
     };

@@ -199,20 +199,27 @@ impl SandboxFactory for LocalFactory {
     }
 }
 
-/// Variable names that look like credentials; never passed to a command.
+/// Variable names that look like credentials; never passed to a command. Matched by whole
+/// words of the name (`OPENAI_API_KEY`, `GITHUB_TOKEN`, `AWS_SECRET_ACCESS_KEY`), so that
+/// `TOKENIZERS_PARALLELISM` or `OAUTHLIB_INSECURE_TRANSPORT` pass.
 pub fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    [
+    const WORDS: &[&str] = &[
         "KEY",
+        "KEYS",
+        "APIKEY",
         "TOKEN",
+        "TOKENS",
         "SECRET",
+        "SECRETS",
         "PASSWORD",
         "PASSWD",
         "CREDENTIAL",
+        "CREDENTIALS",
         "AUTH",
-    ]
-    .iter()
-    .any(|w| n.contains(w))
+    ];
+    name.to_ascii_uppercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| WORDS.contains(&w))
 }
 
 /// The environment every command starts from: a fixed PATH-like minimum taken from the host
@@ -269,4 +276,30 @@ pub fn clip_output(bytes: &[u8], max: usize) -> (String, usize) {
 /// The CPUs this process may run on (from its affinity mask), if the platform says.
 pub fn available_cpus() -> Vec<usize> {
     local::affinity_cpus()
+}
+
+#[cfg(test)]
+mod secret_name_tests {
+    #[test]
+    fn credentials_by_whole_word() {
+        for n in [
+            "OPENAI_API_KEY",
+            "GITHUB_TOKEN",
+            "AWS_SECRET_ACCESS_KEY",
+            "DB_PASSWORD",
+            "hf_token",
+            "X_AUTH",
+        ] {
+            assert!(super::is_secret_name(n), "{n}");
+        }
+        for n in [
+            "TOKENIZERS_PARALLELISM",
+            "OAUTHLIB_INSECURE_TRANSPORT",
+            "PYTHONHASHSEED",
+            "KEYBOARD",
+            "MONKEY",
+        ] {
+            assert!(!super::is_secret_name(n), "{n}");
+        }
+    }
 }

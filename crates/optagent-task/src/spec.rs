@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The longest any timeout may be: a week, in seconds.
+pub const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
     #[error("{path}: cannot read: {source}")]
@@ -423,10 +426,10 @@ impl Task {
                     "expected a non-empty shell command".into(),
                 ));
             }
-            if w.timeout == Some(0) {
+            if w.timeout.is_some_and(|t| t == 0 || t > MAX_TIMEOUT) {
                 return Err(bad(
                     &format!("workloads[{i}].timeout"),
-                    "expected seconds > 0".into(),
+                    format!("expected seconds between 1 and {MAX_TIMEOUT}"),
                 ));
             }
         }
@@ -440,12 +443,18 @@ impl Task {
         if m.reps == 0 {
             return Err(bad("measure.reps", "expected at least 1".into()));
         }
-        if m.timeout == 0
-            || s.build.timeout == 0
-            || s.tests.timeout == 0
-            || s.build.setup_timeout == 0
-        {
-            return Err(bad("timeout", "expected seconds > 0".into()));
+        for (field, t) in [
+            ("measure.timeout", m.timeout),
+            ("build.timeout", s.build.timeout),
+            ("build.setup_timeout", s.build.setup_timeout),
+            ("tests.timeout", s.tests.timeout),
+        ] {
+            if t == 0 || t > MAX_TIMEOUT {
+                return Err(bad(
+                    field,
+                    format!("expected seconds between 1 and {MAX_TIMEOUT}"),
+                ));
+            }
         }
         if !(m.rtol >= 0.0 && m.atol >= 0.0) {
             return Err(bad("measure.rtol", "expected tolerances >= 0".into()));

@@ -356,7 +356,9 @@ impl Tree {
             }
             r?;
         }
-        let mut clean = vec!["clean", "-q", "-fd", "--"];
+        // -x: ignored files too (a patch could plant an ignored `bench/random.pyc` that a
+        // workload would import in place of the real module).
+        let mut clean = vec!["clean", "-q", "-fdx", "--"];
         clean.extend(specs.iter().map(String::as_str));
         git(
             &self.root,
@@ -531,6 +533,26 @@ mod tests {
             std::fs::read_to_string(tree.root.join("m.py")).unwrap(),
             "b\n"
         );
+    }
+
+    #[test]
+    fn an_ignored_file_planted_under_a_protected_path_is_removed() {
+        let (d, t) = task_with_repo(
+            &[
+                ("m.py", "a\n"),
+                (".gitignore", "*.pyc\n"),
+                ("bench/run.py", "import random\n"),
+            ],
+            EXPERT,
+            "",
+        );
+        let tree = Tree::materialize(&t, &d.path().join("w")).unwrap();
+        // A patch could add this ignored module, which `bench/run.py` would import.
+        std::fs::write(tree.root.join("bench/random.pyc"), "fake timer").unwrap();
+        std::fs::write(tree.root.join("kept.pyc"), "outside protected paths").unwrap();
+        tree.restore_protected(&["bench/**".into()]).unwrap();
+        assert!(!tree.root.join("bench/random.pyc").exists());
+        assert!(tree.root.join("kept.pyc").exists());
     }
 
     #[test]

@@ -147,6 +147,9 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         select,
         progress: Some(progress),
         keep_trees: a.keep_trees,
+        secret_vars: optagent_model::key_variable(&a.model, &a.model_args.options())
+            .into_iter()
+            .collect(),
     })
     .await
     .map_err(anyhow::Error::msg)?;

@@ -102,9 +102,16 @@ pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         }
     });
     let sandbox = verify.sandbox.clone();
+    let model_opts = a.model_args.options();
+    let secret_vars = config
+        .models
+        .iter()
+        .filter_map(|m| optagent_model::key_variable(&m.model, &model_opts))
+        .collect();
     let outcome = sweep(SweepOptions {
         config,
-        model_opts: a.model_args.options(),
+        model_opts,
+        secret_vars,
         sandbox,
         bench,
         verify,
