@@ -117,8 +117,6 @@ pub struct EvalOptions {
     pub measure_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     pub progress: Option<Progress>,
     pub seed: u64,
-    /// Prepared trees are reused when their recipe is unchanged (the baseline, the expert).
-    pub reuse_trees: bool,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -151,7 +149,6 @@ impl EvalOptions {
             measure_lock: None,
             progress: None,
             seed: 0x5eed,
-            reuse_trees: false,
         }
     }
 

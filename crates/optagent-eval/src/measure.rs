@@ -327,7 +327,6 @@ pub async fn run_session(
             } else {
                 None
             };
-            // A workload with no live candidate and no need for the expert's figure can stop too.
             if let Some(reason) = stop {
                 active[wi] = false;
                 stops[wi] = Some(Stop {

@@ -38,19 +38,6 @@ impl Prepared {
     }
 }
 
-fn sanitize(label: &str) -> String {
-    label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 /// Run a list of commands in a tree; the first failure: whether it timed out, and its
 /// description (`what` names the step: setup, build, test).
 pub async fn run_steps(
@@ -89,8 +76,8 @@ async fn prepare_one(
 ) -> Result<Prepared, EvalError> {
     let dest = opts
         .work_dir
-        .join(sanitize(task.id()))
-        .join(sanitize(label));
+        .join(optagent_task::tree::path_component(task.id()))
+        .join(optagent_task::tree::path_component(label));
     let tree = Tree::materialize(task, &dest)?;
     let sandbox = opts.sandbox.open(&tree.root).await?;
     let p = Prepared {

@@ -84,18 +84,6 @@ struct Job {
     key: RecordKey,
 }
 
-fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
 fn budget_of(b: &BudgetSpec) -> Budget {
     Budget {
         max_steps: b.max_steps,
@@ -300,9 +288,9 @@ async fn run_job(
 ) -> RolloutRecord {
     let run_dir = out
         .join("runs")
-        .join(sanitize(&job.key.0))
-        .join(sanitize(&job.key.1))
-        .join(sanitize(&job.key.3))
+        .join(optagent_task::tree::path_component(&job.key.0))
+        .join(optagent_task::tree::path_component(&job.key.1))
+        .join(optagent_task::tree::path_component(&job.key.3))
         .join(format!("r{}", job.rollout));
     // A rollout killed midway left its folder: start it afresh.
     let _ = std::fs::remove_dir_all(&run_dir);

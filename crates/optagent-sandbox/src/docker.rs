@@ -260,23 +260,41 @@ async fn remove_labelled(docker: &Docker, filter: &str) -> Result<usize, Sandbox
         .list_containers(Some(opts))
         .await
         .map_err(|e| backend("list containers", e))?;
-    let mut removed = 0;
-    let mut first_err = None;
+    let mut tally = Removals::default();
     for c in list {
         let Some(id) = c.id else { continue };
-        match remove(docker, &id).await {
+        tally.remove(docker, &id).await;
+    }
+    tally.finish()
+}
+
+/// What a cleanup did: containers removed, and the first error met (the others are still tried).
+#[derive(Default)]
+struct Removals {
+    removed: usize,
+    first_err: Option<SandboxError>,
+}
+
+impl Removals {
+    async fn remove(&mut self, docker: &Docker, id: &str) {
+        match remove(docker, id).await {
             Ok(()) => {
-                unregister(&id);
-                removed += 1;
+                unregister(id);
+                self.removed += 1;
             }
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
+            Err(e) => self.fail(e),
         }
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(removed),
+
+    fn fail(&mut self, e: SandboxError) {
+        self.first_err.get_or_insert(e);
+    }
+
+    fn finish(self) -> Result<usize, SandboxError> {
+        match self.first_err {
+            Some(e) => Err(e),
+            None => Ok(self.removed),
+        }
     }
 }
 
@@ -304,8 +322,7 @@ pub async fn cleanup_process() -> Result<usize, SandboxError> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut clients: HashMap<String, Docker> = HashMap::new();
-    let mut removed = 0;
-    let mut first_err = None;
+    let mut tally = Removals::default();
     for (id, host) in live {
         if !clients.contains_key(&host) {
             match connect_host(&host).await {
@@ -313,25 +330,14 @@ pub async fn cleanup_process() -> Result<usize, SandboxError> {
                     clients.insert(host.clone(), d);
                 }
                 Err(e) => {
-                    first_err.get_or_insert(e);
+                    tally.fail(e);
                     continue;
                 }
             }
         }
-        match remove(&clients[&host], &id).await {
-            Ok(()) => {
-                unregister(&id);
-                removed += 1;
-            }
-            Err(e) => {
-                first_err.get_or_insert(e);
-            }
-        }
+        tally.remove(&clients[&host], &id).await;
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(removed),
-    }
+    tally.finish()
 }
 
 /// For a program with no Ctrl-C handling of its own: on the first Ctrl-C (SIGINT), remove this

@@ -39,6 +39,26 @@ pub enum ApplyOutcome {
     Failed { reason: String },
 }
 
+/// A name made safe as one path component: letters, digits, `-`, `_` and `.` are kept, the rest
+/// become `_`, and an empty or dots-only name (`.`, `..`) becomes `_` too.
+pub fn path_component(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.chars().all(|c| c == '.') {
+        "_".into()
+    } else {
+        s
+    }
+}
+
 /// One materialized tree.
 #[derive(Debug, Clone)]
 pub struct Tree {
@@ -340,8 +360,6 @@ impl Tree {
             return Ok(());
         }
         let specs: Vec<String> = globs.iter().map(|g| format!(":(glob){g}")).collect();
-        let mut args = vec!["checkout", "-q", self.base.as_str(), "--"];
-        args.extend(specs.iter().map(String::as_str));
         // A glob that matches nothing in the base is an error for checkout; check each alone.
         for spec in &specs {
             let r = git(
@@ -533,6 +551,14 @@ mod tests {
             std::fs::read_to_string(tree.root.join("m.py")).unwrap(),
             "b\n"
         );
+    }
+
+    #[test]
+    fn path_components_never_climb() {
+        assert_eq!(path_component("openai/gpt-5"), "openai_gpt-5");
+        assert_eq!(path_component(".."), "_");
+        assert_eq!(path_component(""), "_");
+        assert_eq!(path_component("v1.2"), "v1.2");
     }
 
     #[test]
