@@ -58,6 +58,36 @@ pub enum EndReason {
     SetupFailed(String),
     /// The rollout itself crashed (a bug in optagent); the others go on.
     Crashed(String),
+    /// The rollout ran to an end, but its change could not be taken from the tree: an error,
+    /// never "no patch" (the work is on disk in the kept tree; a sweep runs it again).
+    DiffFailed(String),
+}
+
+impl EndReason {
+    /// One word for the reason (`submitted`, `budget`, ...), as in the trajectory.
+    pub fn short(&self) -> &'static str {
+        match self {
+            EndReason::Submitted => "submitted",
+            EndReason::Budget(_) => "budget",
+            EndReason::ModelError(_) => "model_error",
+            EndReason::SetupFailed(_) => "setup_failed",
+            EndReason::Crashed(_) => "crashed",
+            EndReason::DiffFailed(_) => "diff_failed",
+        }
+    }
+
+    /// Whether the rollout failed for a reason outside the model's work (a provider outage, a
+    /// broken setup, a crash, a diff that could not be taken): such a rollout is run again when a
+    /// sweep resumes.
+    pub fn is_error(&self) -> bool {
+        matches!(
+            self,
+            EndReason::ModelError(_)
+                | EndReason::SetupFailed(_)
+                | EndReason::Crashed(_)
+                | EndReason::DiffFailed(_)
+        )
+    }
 }
 
 /// What a rollout produced.
@@ -375,11 +405,20 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
             }
         }
     };
+    let mut end = end;
+    let mut keep_trees = cfg.keep_trees;
     let patch = match trees.work.diff() {
         Ok(d) if !d.trim().is_empty() => Some(d),
         Ok(_) => None,
         Err(e) => {
             traj.event("error", json!({"taking_diff": e.to_string()}));
+            // The edits are still in the tree: keep it so nothing is lost.
+            keep_trees = true;
+            end = EndReason::DiffFailed(format!(
+                "taking the diff failed after the rollout ended ({}): {e}; the tree is kept in {}",
+                end.short(),
+                cfg.run_dir.join("trees").display()
+            ));
             None
         }
     };
@@ -407,7 +446,7 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
         ),
     );
     trees.close().await;
-    if !cfg.keep_trees {
+    if !keep_trees {
         let _ = std::fs::remove_dir_all(cfg.run_dir.join("trees"));
     }
     RolloutOutcome {

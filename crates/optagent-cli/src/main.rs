@@ -96,8 +96,73 @@ pub struct MeasureArgs {
     pub bootstrap_seed: u64,
 }
 
+/// Makes a path argument absolute against the current folder (without touching the disk).
+fn absolute(p: &mut PathBuf) -> anyhow::Result<()> {
+    *p = std::path::absolute(&*p)
+        .map_err(|e| anyhow::anyhow!("cannot resolve the path {}: {e}", p.display()))?;
+    Ok(())
+}
+
+fn absolute_opt(p: &mut Option<PathBuf>) -> anyhow::Result<()> {
+    p.as_mut().map_or(Ok(()), absolute)
+}
+
+impl MeasureArgs {
+    fn resolve_paths(&mut self) -> anyhow::Result<()> {
+        absolute_opt(&mut self.work_dir)
+    }
+}
+
+impl Command {
+    /// Every path on the command line made absolute, once, here: nothing below this layer
+    /// depends on the current folder (a relative sweep file once made every rollout's diff fail).
+    fn resolve_paths(&mut self) -> anyhow::Result<()> {
+        match self {
+            Command::Eval(a) => {
+                absolute(&mut a.task)?;
+                if !matches!(a.patch.as_str(), "oracle" | "nop") {
+                    let mut p = PathBuf::from(&a.patch);
+                    absolute(&mut p)?;
+                    a.patch = p.to_string_lossy().into_owned();
+                }
+                a.measure.resolve_paths()
+            }
+            Command::Solve(a) => {
+                absolute(&mut a.task)?;
+                absolute_opt(&mut a.out)?;
+                absolute_opt(&mut a.model_args.config)?;
+                a.measure.resolve_paths()
+            }
+            Command::Sweep(a) => {
+                absolute(&mut a.sweep_file)?;
+                absolute_opt(&mut a.model_args.config)?;
+                a.measure.resolve_paths()
+            }
+            Command::Report(a) => {
+                absolute(&mut a.results)?;
+                absolute_opt(&mut a.out)
+            }
+            Command::Export(a) => {
+                absolute(&mut a.results)?;
+                absolute(&mut a.out)
+            }
+            Command::Calibrate(a) => a.measure.resolve_paths(),
+            Command::Tasks(TasksCmd::List { dir }) => absolute_opt(dir),
+            Command::Tasks(TasksCmd::Check(a)) => {
+                absolute(&mut a.task)?;
+                a.measure.resolve_paths()
+            }
+            Command::Sandbox(_) => Ok(()),
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    if let Err(e) = cli.command.resolve_paths() {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::FAILURE;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)

@@ -210,3 +210,169 @@ async fn a_killed_sweep_resumes_to_the_same_results_as_an_uninterrupted_one() {
         assert!(p["instance_id"] == "alpha" || p["instance_id"] == "beta");
     }
 }
+
+/// One task, k = 1: rollout 0 makes the fast version and submits.
+fn write_small_sweep(dir: &Path, name: &str) -> std::path::PathBuf {
+    write_task(&dir.join("tasks/alpha"), "alpha");
+    let cfg = dir.join("sweep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"{name}\"\ntasks = [\"tasks/alpha\"]\nk = 1\nconcurrency = 1\n\
+             max_cost_usd = 100.0\noutput = \"out\"\n[[models]]\nmodel = \"openai/mock-model\"\n\
+             [[budgets]]\nlabel = \"s10\"\nmax_steps = 10\n"
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+/// Runs a sweep given by `cfg_arg` (as typed) from the folder `cwd`, and returns its one record.
+async fn sweep_from(cwd: &Path, cfg_arg: &str, url: &str, results: &Path) -> Value {
+    let mut c = sweep_cmd(Path::new(cfg_arg), url);
+    c.current_dir(cwd);
+    let o = c.output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let recs: Vec<Value> = std::fs::read_to_string(results)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 1, "{recs:#?}");
+    recs.into_iter().next().unwrap()
+}
+
+fn assert_submitted_and_verified(rec: &Value) {
+    assert_eq!(rec["status"], "submitted", "{rec:#}");
+    assert!(rec["error"].is_null(), "{rec:#}");
+    assert!(
+        rec["patch"]
+            .as_str()
+            .unwrap_or("")
+            .contains("return n * (n - 1) // 2"),
+        "{rec:#}"
+    );
+    assert_eq!(rec["eval"]["verdict"], "ok", "{rec:#}");
+    // The patch is the expert's, thousands of times faster than the base: opt_base holds under
+    // any noise. (opt_commit, the same patch within 5% of itself, needs a quiet machine.)
+    assert_eq!(rec["eval"]["opt_base"], true, "{rec:#}");
+    assert_eq!(rec["eval"]["improvements"], 1, "{rec:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_relative_sweep_path_from_its_own_folder_keeps_the_patch() {
+    let _serial = MEASURING.lock().await;
+    let server = model().await;
+    let d = tempfile::tempdir().unwrap();
+    write_small_sweep(d.path(), "relative-own");
+    let rec = sweep_from(
+        d.path(),
+        "sweep.toml",
+        &server.url(),
+        &d.path().join("out/results.jsonl"),
+    )
+    .await;
+    assert_submitted_and_verified(&rec);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_relative_sweep_path_from_its_parent_keeps_the_patch() {
+    let _serial = MEASURING.lock().await;
+    let server = model().await;
+    let d = tempfile::tempdir().unwrap();
+    let evals = d.path().join("evals");
+    write_small_sweep(&evals, "relative-parent");
+    let rec = sweep_from(
+        d.path(),
+        "evals/sweep.toml",
+        &server.url(),
+        &evals.join("out/results.jsonl"),
+    )
+    .await;
+    assert_submitted_and_verified(&rec);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_a_diff_that_cannot_be_taken_is_an_error_not_no_patch() {
+    let _serial = MEASURING.lock().await;
+    // The model edits, then breaks the tree's git repository: the diff cannot be taken.
+    let server = MockServer::with_handler(|req: &Value| {
+        let step = req["messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|x| x["role"] == "assistant").count())
+            .unwrap_or(0);
+        match step {
+            0 => MockReply::tool_call(
+                "edit",
+                json!({"command": "replace", "path": "lib.py", "old_str": SRC, "new_str": FAST})
+                    .to_string(),
+            ),
+            1 => MockReply::tool_call("shell", json!({"command": "rm -rf .git"}).to_string()),
+            _ => MockReply::tool_call("submit", "{}"),
+        }
+    })
+    .await;
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write_small_sweep(d.path(), "diff-fails");
+    let results = d.path().join("out/results.jsonl");
+    let o = sweep_cmd(&cfg, &server.url()).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rec: Value = serde_json::from_str(
+        std::fs::read_to_string(&results)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["status"], "error", "{rec:#}");
+    let err = rec["error"].as_str().unwrap_or("");
+    assert!(err.contains("taking the diff failed"), "{err}");
+    // An error is run again on resume: a second sweep records a new line for the same key.
+    let o = sweep_cmd(&cfg, &server.url()).output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("0 already done"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&results).unwrap().lines().count(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_two_sweeps_on_one_folder_the_second_is_refused_naming_the_first() {
+    let _serial = MEASURING.lock().await;
+    // The first sweep's model answers slowly, so it still holds the folder when the second starts.
+    let server = MockServer::with_handler(|_req: &Value| {
+        MockReply::tool_call("submit", "{}").delay(Duration::from_secs(3))
+    })
+    .await;
+    let d = tempfile::tempdir().unwrap();
+    let cfg = write_small_sweep(d.path(), "two-at-once");
+    let lock = d.path().join("out/.optagent.lock");
+    let first = sweep_cmd(&cfg, &server.url()).spawn().unwrap();
+    let first_pid = first.id().unwrap();
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&lock)
+        .map(|t| t.contains("pid"))
+        .unwrap_or(false)
+    {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no lock appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = sweep_cmd(&cfg, &server.url()).output().await.unwrap();
+    assert!(!second.status.success(), "{}", text(&second));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("in use by another sweep"), "{err}");
+    assert!(err.contains(&format!("pid {first_pid}")), "{err}");
+    let o = first.wait_with_output().await.unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let n = std::fs::read_to_string(d.path().join("out/results.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert_eq!(n, 1, "only the first sweep wrote a record");
+}

@@ -116,7 +116,11 @@ pub struct SweepConfig {
 impl SweepConfig {
     /// Reads, parses and validates a sweep config. Errors name the file, the line and the field.
     pub fn load(path: impl AsRef<Path>) -> Result<SweepConfig> {
-        let path = path.as_ref();
+        // Absolute from here on: task and output folders must not depend on the folder a later
+        // step happens to run in (a relative one once made every rollout's diff fail).
+        let path =
+            std::path::absolute(path.as_ref()).map_err(|e| ReportError::io(path.as_ref(), e))?;
+        let path = path.as_path();
         let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
         let mut cfg = SweepConfig::parse(&text, path)?;
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

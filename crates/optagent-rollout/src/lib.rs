@@ -3,10 +3,12 @@
 //! [`solve`] runs K rollouts of one model on one task, P at a time, each in its own trees, then
 //! verifies every candidate patch with the evaluator in one interleaved session and keeps the best
 //! verified one, saying why each other candidate lost. [`sweep`] runs models x tasks x K x budgets,
-//! appending a record per rollout as it finishes, resuming where a killed sweep stopped.
+//! appending a record per rollout as it finishes, resuming where a killed sweep stopped; [`lock`]
+//! keeps a second sweep off an output folder in use.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod lock;
 pub mod select;
 pub mod solve;
 pub mod sweep;

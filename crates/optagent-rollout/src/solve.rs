@@ -208,6 +208,7 @@ fn end_text(e: &EndReason) -> String {
         EndReason::ModelError(m) => format!("model error: {m}"),
         EndReason::SetupFailed(m) => format!("setup failed: {m}"),
         EndReason::Crashed(m) => format!("crashed: {m}"),
+        EndReason::DiffFailed(m) => format!("error: {m}"),
     }
 }
 

@@ -20,6 +20,8 @@ use optagent_report::sweep_config::{BudgetSpec, SweepConfig};
 use optagent_sandbox::SandboxFactory;
 use optagent_task::Task;
 
+use crate::lock::OutputLock;
+
 /// What the sweep tells its watcher.
 #[derive(Debug, Clone)]
 pub enum SweepEvent {
@@ -103,6 +105,8 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
     };
     let out = cfg.output_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    // Held until the sweep returns: one sweep per output folder.
+    let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
     let results = results_path(&out);
     let existing = if results.exists() {
         read_records(&results).map_err(|e| e.to_string())?
@@ -322,7 +326,8 @@ async fn run_job(
     let (status, error) = match (&o.end, &o.patch) {
         (EndReason::ModelError(e), _)
         | (EndReason::SetupFailed(e), _)
-        | (EndReason::Crashed(e), _) => (RolloutStatus::Error, Some(e.clone())),
+        | (EndReason::Crashed(e), _)
+        | (EndReason::DiffFailed(e), _) => (RolloutStatus::Error, Some(e.clone())),
         (_, Some(_)) => (RolloutStatus::Submitted, None),
         (_, None) => (RolloutStatus::NoPatch, None),
     };

@@ -389,8 +389,20 @@ impl Tree {
     /// The tree's change against the base, as a patch (`git diff --binary`), untracked files
     /// included; the tree's index is left untouched.
     pub fn diff(&self) -> Result<String, TreeError> {
-        let index = self.root.join(STATE_DIR).join("diff.index");
-        std::fs::create_dir_all(index.parent().expect("parent")).ok();
+        // git resolves a relative GIT_INDEX_FILE against the tree, not against our folder: an
+        // absolute path means the same file whatever the current folder is.
+        let index = std::path::absolute(self.root.join(STATE_DIR).join("diff.index")).map_err(
+            |source| TreeError::Io {
+                context: format!("resolving the tree {}", self.root.display()),
+                source,
+            },
+        )?;
+        std::fs::create_dir_all(index.parent().expect("parent")).map_err(|source| {
+            TreeError::Io {
+                context: format!("creating {}", index.display()),
+                source,
+            }
+        })?;
         let run = |args: &[&str]| -> Result<String, TreeError> {
             let out = Command::new("git")
                 .arg("-C")
