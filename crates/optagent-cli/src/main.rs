@@ -30,7 +30,10 @@ enum Command {
     /// Run K rollouts of a model on a task and keep the best verified patch.
     Solve(Box<commands::solve::SolveArgs>),
     /// Run a sweep: models x tasks x K x budgets, resumable, with cost accounting.
-    Sweep(Box<commands::sweep::SweepArgs>),
+    Sweep(Box<commands::sweep::SweepCommand>),
+    /// One rollout of a sweep submitted to Slurm (what each array element runs).
+    #[command(hide = true)]
+    SweepCell(commands::sweep::CellArgs),
     /// Write Markdown, JSON and HTML reports (with plots) of a sweep's results.
     Report(commands::sweep::ReportArgs),
     /// Export predictions in the format GSO and SWE-fficiency take.
@@ -133,11 +136,21 @@ impl Command {
                 absolute_opt(&mut a.model_args.config)?;
                 a.measure.resolve_paths()
             }
-            Command::Sweep(a) => {
-                absolute(&mut a.sweep_file)?;
-                absolute_opt(&mut a.model_args.config)?;
-                a.measure.resolve_paths()
+            Command::Sweep(c) => {
+                use commands::sweep::SweepAction;
+                match &mut c.action {
+                    Some(SweepAction::Status { dir, .. }) | Some(SweepAction::Cancel { dir }) => {
+                        absolute(dir)
+                    }
+                    None => {
+                        let a = &mut c.args;
+                        absolute_opt(&mut a.sweep_file)?;
+                        absolute_opt(&mut a.model_args.config)?;
+                        a.measure.resolve_paths()
+                    }
+                }
             }
+            Command::SweepCell(c) => absolute(&mut c.plan),
             Command::Report(a) => {
                 absolute(&mut a.results)?;
                 absolute_opt(&mut a.out)
@@ -180,6 +193,7 @@ fn main() -> std::process::ExitCode {
             Command::Solve(a) => commands::solve::run(*a).await,
             Command::Sandbox(c) => commands::sandbox::run(c).await,
             Command::Sweep(a) => commands::sweep::run(*a).await,
+            Command::SweepCell(c) => commands::sweep::cell(c).await,
             Command::Report(a) => commands::sweep::report(a).await,
             Command::Export(a) => commands::sweep::export(a).await,
             Command::Calibrate(a) => commands::calibrate::run(a).await,

@@ -35,12 +35,12 @@ pub use leaderboard::{
 };
 pub use predictions::{export_predictions, predictions, Pick, Prediction};
 pub use record::{
-    append_record, completed_keys, read_records, read_records_detailed, record_key, RecordKey,
-    RolloutRecord, RolloutStatus,
+    append_record, completed_keys, read_records, read_records_detailed, read_sweep_records,
+    record_key, write_record_file, Placement, RecordKey, RolloutRecord, RolloutStatus,
 };
 pub use render::{write_report, write_report_with, ReportOptions, ReportPaths};
 pub use summary::{
     analyze, summarize, task_rows, Analysis, ConfigKey, ConfigSummary, CurvePoint, TaskRow,
     BOOTSTRAP_TRIALS, DEFAULT_SEED,
 };
-pub use sweep_config::{BudgetSpec, ModelSpec, SweepConfig};
+pub use sweep_config::{BudgetSpec, ExecutorSpec, ModelSpec, SweepConfig};

@@ -83,6 +83,25 @@ pub struct RolloutRecord {
     pub steps: usize,
     /// RFC 3339 time the rollout finished.
     pub finished_at: String,
+    /// Where the rollout and its verification ran (host, cores, Slurm job); absent in records
+    /// from earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+/// Where a rollout ran: the host, the CPUs it was allowed (measurements are pinned within them)
+/// and, under Slurm, the job that ran it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Placement {
+    pub host: String,
+    pub cpus: Vec<usize>,
+    /// `SLURM_JOB_ID` of the array element (`<array job>_<index>` style ids are kept as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_job_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_array_task_id: Option<usize>,
 }
 
 /// (task, model, agent, budget, rollout): what identifies a rollout within a sweep.
@@ -288,4 +307,101 @@ fn repair_tail(file: &mut File, path: &Path) -> std::io::Result<()> {
 /// The default results file inside a sweep's output folder.
 pub fn results_path(output_dir: impl AsRef<Path>) -> PathBuf {
     output_dir.as_ref().join("results.jsonl")
+}
+
+/// The folder of a sweep's one-file-per-rollout records (written by cluster elements, which
+/// must never append to one shared file).
+pub const RECORDS_DIR: &str = "records";
+
+/// The file one rollout's record is kept in, under [`RECORDS_DIR`].
+pub fn record_file(output_dir: impl AsRef<Path>, key: &RecordKey) -> PathBuf {
+    let (task, model, agent, budget, rollout) = key;
+    let name = [task.as_str(), model, agent, budget]
+        .iter()
+        .map(|p| path_component(p))
+        .collect::<Vec<_>>()
+        .join("__");
+    output_dir
+        .as_ref()
+        .join(RECORDS_DIR)
+        .join(format!("{name}__r{rollout}.json"))
+}
+
+fn path_component(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes one record to its own file, atomically: a temporary file in the same folder, fsynced,
+/// then renamed over the old one. Safe for many writers on a shared filesystem as long as each
+/// writes its own rollout; a rerun of the same rollout replaces its record.
+pub fn write_record_file(output_dir: impl AsRef<Path>, record: &RolloutRecord) -> Result<PathBuf> {
+    let path = record_file(&output_dir, &record_key(record));
+    let dir = path.parent().expect("records folder");
+    fs::create_dir_all(dir).map_err(|e| ReportError::io(dir, e))?;
+    let bytes = serde_json::to_vec_pretty(record).map_err(|e| ReportError::Serialize {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().expect("name").to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        ReportError::io(&path, e)
+    })?;
+    Ok(path)
+}
+
+/// Every record of a sweep's output folder: the lines of `results.jsonl` (a local sweep's), then
+/// the files under [`RECORDS_DIR`] (a cluster sweep's), oldest first. Readers that keep one
+/// record per key let the later one win, so a rerun supersedes the record it replaces.
+pub fn read_sweep_records(output_dir: impl AsRef<Path>) -> Result<Vec<RolloutRecord>> {
+    let dir = output_dir.as_ref();
+    let mut records = vec![];
+    let jsonl = results_path(dir);
+    if jsonl.exists() {
+        records.extend(read_records(&jsonl)?);
+    }
+    let rdir = dir.join(RECORDS_DIR);
+    let mut files = vec![];
+    if rdir.is_dir() {
+        for e in fs::read_dir(&rdir).map_err(|e| ReportError::io(&rdir, e))? {
+            let p = e.map_err(|e| ReportError::io(&rdir, e))?.path();
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            if p.extension().is_some_and(|x| x == "json")
+                && !name.is_some_and(|n| n.starts_with('.'))
+            {
+                files.push(p);
+            }
+        }
+    }
+    let mut from_files = vec![];
+    for p in files {
+        let bytes = fs::read(&p).map_err(|e| ReportError::io(&p, e))?;
+        let rec = parse_line(&bytes).map_err(|e| ReportError::Record {
+            path: p.clone(),
+            line: e.line(),
+            source: e,
+        })?;
+        from_files.push(rec);
+    }
+    from_files.sort_by(|a, b| a.finished_at.cmp(&b.finished_at));
+    records.extend(from_files);
+    Ok(records)
 }

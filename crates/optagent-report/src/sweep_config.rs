@@ -22,6 +22,12 @@
 //! max_tokens = 2000000                            # optional
 //! max_cost_usd = 5.0                              # optional, per rollout
 //! max_wall_s = 3600                               # optional, per rollout
+//!
+//! [executor]                                      # optional; default: run here
+//! kind = "slurm"                                  # "local" or "slurm"
+//! partition = "cpu"                               # the rest pass through to sbatch
+//! cpus_per_task = 2
+//! time_limit = "02:00:00"
 //! ```
 //!
 //! Every error names the file, the line and the field (`models[1].temperature`).
@@ -87,6 +93,42 @@ pub struct BudgetSpec {
     pub max_wall_s: Option<f64>,
 }
 
+/// Where a sweep's rollouts run: here (`local`, the default) or as one Slurm array job whose
+/// elements each run one rollout (`slurm`). Every field but `kind` is Slurm's and passes through
+/// to `sbatch`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutorSpec {
+    /// `"local"` or `"slurm"`.
+    #[serde(default = "default_executor_kind")]
+    pub kind: String,
+    /// `sbatch --partition`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// `sbatch --account`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// `sbatch --time`, e.g. `"02:00:00"` (one element: one rollout and its verification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<String>,
+    /// `sbatch --cpus-per-task`: cores of the element's own; measurements are pinned within them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus_per_task: Option<usize>,
+    /// `sbatch --mem`, e.g. `"8G"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem: Option<String>,
+    /// Elements running at once (`--array=...%N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_running: Option<usize>,
+    /// More `sbatch` arguments, passed as they are (e.g. `["--qos=long", "--exclusive"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_args: Vec<String>,
+}
+
+fn default_executor_kind() -> String {
+    "local".into()
+}
+
 /// A sweep: tasks × models × budgets × `k` rollouts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +150,9 @@ pub struct SweepConfig {
     pub max_cost_usd: f64,
     /// The results folder; relative to the config file's folder.
     pub output: String,
+    /// Where the rollouts run (`[executor]`); absent: here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub executor: Option<ExecutorSpec>,
     /// The folder relative paths are resolved against (the config file's; not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -250,6 +295,21 @@ impl SweepConfig {
         }
         if self.output.trim().is_empty() {
             return Err((key("output"), "must name a results folder".into()));
+        }
+        if let Some(e) = &self.executor {
+            let at = |k: &str| vec![Seg::Key("executor".into()), Seg::Key(k.to_string())];
+            if !matches!(e.kind.as_str(), "local" | "slurm") {
+                return Err((
+                    at("kind"),
+                    format!("{:?}: expected \"local\" or \"slurm\"", e.kind),
+                ));
+            }
+            if e.cpus_per_task == Some(0) {
+                return Err((at("cpus_per_task"), "must be at least 1".into()));
+            }
+            if e.max_running == Some(0) {
+                return Err((at("max_running"), "must be at least 1".into()));
+            }
         }
         Ok(())
     }

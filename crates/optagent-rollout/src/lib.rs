@@ -4,12 +4,14 @@
 //! verifies every candidate patch with the evaluator in one interleaved session and keeps the best
 //! verified one, saying why each other candidate lost. [`sweep`] runs models x tasks x K x budgets,
 //! appending a record per rollout as it finishes, resuming where a killed sweep stopped; [`lock`]
-//! keeps a second sweep off an output folder in use.
+//! keeps a second sweep off an output folder in use; [`slurm`] runs a sweep as a Slurm array job, one
+//! rollout per element ([`sweep::run_cell`]).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod lock;
 pub mod select;
+pub mod slurm;
 pub mod solve;
 pub mod sweep;
 

@@ -13,8 +13,8 @@ use optagent_agent::{Budget, EndReason, RolloutConfig};
 use optagent_eval::{Candidate, EvalOptions, PatchSource, WorkloadSet};
 use optagent_model::{ChatModel, ModelOptions};
 use optagent_report::record::{
-    append_record, completed_keys, read_records, results_path, RecordKey, RolloutRecord,
-    RolloutStatus,
+    append_record, completed_keys, read_sweep_records, results_path, write_record_file, Placement,
+    RecordKey, RolloutRecord, RolloutStatus,
 };
 use optagent_report::sweep_config::{BudgetSpec, SweepConfig};
 use optagent_sandbox::SandboxFactory;
@@ -78,12 +78,12 @@ pub struct SweepOutcome {
     pub report_dir: PathBuf,
 }
 
-struct Job {
-    task: Arc<Task>,
-    model_idx: usize,
-    budget: BudgetSpec,
-    rollout: usize,
-    key: RecordKey,
+pub(crate) struct Job {
+    pub task: Arc<Task>,
+    pub model_idx: usize,
+    pub budget: BudgetSpec,
+    pub rollout: usize,
+    pub key: RecordKey,
 }
 
 fn budget_of(b: &BudgetSpec) -> Budget {
@@ -95,26 +95,28 @@ fn budget_of(b: &BudgetSpec) -> Budget {
     }
 }
 
-/// Run (or resume) a sweep.
-pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
+/// What a sweep has to do, worked out from its config and the records already written.
+pub(crate) struct Prepared {
+    pub out: PathBuf,
+    pub tasks: Vec<Arc<Task>>,
+    pub models: Vec<Arc<dyn ChatModel>>,
+    /// Every rollout of the sweep, in a fixed order (budget, model, task, rollout index).
+    pub cells: Vec<Job>,
+    /// Keys recorded as finished (an errored rollout is not finished: it runs again).
+    pub done: HashSet<RecordKey>,
+    /// Dollars spent by every record so far (errored and superseded ones too: that money is gone).
+    pub spent0: f64,
+}
+
+/// Loads the tasks and models and reads the records of the output folder (`results.jsonl` and
+/// the per-rollout files of a cluster sweep).
+pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, String> {
     let cfg = &opts.config;
-    let say = |e: SweepEvent| {
-        if let Some(w) = &opts.watcher {
-            w(e);
-        }
-    };
     let out = cfg.output_dir();
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
-    // Held until the sweep returns: one sweep per output folder.
-    let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
-    let results = results_path(&out);
-    let existing = if results.exists() {
-        read_records(&results).map_err(|e| e.to_string())?
-    } else {
-        vec![]
-    };
+    let existing = read_sweep_records(&out).map_err(|e| e.to_string())?;
     // Rollouts that ended in an error (a provider outage, a crash) are run again on resume;
-    // their new line supersedes the old one (the later line wins when results are read).
+    // their new record supersedes the old one (the later one wins when results are read).
     let finished: Vec<RolloutRecord> = existing
         .iter()
         .filter(|r| r.status != RolloutStatus::Error)
@@ -134,13 +136,11 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
                 .map_err(|e| format!("model {}: {e}", m.model))?,
         );
     }
-    let mut jobs = vec![];
-    let mut total = 0;
+    let mut cells = vec![];
     for budget in &cfg.budgets {
         for (mi, m) in cfg.models.iter().enumerate() {
             for t in &tasks {
                 for r in 0..cfg.k {
-                    total += 1;
                     let key = (
                         t.id().to_string(),
                         m.model.clone(),
@@ -148,19 +148,53 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
                         budget.label.clone(),
                         r,
                     );
-                    if !done.contains(&key) {
-                        jobs.push(Job {
-                            task: t.clone(),
-                            model_idx: mi,
-                            budget: budget.clone(),
-                            rollout: r,
-                            key,
-                        });
-                    }
+                    cells.push(Job {
+                        task: t.clone(),
+                        model_idx: mi,
+                        budget: budget.clone(),
+                        rollout: r,
+                        key,
+                    });
                 }
             }
         }
     }
+    Ok(Prepared {
+        out,
+        tasks,
+        models,
+        cells,
+        done,
+        spent0,
+    })
+}
+
+/// Run (or resume) a sweep here.
+pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
+    let cfg = &opts.config;
+    let say = |e: SweepEvent| {
+        if let Some(w) = &opts.watcher {
+            w(e);
+        }
+    };
+    let out = cfg.output_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    // Held until the sweep returns: one sweep per output folder.
+    let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
+    let results = results_path(&out);
+    let Prepared {
+        tasks,
+        models,
+        cells,
+        done,
+        spent0,
+        ..
+    } = prepare(&opts)?;
+    let total = cells.len();
+    let jobs: Vec<Job> = cells
+        .into_iter()
+        .filter(|c| !done.contains(&c.key))
+        .collect();
     say(SweepEvent::Planned {
         total,
         done: total - jobs.len(),
@@ -259,11 +293,8 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
             }
         }
     }
-    let records = read_records(&results).map_err(|e| e.to_string())?;
     let task_ids: Vec<String> = tasks.iter().map(|t| t.id().to_string()).collect();
-    let report_dir = out.join("report");
-    optagent_report::render::write_report(&records, &task_ids, cfg.k, &report_dir)
-        .map_err(|e| e.to_string())?;
+    let report_dir = write_sweep_report(&out, &task_ids, cfg.k)?;
     let spent_usd = *spent.lock().unwrap_or_else(|e| e.into_inner());
     Ok(SweepOutcome {
         results,
@@ -273,6 +304,78 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
         spent_usd,
         report_dir,
     })
+}
+
+/// Writes `<out>/report/` from every record of the folder.
+pub(crate) fn write_sweep_report(
+    out: &Path,
+    task_ids: &[String],
+    k: usize,
+) -> Result<PathBuf, String> {
+    let records = read_sweep_records(out).map_err(|e| e.to_string())?;
+    let report_dir = out.join("report");
+    optagent_report::render::write_report(&records, task_ids, k, &report_dir)
+        .map_err(|e| e.to_string())?;
+    Ok(report_dir)
+}
+
+/// How one cell (one rollout of a cluster sweep) ended.
+#[derive(Debug, Clone)]
+pub enum CellOutcome {
+    /// Ran; its record was written to this file.
+    Recorded {
+        record: Box<RolloutRecord>,
+        file: PathBuf,
+    },
+    /// Already finished by an earlier element: nothing run.
+    AlreadyDone,
+    /// The sweep's spending cap was reached before it could start: nothing run.
+    CapReached { spent_usd: f64, cap_usd: f64 },
+}
+
+/// Runs one rollout of a sweep (a cluster element's job) and writes its record to a file of its
+/// own ([`optagent_report::write_record_file`]): many elements on a shared filesystem never
+/// append to one file. The spending cap is checked against every record written so far.
+pub async fn run_cell(opts: SweepOptions, key: &RecordKey) -> Result<CellOutcome, String> {
+    let p = prepare(&opts)?;
+    let job = p
+        .cells
+        .iter()
+        .find(|c| &c.key == key)
+        .ok_or_else(|| format!("the sweep has no rollout {key:?} (was its config changed?)"))?;
+    if p.done.contains(key) {
+        return Ok(CellOutcome::AlreadyDone);
+    }
+    let cap = opts.config.max_cost_usd;
+    if p.spent0 >= cap {
+        return Ok(CellOutcome::CapReached {
+            spent_usd: p.spent0,
+            cap_usd: cap,
+        });
+    }
+    let m = &opts.config.models[job.model_idx];
+    let model = p.models[job.model_idx].clone();
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    let rec = run_job(&opts, job, model, m.temperature, &p.out, lock).await;
+    let file = write_record_file(&p.out, &rec).map_err(|e| e.to_string())?;
+    Ok(CellOutcome::Recorded {
+        record: Box::new(rec),
+        file,
+    })
+}
+
+/// Where this process runs: the host, its allowed CPUs and the Slurm job, if any.
+pub fn placement_here() -> Placement {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    Placement {
+        host: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into()),
+        cpus: optagent_sandbox::available_cpus(),
+        slurm_job_id: env("SLURM_JOB_ID"),
+        slurm_array_job_id: env("SLURM_ARRAY_JOB_ID"),
+        slurm_array_task_id: env("SLURM_ARRAY_TASK_ID").and_then(|v| v.parse().ok()),
+    }
 }
 
 fn rel(out: &Path, p: &Path) -> String {
@@ -382,5 +485,6 @@ async fn run_job(
         wall_s: o.wall_s,
         steps: o.steps,
         finished_at: chrono::Utc::now().to_rfc3339(),
+        placement: Some(placement_here()),
     }
 }

@@ -1,24 +1,60 @@
 //! `optagent sweep`, `optagent report` and `optagent export`: Opt@K sweeps, their reports and
 //! the predictions files other benchmarks' harnesses take.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Args;
+use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use optagent_report::record::{read_records, results_path, RolloutStatus};
+use optagent_report::record::{read_records, read_sweep_records, RolloutStatus};
 use optagent_report::sweep_config::SweepConfig;
-use optagent_rollout::sweep::{sweep, SweepEvent, SweepOptions};
+use optagent_rollout::slurm;
+use optagent_rollout::sweep::{run_cell, sweep, CellOutcome, SweepEvent, SweepOptions};
 
 use super::solve::ModelArgs;
 use crate::MeasureArgs;
 
+/// `optagent sweep <toml>`, or `optagent sweep status|cancel <dir>`.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepCommand {
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    #[command(flatten)]
+    pub args: SweepArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SweepAction {
+    /// Where every rollout of a sweep stands (done, failed, pending, running, lost), from its
+    /// records and, for a Slurm sweep, the queue.
+    Status {
+        /// The sweep's output folder, or its sweep file.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a Slurm sweep's queued and running elements (scancel).
+    Cancel {
+        /// The sweep's output folder, or its sweep file.
+        dir: PathBuf,
+    },
+}
+
 #[derive(Args, Debug)]
 pub struct SweepArgs {
     /// The sweep config (see evals/sweep-example.toml).
-    #[arg(value_name = "SWEEP_TOML")]
-    pub sweep_file: PathBuf,
+    #[arg(value_name = "SWEEP_TOML", required = true)]
+    pub sweep_file: Option<PathBuf>,
+    /// Where rollouts run: local (here) or slurm (one sbatch array job; default: the sweep
+    /// file's [executor], else local).
+    #[arg(long, value_parser = ["local", "slurm"])]
+    pub executor: Option<String>,
+    /// With --executor slurm: submit and return at once instead of waiting for the job.
+    #[arg(long)]
+    pub detach: bool,
     /// Repetitions of the agent's bench tool.
     #[arg(long, default_value_t = 5)]
     pub bench_reps: usize,
@@ -31,8 +67,80 @@ pub struct SweepArgs {
     pub measure: MeasureArgs,
 }
 
-pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
-    let config = SweepConfig::load(&a.sweep_file)?;
+pub async fn run(c: SweepCommand) -> anyhow::Result<ExitCode> {
+    match c.action {
+        Some(SweepAction::Status { dir, json }) => status(&dir, json),
+        Some(SweepAction::Cancel { dir }) => cancel(&dir),
+        None => run_sweep(c.args).await,
+    }
+}
+
+/// The sweep file named on the command line.
+fn sweep_file(a: &SweepArgs) -> anyhow::Result<&Path> {
+    a.sweep_file
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("no sweep file given"))
+}
+
+/// A sweep's output folder: the folder itself, or the one its sweep file names.
+fn output_of(p: &Path) -> anyhow::Result<PathBuf> {
+    if p.is_file() {
+        Ok(SweepConfig::load(p)?.output_dir())
+    } else if p.is_dir() {
+        Ok(p.to_path_buf())
+    } else {
+        anyhow::bail!(
+            "{}: neither a sweep file nor a sweep's output folder",
+            p.display()
+        )
+    }
+}
+
+fn status(p: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let out = output_of(p)?;
+    let cells = slurm::status(&out).map_err(anyhow::Error::msg)?;
+    if json {
+        let rows: Vec<serde_json::Value> = cells
+            .iter()
+            .map(|(k, st)| {
+                serde_json::json!({"task": k.0, "model": k.1, "agent": k.2, "budget": k.3,
+                    "rollout": k.4, "state": st.as_str()})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (k, st) in &cells {
+        *counts.entry(st.as_str()).or_default() += 1;
+        println!("{:<13} {} {} {} r{}", st.as_str(), k.0, k.1, k.3, k.4);
+    }
+    let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!(
+        "{}: {}",
+        out.display(),
+        if summary.is_empty() {
+            "no rollout recorded or submitted".to_string()
+        } else {
+            summary.join(", ")
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cancel(p: &Path) -> anyhow::Result<ExitCode> {
+    let out = output_of(p)?;
+    let ids = slurm::cancel(&out).map_err(anyhow::Error::msg)?;
+    if ids.is_empty() {
+        println!("{}: no queued or running job to cancel", out.display());
+    } else {
+        println!("cancelled job(s) {}", ids.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The sweep's options, as every executor and every Slurm element builds them.
+async fn sweep_options(a: &SweepArgs, config: SweepConfig) -> anyhow::Result<SweepOptions> {
     let out = config.output_dir();
     std::fs::create_dir_all(&out)?;
     let mut verify = super::eval_options(&a.measure, &out.join("work"), None).await?;
@@ -42,6 +150,35 @@ pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     verify.progress = None;
     let mut bench = verify.clone();
     bench.reps = Some(a.bench_reps);
+    let sandbox = verify.sandbox.clone();
+    let model_opts = a.model_args.options();
+    let secret_vars = config
+        .models
+        .iter()
+        .filter_map(|m| optagent_model::key_variable(&m.model, &model_opts))
+        .collect();
+    Ok(SweepOptions {
+        config,
+        model_opts,
+        secret_vars,
+        sandbox,
+        bench,
+        verify,
+        watcher: None,
+    })
+}
+
+async fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
+    let config = SweepConfig::load(sweep_file(&a)?)?;
+    let executor = a
+        .executor
+        .clone()
+        .or_else(|| config.executor.as_ref().map(|e| e.kind.clone()))
+        .unwrap_or_else(|| "local".into());
+    if executor == "slurm" {
+        return run_slurm(a, config).await;
+    }
+    let mut opts = sweep_options(&a, config).await?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -101,24 +238,8 @@ pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
             }
         }
     });
-    let sandbox = verify.sandbox.clone();
-    let model_opts = a.model_args.options();
-    let secret_vars = config
-        .models
-        .iter()
-        .filter_map(|m| optagent_model::key_variable(&m.model, &model_opts))
-        .collect();
-    let outcome = sweep(SweepOptions {
-        config,
-        model_opts,
-        secret_vars,
-        sandbox,
-        bench,
-        verify,
-        watcher: Some(watcher),
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
+    opts.watcher = Some(watcher);
+    let outcome = sweep(opts).await.map_err(anyhow::Error::msg)?;
     bar.finish_and_clear();
     println!(
         "ran {} rollout(s), {} already done, {} not started (spending cap); ${:.4} spent in all",
@@ -132,12 +253,16 @@ pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A results file, or a sweep folder holding `results.jsonl`.
-fn results_file(p: &std::path::Path) -> PathBuf {
+/// The records of a results file, or of a sweep folder (its `results.jsonl` and the per-rollout
+/// files a Slurm sweep writes); and the folder they belong to.
+fn records_of(
+    p: &std::path::Path,
+) -> anyhow::Result<(Vec<optagent_report::RolloutRecord>, PathBuf)> {
     if p.is_dir() {
-        results_path(p)
+        Ok((read_sweep_records(p)?, p.to_path_buf()))
     } else {
-        p.to_path_buf()
+        let dir = p.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Ok((read_records(p)?, dir))
     }
 }
 
@@ -157,8 +282,7 @@ pub struct ReportArgs {
 }
 
 pub async fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let file = results_file(&a.results);
-    let records = read_records(&file)?;
+    let (records, folder) = records_of(&a.results)?;
     let k =
         a.k.unwrap_or_else(|| records.iter().map(|r| r.rollout + 1).max().unwrap_or(1));
     let tasks = if a.tasks.is_empty() {
@@ -169,11 +293,7 @@ pub async fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
     } else {
         a.tasks.clone()
     };
-    let out = a.out.clone().unwrap_or_else(|| {
-        file.parent()
-            .unwrap_or(std::path::Path::new("."))
-            .join("report")
-    });
+    let out = a.out.clone().unwrap_or_else(|| folder.join("report"));
     let paths = optagent_report::render::write_report(&records, &tasks, k, &out)?;
     println!("{paths:#?}");
     Ok(ExitCode::SUCCESS)
@@ -192,7 +312,7 @@ pub struct ExportArgs {
 }
 
 pub async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
-    let records = read_records(results_file(&a.results))?;
+    let (records, _) = records_of(&a.results)?;
     let pick = match a.pick.as_str() {
         "first" => optagent_report::Pick::First,
         "all" => optagent_report::Pick::All,
@@ -207,5 +327,180 @@ pub async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
         "wrote {n} prediction(s) to {} ({with_patch} rollouts had a patch)",
         a.out.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The `optagent sweep` arguments an element re-reads: this command line from `sweep` on,
+/// without the executor's own options.
+fn element_argv() -> Vec<String> {
+    let args: Vec<String> = std::env::args().collect();
+    let from = args.iter().position(|a| a == "sweep").map_or(1, |i| i + 1);
+    let mut out = vec![];
+    let mut skip_next = false;
+    for a in &args[from..] {
+        if skip_next {
+            skip_next = false;
+            continue;
+        }
+        match a.as_str() {
+            "--executor" => skip_next = true,
+            "--detach" => {}
+            x if x.starts_with("--executor=") => {}
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
+async fn run_slurm(a: SweepArgs, config: SweepConfig) -> anyhow::Result<ExitCode> {
+    let exec = config.executor.clone().unwrap_or_default();
+    let out = config.output_dir();
+    std::fs::create_dir_all(&out)?;
+    // One submitter per output folder, as for a local sweep.
+    let lock = optagent_rollout::lock::OutputLock::acquire(&out)?;
+    let k = config.k;
+    let task_dirs = config.task_dirs();
+    let opts = sweep_options(&a, config).await?;
+    let binary = std::env::current_exe()?;
+    let s = slurm::submit(&opts, &exec, &binary, element_argv()).map_err(anyhow::Error::msg)?;
+    println!(
+        "sweep: {} rollouts, {} already done, {} still queued from an earlier submission, {} submitted{}",
+        s.total,
+        s.done,
+        s.still_queued,
+        s.submitted,
+        s.job
+            .as_ref()
+            .map(|j| format!(" as Slurm job {}", j.job_id))
+            .unwrap_or_default()
+    );
+    if let Some((spent, cap)) = s.cap_reached {
+        println!("spending cap reached (${spent:.2} of ${cap:.2}): nothing submitted");
+    }
+    if a.detach {
+        println!(
+            "detached: `optagent sweep status {0}` shows progress, `optagent sweep cancel {0}` stops it",
+            out.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let total = s.total;
+    let mut last = usize::MAX;
+    loop {
+        let live = slurm::live_elements(&out).map_err(anyhow::Error::msg)?;
+        let recorded = read_sweep_records(&out)
+            .map(|r| optagent_report::completed_keys(&r).len())
+            .unwrap_or(0);
+        if recorded != last {
+            println!("{recorded}/{total} rollouts recorded, {live} element(s) queued or running");
+            last = recorded;
+        }
+        if live == 0 {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = tokio::signal::ctrl_c() => {
+                if ask_cancel(live).await {
+                    let ids = slurm::cancel(&out).map_err(anyhow::Error::msg)?;
+                    println!("cancelled job(s) {}", ids.join(", "));
+                } else {
+                    println!(
+                        "the job keeps running; `optagent sweep status {0}` follows it, \
+                         `optagent sweep cancel {0}` stops it",
+                        out.display()
+                    );
+                }
+                return Ok(ExitCode::from(130));
+            }
+        }
+    }
+    drop(lock);
+    let task_ids: Vec<String> = task_dirs
+        .iter()
+        .filter_map(|d| optagent_task::Task::load(d).ok())
+        .map(|t| t.id().to_string())
+        .collect();
+    let records = read_sweep_records(&out)?;
+    let report_dir = out.join("report");
+    optagent_report::render::write_report(&records, &task_ids, k, &report_dir)?;
+    let cells = slurm::status(&out).map_err(anyhow::Error::msg)?;
+    let count = |st: slurm::CellState| cells.iter().filter(|(_, s)| *s == st).count();
+    println!(
+        "done: {} finished, {} failed, {} lost (run the sweep again to retry failed and lost ones)",
+        count(slurm::CellState::Done),
+        count(slurm::CellState::Failed),
+        count(slurm::CellState::Lost)
+    );
+    println!("report:  {}", report_dir.join("report.md").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks on the terminal whether to cancel the submitted jobs; no terminal: no.
+async fn ask_cancel(live: usize) -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("\n{live} Slurm element(s) still queued or running. Cancel them? [y/N] ");
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).ok();
+        matches!(line.trim(), "y" | "Y" | "yes")
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// `optagent sweep-cell`: one element of a Slurm sweep (run by Slurm, not by people).
+#[derive(Args, Debug)]
+pub struct CellArgs {
+    /// The plan file the sweep wrote (`<output>/slurm/plan-*.json`).
+    #[arg(long)]
+    pub plan: PathBuf,
+    /// The element's array index (`$SLURM_ARRAY_TASK_ID`).
+    #[arg(long)]
+    pub index: usize,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "optagent-sweep")]
+struct ElementArgv {
+    #[command(flatten)]
+    args: SweepArgs,
+}
+
+pub async fn cell(c: CellArgs) -> anyhow::Result<ExitCode> {
+    let plan = slurm::Plan::load(&c.plan).map_err(anyhow::Error::msg)?;
+    let key = plan
+        .cell(c.index, &c.plan)
+        .map_err(anyhow::Error::msg)?
+        .clone();
+    // Relative arguments mean what they meant where the sweep was started.
+    std::env::set_current_dir(&plan.cwd)
+        .map_err(|e| anyhow::anyhow!("entering {}: {e}", plan.cwd.display()))?;
+    let argv = std::iter::once("optagent-sweep".to_string()).chain(plan.argv.iter().cloned());
+    let a = ElementArgv::try_parse_from(argv)
+        .map_err(|e| anyhow::anyhow!("{}: the sweep's arguments: {e}", c.plan.display()))?
+        .args;
+    let config = SweepConfig::load(sweep_file(&a)?)?;
+    let opts = sweep_options(&a, config).await?;
+    match run_cell(opts, &key).await.map_err(anyhow::Error::msg)? {
+        CellOutcome::Recorded { record, file } => {
+            println!(
+                "{} {} {} r{}: {} -> {}",
+                key.0,
+                key.1,
+                key.3,
+                key.4,
+                record.status.as_str(),
+                file.display()
+            );
+        }
+        CellOutcome::AlreadyDone => println!("already recorded: nothing to run"),
+        CellOutcome::CapReached { spent_usd, cap_usd } => {
+            println!("spending cap reached (${spent_usd:.2} of ${cap_usd:.2}): not started")
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
