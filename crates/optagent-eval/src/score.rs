@@ -1,6 +1,13 @@
 //! Turning a session's samples into each candidate's report, with the public benchmarks' rules
 //! (`optagent_stats::metrics`). A candidate that failed correctness scores speedup 1.0 on every
 //! workload, as the benchmarks say; the expert's figures stay as measured.
+//!
+//! Where the expert is not significantly faster than the baseline on this machine
+//! ([`WorkloadReport::expert_is_faster`]), SR and advantage stop meaning anything (a patch
+//! that changes nothing "beats" the expert). Such workloads are marked `expert_not_faster` and
+//! left out of the task's `speedup_ratio` and `advantage`; a task with no workload where the
+//! expert is faster is marked `expert_not_faster` itself, keeps those two figures over all its
+//! workloads for reference, and sweeps leave it out of their SR and advantage means.
 
 use std::time::Duration;
 
@@ -144,6 +151,7 @@ fn score_one(
             patch_wall_s: (!a.is_empty()).then(|| wall(slot)),
             expert_p_value: ep,
             expert_significant: esig,
+            expert_not_faster: !crate::report::expert_faster(esig, o),
             reps: stop.reps,
             stop: stop.reason.clone(),
         });
@@ -154,15 +162,21 @@ fn score_one(
         .collect();
     let (improvements, regressions) =
         metrics::improvements_regressions(&significant_speedups, opts.threshold);
+    // GSO: opt_commit only where opt_base holds (gso_opt_commit checks both).
     let (opt_base, opt_commit) = if correct {
         (
             metrics::gso_opt_base(&b_means, &a_means),
-            metrics::gso_opt_commit(&e_means, &a_means, opts.p),
+            metrics::gso_opt_commit(&b_means, &e_means, &a_means, opts.p),
         )
     } else {
         (false, false)
     };
     let hmean = metrics::gso_hmean_e_over_a(&e_means, &a_means);
+    // SR and advantage over the workloads where the expert is faster (all of them when there
+    // is none: the task is then expert_not_faster and left out of sweep means).
+    let kept = crate::report::scored_indices(&rows);
+    let pick = |xs: &[f64]| -> Vec<f64> { kept.iter().map(|&i| xs[i]).collect() };
+    let kept_names: Vec<String> = kept.iter().map(|&i| names[i].clone()).collect();
     let advantage = if names.is_empty() {
         Advantage {
             l1: 0.0,
@@ -171,8 +185,11 @@ fn score_one(
             l4: 0.0,
         }
     } else {
-        metrics::formulacode_advantage(&names, &s_all, &o_all)
+        metrics::formulacode_advantage(&kept_names, &pick(&s_all), &pick(&o_all))
     };
+    let speedup_ratio =
+        metrics::swef_speedup_ratio(&pick(&b_means), &pick(&e_means), &pick(&a_means));
+    let expert_not_faster = !rows.is_empty() && rows.iter().all(|r| r.expert_not_faster);
     EvalReport {
         task: task.id().to_string(),
         patch: p.label.clone(),
@@ -186,8 +203,9 @@ fn score_one(
         opt_commit,
         opt_p: opts.p,
         hmean_expert_over_patch: hmean,
-        speedup_ratio: metrics::swef_speedup_ratio(&b_means, &e_means, &a_means),
+        speedup_ratio,
         advantage,
+        expert_not_faster,
         improvements,
         regressions,
         threshold: opts.threshold,
