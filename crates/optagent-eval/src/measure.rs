@@ -349,10 +349,10 @@ pub async fn run_session(
     if metric == Metric::Time {
         for (wi, w) in workloads.iter().enumerate() {
             let base = &cx.session.series[0][wi].values;
-            for s in 1..nslots {
-                let other = &cx.session.series[s][wi].values;
+            for (p, series) in prepared.iter().zip(&cx.session.series).skip(1) {
+                let other = &series[wi].values;
                 if let Some(note) = tie_floor_note(&w.name, base, other, opts.alpha) {
-                    opts.say(&format!("[{}] {}: {note}", task.id(), prepared[s].label));
+                    opts.say(&format!("[{}] {}: {note}", task.id(), p.label));
                 }
             }
         }
