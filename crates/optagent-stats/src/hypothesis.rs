@@ -1,11 +1,14 @@
 //! Hypothesis tests for comparing two samples of measurements.
 //!
-//! Currently this is the Mann-Whitney U (Wilcoxon rank-sum) test, used to
-//! decide whether patched timings are stochastically different from baseline
-//! timings without assuming normality. Results follow the conventions of
-//! `scipy.stats.mannwhitneyu`: `u` is the statistic of the first sample and
-//! the p-values for `method="exact"` / `method="asymptotic"` (with continuity
-//! correction) agree with SciPy's.
+//! The Mann-Whitney U (Wilcoxon rank-sum) test, used to decide whether patched
+//! timings are stochastically different from baseline timings without
+//! assuming normality, and the Wilcoxon signed-rank test for paired rounds.
+//! Mann-Whitney results follow the conventions of `scipy.stats.mannwhitneyu`:
+//! `u` is the statistic of the first sample, and without ties the p-values
+//! for `method="exact"` / `method="asymptotic"` (with continuity correction)
+//! agree with SciPy's. With ties at up to 50 values per sample the exact
+//! permutation distribution is used where SciPy would use the normal
+//! approximation, which is too liberal at small n.
 
 use serde::{Deserialize, Serialize};
 
