@@ -481,6 +481,22 @@ mod tests {
         assert!(gso_opt_base(&b, &a) && gso_opt_commit(&b, &e, &a, 0.95));
     }
 
+    /// METRICS.md: "Opt_p@K ... p = 0 means correct and opt_base". Before opt_commit implied
+    /// opt_base, p = 0 accepted every correct patch.
+    #[test]
+    fn opt_p_zero_is_opt_base() {
+        let b = [1.0, 2.0];
+        let e = [0.5, 1.0];
+        for f in [0.5, 0.9, 1.0, 1.1, 1.2, 2.0, 4.0] {
+            let a = [1.0 / f, 2.0 / f];
+            assert_eq!(
+                gso_opt_commit(&b, &e, &a, 0.0),
+                gso_opt_base(&b, &a),
+                "{f}x"
+            );
+        }
+    }
+
     #[test]
     fn swef_ratio_uses_totals() {
         // totals b = 10, e = 4, a = 5: agent 2x, expert 2.5x -> SR 0.8
