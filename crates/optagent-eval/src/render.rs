@@ -160,3 +160,38 @@ pub fn table(r: &EvalReport) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// gamma's first evaluation from the report crate's hand-written fixture (two workloads).
+    fn fixture_report() -> EvalReport {
+        let text = include_str!("../../optagent-report/tests/fixtures/results-3x4.jsonl");
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"task\": \"gamma\"") && l.contains("tests_failed"))
+            .expect("gamma's tests_failed record");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        serde_json::from_value(v["eval"].clone()).unwrap()
+    }
+
+    /// Issue 10 item 6: the table marks workloads where the expert is not faster and says
+    /// what that does to SR and advantage.
+    #[test]
+    fn expert_not_faster_marked_in_table() {
+        let mut r = fixture_report();
+        assert!(!table(&r).contains("expert_not_faster"));
+        r.workloads[1].expert_not_faster = true;
+        let t = table(&r);
+        assert!(
+            t.contains("1 workload(s) where the expert is not significantly faster"),
+            "{t}"
+        );
+        let row = t.lines().find(|l| l.starts_with("gmod.g")).unwrap();
+        assert!(row.contains("x!"), "{row}");
+        r.workloads[0].expert_not_faster = true;
+        r.expert_not_faster = true;
+        assert!(table(&r).contains("expert_not_faster: on no workload"));
+    }
+}
