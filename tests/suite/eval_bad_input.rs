@@ -283,3 +283,47 @@ async fn a_task_from_a_local_git_repository_at_a_revision_expression() {
     );
     assert!(r[0].workloads[0].expert_significant);
 }
+
+/// Issue 10 items 2 and 3, end to end: a workload's result holding NaN, infinities and an
+/// integer beyond u64 (as Python's `json.dump` writes them) no longer breaks the task; a
+/// candidate whose big integer differs by 10**6 in 2**70 is `wrong_result`, though the two are
+/// equal as floats within rtol.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nan_infinity_and_big_integer_results_are_compared_exactly() {
+    let _serial = MEASURING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bench = r#"import json, os, sys, time
+sys.path.insert(0, '.')
+import lib
+t = time.perf_counter()
+r = lib.work(20000)
+s = time.perf_counter() - t
+big = 2**70 + 12345 + getattr(lib, 'OFFSET', 0)
+with open(os.environ['OPTAGENT_OUTPUT'], 'w') as f:
+    json.dump({'seconds': s, 'result': [r, float('nan'), float('inf'), -float('inf'), big]}, f)
+"#;
+    write_task(
+        dir.path(),
+        &toml("", "", "", 60),
+        &[("lib.py", SRC), ("bench/run.py", bench)],
+        EXPERT,
+    );
+    let task = Task::load(dir.path()).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let cands = [
+        Candidate::new("nop", PatchSource::Nop),
+        lib_patch("offset", "    return n * (n - 1) // 2\nOFFSET = 10**6\n"),
+    ];
+    let reports = optagent_eval::evaluate(&task, &cands, &opts(work.path(), 3))
+        .await
+        .expect("NaN and big integers in a result do not break the task");
+    let nop = find(&reports, "nop");
+    assert_eq!(nop.verdict, Verdict::Ok, "{:?}", nop.reason);
+    let off = find(&reports, "offset");
+    assert_eq!(off.verdict, Verdict::WrongResult, "{:?}", off.reason);
+    let reason = off.reason.as_deref().unwrap_or("");
+    assert!(
+        reason.contains("1180591620717411315769") && reason.contains("1180591620717412315769"),
+        "{reason}"
+    );
+}

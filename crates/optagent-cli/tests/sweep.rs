@@ -375,4 +375,43 @@ async fn regression_two_sweeps_on_one_folder_the_second_is_refused_naming_the_fi
         .lines()
         .count();
     assert_eq!(n, 1, "only the first sweep wrote a record");
+
+/// Issue 10 item 7: `optagent report` printed `ReportPaths { ... }` (a Rust debug struct). It
+/// prints the files written, one a line, and the headline figures.
+#[tokio::test]
+async fn report_prints_files_and_headline_figures() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../optagent-report/tests/fixtures/results-3x4.jsonl");
+    let out = tempfile::tempdir().unwrap();
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"))
+        .args([
+            "report",
+            fixture.to_str().unwrap(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !stdout.contains("ReportPaths") && !stdout.contains('{'),
+        "{stdout}"
+    );
+    let files: Vec<&str> = stdout
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(str::trim)
+        .collect();
+    assert_eq!(files.len(), 7, "{stdout}");
+    for f in &files {
+        assert!(Path::new(f).is_file(), "{f}");
+    }
+    assert!(files[0].ends_with("report.md"), "{stdout}");
+    assert!(
+        stdout.contains("Opt@1 33.3%, Opt@4 66.7% (2/3 tasks), geomean speedup 2.154×"),
+        "{stdout}"
+    );
 }

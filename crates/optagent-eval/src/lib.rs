@@ -18,6 +18,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 pub mod score;
+pub mod value;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -6,12 +6,13 @@
 use std::time::{Duration, Instant};
 
 use optagent_stats::bootstrap::ratio_of_medians_ci;
+use optagent_stats::hypothesis::{min_two_sided_p, min_two_sided_p_given};
 use optagent_task::{Metric, Task, Workload};
-use serde_json::Value;
 
 use crate::prepare::Prepared;
 use crate::report::Verdict;
 use crate::runner::{run_once, RunFailure, RunOpts, RunSample};
+use crate::value::ResultValue;
 use crate::{EvalError, EvalOptions, WorkloadSet};
 
 /// The workloads an evaluation measures, in task order.
@@ -68,7 +69,7 @@ struct Ctx<'a> {
     opts: &'a EvalOptions,
     metric: Metric,
     cpus: Option<Vec<usize>>,
-    reference: Vec<Option<Value>>,
+    reference: Vec<Option<ResultValue>>,
     session: Session,
 }
 
@@ -146,7 +147,7 @@ impl Ctx<'_> {
         w: &Workload,
         sample: &RunSample,
     ) -> Result<(), EvalError> {
-        let got = sample.result.clone().unwrap_or(Value::Null);
+        let got = sample.result.clone().unwrap_or(ResultValue::Null);
         match &self.reference[wi] {
             None if slot == 0 => {
                 self.reference[wi] = Some(got);
@@ -218,14 +219,14 @@ pub async fn run_session(
     };
     let slots: Vec<usize> = (0..nslots).collect();
     if metric == Metric::Time && opts.adaptive.is_none() {
-        let floor = min_two_sided_p(reps);
+        let floor = min_two_sided_p(reps, reps);
         if floor >= opts.alpha {
             opts.say(&format!(
-                "[{}] note: with {reps} reps per tree the Mann-Whitney test cannot go below p = {floor:.3}, \
-                 so nothing can be significant at alpha {}; use --reps {} or more",
+                "[{}] note: with {reps} reps per tree the Mann-Whitney test cannot go below p = {floor:.3} \
+                 (higher still where timings tie), so nothing can be significant at alpha {}; use --reps {} or more",
                 task.id(),
                 opts.alpha,
-                (1..100).find(|&n| min_two_sided_p(n) < opts.alpha).unwrap_or(100)
+                (1..100).find(|&n| min_two_sided_p(n, n) < opts.alpha).unwrap_or(100)
             ));
         }
     }
@@ -345,8 +346,39 @@ pub async fn run_session(
             })
         })
         .collect();
+    if metric == Metric::Time {
+        for (wi, w) in workloads.iter().enumerate() {
+            let base = &cx.session.series[0][wi].values;
+            for (p, series) in prepared.iter().zip(&cx.session.series).skip(1) {
+                let other = &series[wi].values;
+                if let Some(note) = tie_floor_note(&w.name, base, other, opts.alpha) {
+                    opts.say(&format!("[{}] {}: {note}", task.id(), p.label));
+                }
+            }
+        }
+    }
     cx.session.session_wall = session_start.elapsed();
     Ok(cx.session)
+}
+
+/// A note when ties among a workload's timings keep the exact Mann-Whitney test from reaching
+/// `alpha` although the sample sizes alone would allow it (the sizes-only case is noted before
+/// measuring). `None` when there is nothing to add.
+fn tie_floor_note(workload: &str, base: &[f64], other: &[f64], alpha: f64) -> Option<String> {
+    if base.is_empty() || other.is_empty() {
+        return None;
+    }
+    if min_two_sided_p(base.len(), other.len()) >= alpha {
+        return None;
+    }
+    let pooled: Vec<f64> = base.iter().chain(other).copied().collect();
+    let floor = min_two_sided_p_given(&pooled, base.len());
+    (floor >= alpha).then(|| {
+        format!(
+            "note: ties among the timings of workload {workload} keep the Mann-Whitney test \
+             from going below p = {floor:.3}, so it cannot be significant at alpha {alpha}"
+        )
+    })
 }
 
 /// Instruction counts net of the workload's setup; falls back to the full count when the
@@ -373,21 +405,31 @@ fn converged(cx: &Ctx<'_>, wi: usize, target: f64, opts: &EvalOptions) -> bool {
     })
 }
 
-/// The smallest two-sided p-value an exact Mann-Whitney test of n against n samples can give:
-/// 2 / C(2n, n).
-pub fn min_two_sided_p(n: usize) -> f64 {
-    let mut c = 1.0f64;
-    for i in 0..n {
-        c = c * (2 * n - i) as f64 / (i + 1) as f64;
-    }
-    (2.0 / c).min(1.0)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn smallest_p_of_exact_test() {
-        assert!((super::min_two_sided_p(3) - 0.1).abs() < 1e-12);
-        assert!((super::min_two_sided_p(5) - 2.0 / 252.0).abs() < 1e-12);
+        assert!((min_two_sided_p(3, 3) - 0.1).abs() < 1e-12);
+        assert!((min_two_sided_p(5, 5) - 2.0 / 252.0).abs() < 1e-12);
+    }
+
+    /// Issue 10 item 4: the "cannot go below p" notice must hold with ties too. Tied timings
+    /// (instruction-like counts, coarse clocks) raise the floor; the notice names the workload.
+    #[test]
+    fn mann_whitney_ties_floor_notice() {
+        // 5 against 5 could reach 2/252 < 0.01, but with these ties no split gets there.
+        let b = [2.0, 2.0, 2.0, 2.0, 2.0];
+        let a = [1.0, 1.0, 1.0, 1.0, 2.0];
+        let note = tie_floor_note("w", &b, &a, 0.01).expect("a note");
+        assert!(
+            note.contains("workload w") && note.contains("ties"),
+            "{note}"
+        );
+        // Distinct timings: the pre-measurement notice covers it, nothing more to say.
+        let b = [2.0, 2.1, 2.2, 2.3, 2.4];
+        let a = [1.0, 1.1, 1.2, 1.3, 1.4];
+        assert!(tie_floor_note("w", &b, &a, 0.01).is_none());
     }
 }

@@ -73,6 +73,20 @@ pub fn table(r: &EvalReport) -> String {
         r.regressions,
         r.threshold * 100.0
     );
+    let not_faster = r.workloads.iter().filter(|w| w.expert_not_faster).count();
+    if r.expert_not_faster {
+        let _ = writeln!(
+            s,
+            "expert_not_faster: on no workload is the expert significantly faster than the baseline \
+             here; speedup_ratio and advantage mean nothing and sweeps leave this task out of them"
+        );
+    } else if not_faster > 0 {
+        let _ = writeln!(
+            s,
+            "{not_faster} workload(s) where the expert is not significantly faster than the baseline \
+             (marked !) are left out of speedup_ratio and advantage"
+        );
+    }
     let name_w = r
         .workloads
         .iter()
@@ -89,7 +103,7 @@ pub fn table(r: &EvalReport) -> String {
         let name: String = w.name.chars().take(name_w).collect();
         let _ = writeln!(
             s,
-            "{:<name_w$}  {:>10} {:>10} {:>10}  {:>7.3}x [{:>6.3}, {:>6.3}]  {:>8.1e}{} {:>8.3}x  {:>4} {}",
+            "{:<name_w$}  {:>10} {:>10} {:>10}  {:>7.3}x [{:>6.3}, {:>6.3}]  {:>8.1e}{} {:>8.3}x{} {:>4} {}",
             name,
             fmt_value(r.metric, w.baseline.median),
             fmt_value(r.metric, w.expert.median),
@@ -103,6 +117,7 @@ pub fn table(r: &EvalReport) -> String {
             w.p_value,
             if w.significant { "*" } else { " " },
             w.expert_speedup,
+            if w.expert_not_faster { "!" } else { " " },
             w.reps,
             w.stop,
         );
@@ -127,8 +142,8 @@ pub fn table(r: &EvalReport) -> String {
     }
     let _ = writeln!(
         s,
-        "\n(* significant at alpha {}; medians of {}; {} on {} core(s), pinned {:?}, load {} -> {}; \
-         {:.1}s total, {:.1}s in {} workload runs)",
+        "\n(* significant at alpha {}; ! expert not significantly faster; medians of {}; {} on {} core(s), \
+         pinned {:?}, load {} -> {}; {:.1}s total, {:.1}s in {} workload runs)",
         r.alpha,
         match r.metric {
             Metric::Time => "seconds",
@@ -144,4 +159,39 @@ pub fn table(r: &EvalReport) -> String {
         r.timing.runs
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// gamma's first evaluation from the report crate's hand-written fixture (two workloads).
+    fn fixture_report() -> EvalReport {
+        let text = include_str!("../../optagent-report/tests/fixtures/results-3x4.jsonl");
+        let line = text
+            .lines()
+            .find(|l| l.contains("\"task\": \"gamma\"") && l.contains("tests_failed"))
+            .expect("gamma's tests_failed record");
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        serde_json::from_value(v["eval"].clone()).unwrap()
+    }
+
+    /// Issue 10 item 6: the table marks workloads where the expert is not faster and says
+    /// what that does to SR and advantage.
+    #[test]
+    fn expert_not_faster_marked_in_table() {
+        let mut r = fixture_report();
+        assert!(!table(&r).contains("expert_not_faster"));
+        r.workloads[1].expert_not_faster = true;
+        let t = table(&r);
+        assert!(
+            t.contains("1 workload(s) where the expert is not significantly faster"),
+            "{t}"
+        );
+        let row = t.lines().find(|l| l.starts_with("gmod.g")).unwrap();
+        assert!(row.contains("x!"), "{row}");
+        r.workloads[0].expert_not_faster = true;
+        r.expert_not_faster = true;
+        assert!(table(&r).contains("expert_not_faster: on no workload"));
+    }
 }

@@ -93,6 +93,11 @@ pub struct WorkloadReport {
     pub patch_wall_s: Option<f64>,
     pub expert_p_value: f64,
     pub expert_significant: bool,
+    /// The expert is not significantly faster than the baseline here (not `expert_significant`,
+    /// or its speedup is at most 1): this workload is left out of the task's `speedup_ratio` and
+    /// `advantage`.
+    #[serde(default)]
+    pub expert_not_faster: bool,
     /// Timed repetitions per tree, and why measuring stopped (fixed, converged, budget, max_reps).
     pub reps: usize,
     pub stop: String,
@@ -139,14 +144,21 @@ pub struct EvalReport {
     pub expert_speedup: f64,
     /// GSO: mean(b) > mean(a) and round(geomean(b/a), 1) >= 1.2, from per-workload means.
     pub opt_base: bool,
-    /// GSO: harmonic_mean(e/a) > p, from per-workload means.
+    /// GSO: opt_base and harmonic_mean(e/a) > p, from per-workload means (so it implies
+    /// opt_base).
     pub opt_commit: bool,
     pub opt_p: f64,
     pub hmean_expert_over_patch: f64,
-    /// SWE-fficiency: (b/a)/(b/e) on the task's totals of means.
+    /// SWE-fficiency: (b/a)/(b/e) on the task's totals of means, over the workloads where the
+    /// expert is faster (all of them when there is none).
     pub speedup_ratio: f64,
-    /// FormulaCode's advantage at L1..L4 (medians).
+    /// FormulaCode's advantage at L1..L4 (medians), over the same workloads.
     pub advantage: Advantage,
+    /// On no workload is the expert significantly faster than the baseline: `speedup_ratio`
+    /// and `advantage` (then over all workloads) mean nothing, and sweeps leave the task out of
+    /// their SR and advantage means.
+    #[serde(default)]
+    pub expert_not_faster: bool,
     /// Workloads significantly faster / slower by at least `threshold`.
     pub improvements: usize,
     pub regressions: usize,
@@ -158,4 +170,47 @@ pub struct EvalReport {
     pub workloads: Vec<WorkloadReport>,
     pub machine: MachineReport,
     pub timing: TimingReport,
+}
+
+/// The expert is significantly faster than the baseline on a workload: its test says the costs
+/// differ (`significant`) and its speedup is above 1.
+pub fn expert_faster(significant: bool, expert_speedup: f64) -> bool {
+    significant && expert_speedup > 1.0
+}
+
+/// Indices of the workloads that enter SR and advantage: those where the expert is faster, or
+/// all of them when there is none.
+pub fn scored_indices(workloads: &[WorkloadReport]) -> Vec<usize> {
+    let kept: Vec<usize> = (0..workloads.len())
+        .filter(|&i| workloads[i].expert_is_faster())
+        .collect();
+    if kept.is_empty() {
+        (0..workloads.len()).collect()
+    } else {
+        kept
+    }
+}
+
+impl WorkloadReport {
+    /// [`expert_faster`] from the stored figures (so records written before the
+    /// `expert_not_faster` field existed are judged alike).
+    pub fn expert_is_faster(&self) -> bool {
+        expert_faster(self.expert_significant, self.expert_speedup)
+    }
+}
+
+impl EvalReport {
+    /// No workload where the expert is significantly faster than the baseline (computed from the
+    /// stored figures, as [`WorkloadReport::expert_is_faster`]). `false` without workloads.
+    pub fn expert_not_faster_task(&self) -> bool {
+        !self.workloads.is_empty() && !self.workloads.iter().any(|w| w.expert_is_faster())
+    }
+
+    /// The workloads that enter SR and advantage (see [`scored_indices`]).
+    pub fn scored_workloads(&self) -> Vec<&WorkloadReport> {
+        scored_indices(&self.workloads)
+            .into_iter()
+            .map(|i| &self.workloads[i])
+            .collect()
+    }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use optagent_sandbox::{ExecRequest, Sandbox, SandboxError};
 use optagent_task::tree::STATE_DIR;
 use optagent_task::{Metric, Task, Workload};
-use serde_json::Value;
+
+use crate::value::{self, ResultValue};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -18,7 +19,9 @@ pub struct RunSample {
     pub value: f64,
     /// Wall time of the whole process, as seen from outside.
     pub wall: Duration,
-    pub result: Option<Value>,
+    /// The `result` member of the workload's output, read as Python's `json.dump` writes it
+    /// (`NaN`, `Infinity`, integers of any size: [`crate::value`]).
+    pub result: Option<ResultValue>,
 }
 
 /// A run that did not complete.
@@ -102,9 +105,9 @@ pub async fn run_once(
             reason: format!("{}: {}", out.describe_exit(), out.tail(1500)),
         }));
     }
-    let parsed: Option<Value> = match text.as_deref().map(str::trim) {
+    let parsed: Option<ResultValue> = match text.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(t) => match serde_json::from_str(t) {
+        Some(t) => match value::parse(t) {
             Ok(v) => Some(v),
             Err(e) => {
                 return Ok(Err(RunFailure::Failed {
@@ -116,8 +119,8 @@ pub async fn run_once(
     let result = parsed.as_ref().and_then(|v| v.get("result")).cloned();
     let value = match opts.metric {
         Metric::Time => match parsed.as_ref().and_then(|v| v.get("seconds")) {
-            Some(Value::Number(s)) => {
-                let s = s.as_f64().unwrap_or(f64::NAN);
+            Some(n @ (ResultValue::Int(_) | ResultValue::Float(_))) => {
+                let s = n.as_f64().unwrap_or(f64::NAN);
                 if !(s.is_finite() && s > 0.0) {
                     return Ok(Err(RunFailure::Failed {
                         reason: format!("reported seconds = {s}, expected a positive number"),

@@ -1,6 +1,13 @@
 //! Turning a session's samples into each candidate's report, with the public benchmarks' rules
 //! (`optagent_stats::metrics`). A candidate that failed correctness scores speedup 1.0 on every
 //! workload, as the benchmarks say; the expert's figures stay as measured.
+//!
+//! Where the expert is not significantly faster than the baseline on this machine
+//! ([`WorkloadReport::expert_is_faster`]), SR and advantage stop meaning anything (a patch
+//! that changes nothing "beats" the expert). Such workloads are marked `expert_not_faster` and
+//! left out of the task's `speedup_ratio` and `advantage`; a task with no workload where the
+//! expert is faster is marked `expert_not_faster` itself, keeps those two figures over all its
+//! workloads for reference, and sweeps leave it out of their SR and advantage means.
 
 use std::time::Duration;
 
@@ -14,6 +21,7 @@ use crate::machine::MachineState;
 use crate::measure::Session;
 use crate::prepare::{Prepared, Role};
 use crate::report::*;
+
 use crate::EvalOptions;
 
 /// Relative difference below which instruction counts are taken as equal (counts jitter by a
@@ -60,6 +68,51 @@ pub fn paired(b: &[f64], a: &[f64]) -> (f64, f64) {
     (est, p)
 }
 
+/// Per-workload means of the baseline, expert and patch series (the patch's are the baseline's
+/// for an incorrect patch), in workload order: GSO's and SWE-fficiency's inputs.
+pub struct Means {
+    pub b: Vec<f64>,
+    pub e: Vec<f64>,
+    pub a: Vec<f64>,
+}
+
+/// GSO's `(opt_base, opt_commit)`: both false for an incorrect patch, and `opt_commit` only
+/// where `opt_base` holds ([`metrics::gso_opt_commit`] checks both).
+pub fn gso_flags(correct: bool, m: &Means, p: f64) -> (bool, bool) {
+    if !correct {
+        return (false, false);
+    }
+    (
+        metrics::gso_opt_base(&m.b, &m.a),
+        metrics::gso_opt_commit(&m.b, &m.e, &m.a, p),
+    )
+}
+
+/// SWE-fficiency's speedup ratio and FormulaCode's advantage of a task, over the workloads
+/// where the expert is significantly faster ([`crate::report::scored_indices`]: all of them when
+/// there is none), and whether there is none (`expert_not_faster`). `rows` carry each
+/// workload's name, speedup `s` and expert speedup `o`; `m` the means in the same order.
+pub fn sr_and_advantage(rows: &[WorkloadReport], m: &Means) -> (f64, Advantage, bool) {
+    if rows.is_empty() {
+        let zero = Advantage {
+            l1: 0.0,
+            l2: 0.0,
+            l3: 0.0,
+            l4: 0.0,
+        };
+        return (metrics::swef_speedup_ratio(&m.b, &m.e, &m.a), zero, false);
+    }
+    let kept = crate::report::scored_indices(rows);
+    let pick = |xs: &[f64]| -> Vec<f64> { kept.iter().map(|&i| xs[i]).collect() };
+    let names: Vec<String> = kept.iter().map(|&i| rows[i].name.clone()).collect();
+    let s: Vec<f64> = kept.iter().map(|&i| rows[i].speedup).collect();
+    let o: Vec<f64> = kept.iter().map(|&i| rows[i].expert_speedup).collect();
+    let advantage = metrics::formulacode_advantage(&names, &s, &o);
+    let sr = metrics::swef_speedup_ratio(&pick(&m.b), &pick(&m.e), &pick(&m.a));
+    let expert_not_faster = !rows.iter().any(WorkloadReport::expert_is_faster);
+    (sr, advantage, expert_not_faster)
+}
+
 pub fn score_all(
     task: &Task,
     workloads: &[&Workload],
@@ -92,7 +145,7 @@ fn score_one(
     let correct = failure.is_none();
     let mut rows = Vec::new();
     let (mut b_means, mut e_means, mut a_means) = (vec![], vec![], vec![]);
-    let (mut s_all, mut o_all, mut names) = (vec![], vec![], vec![]);
+    let (mut s_all, mut o_all) = (vec![], vec![]);
     for (wi, w) in workloads.iter().enumerate() {
         let b = &session.series[0][wi].values;
         let e = &session.series[1][wi].values;
@@ -116,7 +169,6 @@ fn score_one(
         });
         s_all.push(s);
         o_all.push(o);
-        names.push(w.name.clone());
         let stop = &session.stops[wi];
         let wall = |slot: usize| {
             let w: Vec<f64> = session.series[slot][wi]
@@ -144,6 +196,7 @@ fn score_one(
             patch_wall_s: (!a.is_empty()).then(|| wall(slot)),
             expert_p_value: ep,
             expert_significant: esig,
+            expert_not_faster: !crate::report::expert_faster(esig, o),
             reps: stop.reps,
             stop: stop.reason.clone(),
         });
@@ -154,25 +207,14 @@ fn score_one(
         .collect();
     let (improvements, regressions) =
         metrics::improvements_regressions(&significant_speedups, opts.threshold);
-    let (opt_base, opt_commit) = if correct {
-        (
-            metrics::gso_opt_base(&b_means, &a_means),
-            metrics::gso_opt_commit(&e_means, &a_means, opts.p),
-        )
-    } else {
-        (false, false)
+    let means = Means {
+        b: b_means,
+        e: e_means,
+        a: a_means,
     };
-    let hmean = metrics::gso_hmean_e_over_a(&e_means, &a_means);
-    let advantage = if names.is_empty() {
-        Advantage {
-            l1: 0.0,
-            l2: 0.0,
-            l3: 0.0,
-            l4: 0.0,
-        }
-    } else {
-        metrics::formulacode_advantage(&names, &s_all, &o_all)
-    };
+    let (opt_base, opt_commit) = gso_flags(correct, &means, opts.p);
+    let hmean = metrics::gso_hmean_e_over_a(&means.e, &means.a);
+    let (speedup_ratio, advantage, expert_not_faster) = sr_and_advantage(&rows, &means);
     EvalReport {
         task: task.id().to_string(),
         patch: p.label.clone(),
@@ -186,8 +228,9 @@ fn score_one(
         opt_commit,
         opt_p: opts.p,
         hmean_expert_over_patch: hmean,
-        speedup_ratio: metrics::swef_speedup_ratio(&b_means, &e_means, &a_means),
+        speedup_ratio,
         advantage,
+        expert_not_faster,
         improvements,
         regressions,
         threshold: opts.threshold,
@@ -211,5 +254,98 @@ fn score_one(
             overhead_ratio: session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64()
                 - 1.0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(x: f64) -> Stat {
+        Stat::of(&[x])
+    }
+
+    /// A workload row with baseline `b`, expert `e` and patch `a` (one timing each), the expert
+    /// judged significant or not.
+    fn row(name: &str, b: f64, e: f64, a: f64, expert_significant: bool) -> WorkloadReport {
+        let (s, o) = (b / a, b / e);
+        WorkloadReport {
+            name: name.into(),
+            visible: true,
+            baseline: stat(b),
+            expert: stat(e),
+            patch: Some(stat(a)),
+            speedup: s,
+            speedup_ci: [s, s],
+            expert_speedup: o,
+            expert_speedup_ci: [o, o],
+            advantage: s - o,
+            p_value: 0.001,
+            significant: true,
+            baseline_wall_s: b,
+            expert_wall_s: e,
+            patch_wall_s: Some(a),
+            expert_p_value: if expert_significant { 0.001 } else { 0.5 },
+            expert_significant,
+            expert_not_faster: !expert_faster(expert_significant, o),
+            reps: 10,
+            stop: "fixed".into(),
+        }
+    }
+
+    fn means(rows: &[WorkloadReport]) -> Means {
+        Means {
+            b: rows.iter().map(|r| r.baseline.mean).collect(),
+            e: rows.iter().map(|r| r.expert.mean).collect(),
+            a: rows
+                .iter()
+                .map(|r| r.patch.as_ref().unwrap().mean)
+                .collect(),
+        }
+    }
+
+    /// Issue 10 item 1, in the evaluator: expert 1.15x, patch 1.10x is neither opt_base nor
+    /// opt_commit; a no-op beside an expert at 1.05x is not opt_commit.
+    #[test]
+    fn opt_commit_implies_opt_base_in_eval() {
+        let rows = [row("m.f", 1.15, 1.0, 1.15 / 1.10, true)];
+        assert_eq!(gso_flags(true, &means(&rows), 0.95), (false, false));
+        let rows = [row("m.f", 1.05, 1.0, 1.05, true)];
+        assert_eq!(gso_flags(true, &means(&rows), 0.95), (false, false));
+        let rows = [row("m.f", 1.5, 1.0, 1.2, true)];
+        assert_eq!(gso_flags(true, &means(&rows), 0.95), (true, false));
+        let rows = [row("m.f", 1.5, 1.0, 1.0, true)];
+        assert_eq!(gso_flags(true, &means(&rows), 0.95), (true, true));
+        assert_eq!(gso_flags(false, &means(&rows), 0.95), (false, false));
+    }
+
+    /// Issue 10 item 6, in the evaluator: a workload where the expert is not significantly
+    /// faster leaves SR and advantage; a task with none where it is is marked.
+    #[test]
+    fn expert_not_faster_workloads_leave_sr_and_advantage() {
+        // m.f: expert 2x (significant), patch 4x. m.g: expert 1.01x, not significant, patch 1x.
+        let rows = [
+            row("m.f", 2.0, 1.0, 0.5, true),
+            row("m.g", 8.0, 8.0 / 1.01, 8.0, false),
+        ];
+        assert!(!rows[0].expert_not_faster && rows[1].expert_not_faster);
+        let (sr, adv, flagged) = sr_and_advantage(&rows, &means(&rows));
+        assert!(!flagged);
+        // Only m.f: SR = e / a = 1 / 0.5 = 2; advantage 4 - 2 = 2 at every level.
+        assert!((sr - 2.0).abs() < 1e-12, "{sr}");
+        for l in [adv.l1, adv.l2, adv.l3, adv.l4] {
+            assert!((l - 2.0).abs() < 1e-12, "{adv:?}");
+        }
+        // An expert significantly slower is not faster either.
+        let slower = row("m.h", 1.0, 1.25, 1.0, true);
+        assert!(slower.expert_not_faster);
+        // No workload where the expert is faster: the task is marked, its figures are over
+        // every workload.
+        let rows = [row("m.g", 8.0, 8.0 / 1.01, 8.0, false), slower];
+        let (sr, adv, flagged) = sr_and_advantage(&rows, &means(&rows));
+        assert!(flagged);
+        assert!((sr - (8.0 / 1.01 + 1.25) / 9.0).abs() < 1e-12, "{sr}");
+        assert!(adv.l4.is_finite());
+        assert!(!sr_and_advantage(&[], &means(&[])).2);
     }
 }

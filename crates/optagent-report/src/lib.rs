@@ -38,7 +38,10 @@ pub use record::{
     append_record, completed_keys, read_records, read_records_detailed, read_sweep_records,
     record_key, write_record_file, Placement, RecordKey, RolloutRecord, RolloutStatus,
 };
-pub use render::{write_report, write_report_with, ReportOptions, ReportPaths};
+pub use render::{
+    headline_text, write_report, write_report_analyzed, write_report_with, ReportOptions,
+    ReportPaths,
+};
 pub use summary::{
     analyze, summarize, task_rows, Analysis, ConfigKey, ConfigSummary, CurvePoint, TaskRow,
     BOOTSTRAP_TRIALS, DEFAULT_SEED,

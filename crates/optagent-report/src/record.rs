@@ -131,9 +131,11 @@ impl RolloutRecord {
             .filter(|e| e.correct && e.verdict == Verdict::Ok)
     }
 
-    /// GSO's Opt: the patch is correct and `opt_commit` holds (it reaches the expert).
+    /// GSO's Opt: the patch is correct and `opt_commit` holds (it reaches the expert). As in
+    /// GSO's harness, `opt_commit` counts only together with `opt_base`, so a record written
+    /// before the evaluator enforced that reads the same way.
     pub fn succeeded(&self) -> bool {
-        self.verified().is_some_and(|e| e.opt_commit)
+        self.verified().is_some_and(|e| e.opt_commit && e.opt_base)
     }
 
     /// The diff, when there is a non-empty one.

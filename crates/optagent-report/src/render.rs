@@ -88,6 +88,18 @@ pub fn write_report_with(
     out_dir: impl AsRef<Path>,
     opts: &ReportOptions,
 ) -> Result<ReportPaths> {
+    write_report_analyzed(records, tasks, k, out_dir, opts).map(|(paths, _)| paths)
+}
+
+/// [`write_report_with`], also returning the analysis it rendered (for a caller that shows the
+/// headline figures, see [`headline_text`]).
+pub fn write_report_analyzed(
+    records: &[RolloutRecord],
+    tasks: &[String],
+    k: usize,
+    out_dir: impl AsRef<Path>,
+    opts: &ReportOptions,
+) -> Result<(ReportPaths, Analysis)> {
     let out_dir = out_dir.as_ref();
     std::fs::create_dir_all(out_dir).map_err(|e| ReportError::io(out_dir, e))?;
     let analysis = analyze(records, tasks, k, opts.seed);
@@ -122,7 +134,73 @@ pub fn write_report_with(
         message: e.to_string(),
     })?;
     write(&paths.json, &(json + "\n"))?;
-    Ok(paths)
+    Ok((paths, analysis))
+}
+
+impl ReportPaths {
+    /// Every file written, documents first, then the plots.
+    pub fn files(&self) -> [&Path; 7] {
+        [
+            &self.markdown,
+            &self.json,
+            &self.html,
+            &self.opt_at_k_svg,
+            &self.cost_svg,
+            &self.speedup_histogram_svg,
+            &self.workload_scatter_svg,
+        ]
+    }
+}
+
+/// What a person reads after a report is written: the files, one a line, then each
+/// configuration's headline figures (Opt@1, Opt@K with the tasks solved, geometric-mean speedup,
+/// SR, advantage L4, pass rate), best configuration first.
+pub fn headline_text(paths: &ReportPaths, a: &Analysis) -> String {
+    let mut s = String::from("wrote:\n");
+    for f in paths.files() {
+        s.push_str(&format!("  {}\n", f.display()));
+    }
+    if a.summaries.is_empty() {
+        s.push_str(&format!(
+            "no rollout records for the {} task(s): nothing to summarize\n",
+            a.tasks.len()
+        ));
+        return s;
+    }
+    let entered = |n: usize, of: usize| {
+        if n < of {
+            format!(" ({n}/{of} tasks)")
+        } else {
+            String::new()
+        }
+    };
+    for c in &a.summaries {
+        s.push_str(&format!(
+            "{}: Opt@1 {}, Opt@{} {} ({}/{} tasks), geomean speedup {}, SR {}{}, advantage L4 {}{}, \
+             pass rate {} of {} rollout(s)\n",
+            c.label(),
+            pct(c.opt_at_1),
+            c.k,
+            pct(c.opt_at_k),
+            c.tasks_solved,
+            c.n_tasks,
+            times(c.geomean_speedup),
+            num(c.speedup_ratio, 3),
+            entered(c.sr_tasks, c.n_tasks),
+            signed(c.advantage.l4),
+            entered(c.advantage_tasks, c.n_tasks),
+            pct(c.pass_rate),
+            c.n_rollouts,
+        ));
+        if c.expert_not_faster_tasks > 0 {
+            s.push_str(&format!(
+                "  {} task(s) left out of SR and advantage: the expert is not significantly \
+                 faster than the baseline there\n",
+                c.expert_not_faster_tasks
+            ));
+        }
+    }
+    s
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -484,6 +562,26 @@ fn leaderboard_table(summaries: &[ConfigSummary], k: usize) -> Table {
     t
 }
 
+/// One sentence per configuration that left tasks out of SR and advantage because the expert is
+/// not significantly faster than the baseline there; `None` when none did.
+fn expert_not_faster_note(summaries: &[ConfigSummary]) -> Option<String> {
+    let parts: Vec<String> = summaries
+        .iter()
+        .filter(|s| s.expert_not_faster_tasks > 0)
+        .map(|s| {
+            format!(
+                "{}: {} of {} task(s) left out of SR and advantage because the expert is not \
+                 significantly faster than the baseline on this machine (they still count in \
+                 Opt@k and the speedup).",
+                s.label(),
+                s.expert_not_faster_tasks,
+                s.n_tasks
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
 fn cost_table(summaries: &[ConfigSummary]) -> Table {
     let mut t = Table::new(&[
         ("Model", Align::Left),
@@ -597,7 +695,16 @@ fn tasks_table(rows: &[&TaskRow], links: &Linker) -> Table {
             text(&r.task),
             text(if r.solved { "yes" } else { "no" }),
             text(best),
-            text(r.expert_speedup.map_or("—".to_string(), times)),
+            text(r.expert_speedup.map_or("—".to_string(), |o| {
+                if r.expert_not_faster {
+                    format!(
+                        "{} (not significantly faster: left out of SR and advantage)",
+                        times(o)
+                    )
+                } else {
+                    times(o)
+                }
+            })),
             text(if r.best_rollout.is_none() {
                 "—"
             } else if r.opt_commit {
@@ -618,13 +725,14 @@ impl Document {
     fn build(a: &Analysis, n_records: usize, title: &str, links: &Linker) -> Document {
         let lead = format!(
             "{} configuration(s) (model · agent · budget), {} task(s), K = {}, {} rollout record(s). \
-             A rollout succeeds (GSO's Opt) when its patch is correct and reaches 95% of the \
-             expert's speedup (opt_commit); Opt@k counts a task when one of its first k rollouts \
+             A rollout succeeds (GSO's Opt) when its patch is correct, at least 1.2× faster than \
+             the baseline (opt_base) and reaches 95% of the expert's speedup (opt_commit); Opt@k counts a task when one of its first k rollouts \
              succeeds, over all {} tasks of the sweep (a task without a record is a failure). \
              The smoothed curve is a {}-trial bootstrap over rollout orders (seed {}); \"exact\" is \
              the unbiased estimator's expectation. Speedups are those of each task's best verified \
              rollout (1.0× without one); SR is SWE-fficiency's harmonic mean; advantage is \
-             FormulaCode's.",
+             FormulaCode's. SR and advantage use only the workloads where the expert is \
+             significantly faster than the baseline, and leave out the tasks where it is on none.",
             a.summaries.len(),
             a.tasks.len(),
             a.k,
@@ -636,7 +744,7 @@ impl Document {
         let summary_sections = vec![
             Section {
                 title: "Leaderboard".into(),
-                intro: None,
+                intro: expert_not_faster_note(&a.summaries),
                 table: leaderboard_table(&a.summaries, a.k),
             },
             Section {

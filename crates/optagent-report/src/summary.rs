@@ -14,12 +14,21 @@
 //! - The *best* rollout of a task is its verified rollout that reached the expert
 //!   (`opt_commit`) first, the fastest (`speedup`) next, the lowest index last. Incorrect
 //!   patches are never best, however fast they were measured.
+//! - A rollout *succeeds* only when `opt_commit` and `opt_base` both hold (GSO computes
+//!   `opt_commit` inside the `opt_base` branch; records from before the evaluator enforced it
+//!   are read the same way).
 //! - A task without a verified rollout counts speedup 1.0 (geometric mean), SR =
 //!   `swef_speedup_ratio(b, e, b)` = total expert time / total baseline time (the evaluator's SR
 //!   for speedup 1.0), and FormulaCode advantage computed with agent speedup 1.0 on every
-//!   workload. Those two need the expert's figures, taken from any evaluation of the task
-//!   (this configuration's first, else another's); a task never evaluated anywhere is left out of
-//!   the SR and advantage means, and `sr_tasks` / `advantage_tasks` say how many entered.
+//!   workload, both over the workloads where the expert is faster
+//!   ([`EvalReport::scored_workloads`]). Those two need the expert's figures, taken from any
+//!   evaluation of the task (this configuration's first, else another's); a task never
+//!   evaluated anywhere is left out of the SR and advantage means.
+//! - A task whose expert is not significantly faster than the baseline on any workload
+//!   ([`EvalReport::expert_not_faster_task`], judged on the best verified rollout's evaluation,
+//!   else the reference evaluation) is left out of the SR and advantage means too: there, a
+//!   patch that changes nothing "beats" the expert. `expert_not_faster_tasks` counts them, and
+//!   `sr_tasks` / `advantage_tasks` say how many tasks entered each mean.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -108,6 +117,9 @@ pub struct ConfigSummary {
     /// FormulaCode advantage L1..L4: mean over tasks of the best rollout's.
     pub advantage: Advantage,
     pub advantage_tasks: usize,
+    /// Tasks left out of SR and advantage because their expert is not significantly faster than
+    /// the baseline here.
+    pub expert_not_faster_tasks: usize,
     /// Share of rollouts whose patch was evaluated with verdict ok.
     pub pass_rate: f64,
     /// Sums over tasks of the best rollout's significantly improved / regressed workloads.
@@ -182,9 +194,12 @@ pub struct TaskRow {
     /// Its speedup (geometric mean over workloads); `None` without a verified rollout.
     pub best_speedup: Option<f64>,
     pub expert_speedup: Option<f64>,
-    /// The best rollout's `opt_commit` / `opt_base`.
+    /// The best rollout's `opt_commit` (only with `opt_base`) / `opt_base`.
     pub opt_commit: bool,
     pub opt_base: bool,
+    /// The expert is not significantly faster than the baseline on any workload: the task is
+    /// left out of the SR and advantage means (its figures are shown for reference).
+    pub expert_not_faster: bool,
     /// The SR that enters the harmonic mean (the failure value without a verified rollout).
     pub speedup_ratio: Option<f64>,
     /// The advantage that enters the mean (the failure value without a verified rollout).
@@ -262,13 +277,10 @@ fn positive(x: f64) -> Option<f64> {
 
 /// SR of a task without a verified rollout: speedup 1.0 against the expert's, on totals.
 fn failure_sr(reference: &EvalReport) -> Option<f64> {
-    if !reference.workloads.is_empty() {
-        let b: Vec<f64> = reference
-            .workloads
-            .iter()
-            .map(|w| w.baseline.mean)
-            .collect();
-        let e: Vec<f64> = reference.workloads.iter().map(|w| w.expert.mean).collect();
+    let scored = reference.scored_workloads();
+    if !scored.is_empty() {
+        let b: Vec<f64> = scored.iter().map(|w| w.baseline.mean).collect();
+        let e: Vec<f64> = scored.iter().map(|w| w.expert.mean).collect();
         if let Some(sr) = positive(swef_speedup_ratio(&b, &e, &b)) {
             return Some(sr);
         }
@@ -278,16 +290,13 @@ fn failure_sr(reference: &EvalReport) -> Option<f64> {
 
 /// Advantage of a task without a verified rollout: speedup 1.0 on every workload.
 fn failure_advantage(reference: &EvalReport) -> Option<Advantage> {
-    if reference.workloads.is_empty() {
+    let scored = reference.scored_workloads();
+    if scored.is_empty() {
         return None;
     }
-    let names: Vec<String> = reference.workloads.iter().map(|w| w.name.clone()).collect();
+    let names: Vec<String> = scored.iter().map(|w| w.name.clone()).collect();
     let ones = vec![1.0; names.len()];
-    let o: Vec<f64> = reference
-        .workloads
-        .iter()
-        .map(|w| w.expert_speedup)
-        .collect();
+    let o: Vec<f64> = scored.iter().map(|w| w.expert_speedup).collect();
     Some(formulacode_advantage(&names, &ones, &o)).filter(advantage_finite)
 }
 
@@ -302,8 +311,9 @@ fn better(a: &RolloutRecord, b: &RolloutRecord) -> bool {
         (Some(_), None) => return true,
         _ => return false,
     };
-    if ea.opt_commit != eb.opt_commit {
-        return ea.opt_commit;
+    let (ca, cb) = (a.succeeded(), b.succeeded());
+    if ca != cb {
+        return ca;
     }
     match ea.speedup.total_cmp(&eb.speedup) {
         std::cmp::Ordering::Greater => true,
@@ -397,6 +407,7 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
         let mut srs = Vec::new();
         let mut advs: Vec<Advantage> = Vec::new();
         let (mut improvements, mut regressions) = (0, 0);
+        let mut expert_not_faster_tasks = 0;
         let mut all_runs: Vec<&RolloutRecord> = Vec::new();
         for task in &tasks {
             let runs = per_task.get(task.as_str()).unwrap_or(&empty);
@@ -416,8 +427,15 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
                 .map(|e| e.advantage)
                 .filter(advantage_finite)
                 .or_else(|| task_reference.and_then(failure_advantage));
-            srs.extend(sr);
-            advs.extend(adv);
+            let expert_not_faster = best_eval
+                .or(task_reference)
+                .is_some_and(EvalReport::expert_not_faster_task);
+            if expert_not_faster {
+                expert_not_faster_tasks += 1;
+            } else {
+                srs.extend(sr);
+                advs.extend(adv);
+            }
             let (imp, reg) = best_eval.map_or((0, 0), |e| (e.improvements, e.regressions));
             improvements += imp;
             regressions += reg;
@@ -432,8 +450,9 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
                 best_rollout: best.map(|b| b.rollout),
                 best_speedup: best_eval.map(|e| e.speedup),
                 expert_speedup: best_eval.or(task_reference).map(|e| e.expert_speedup),
-                opt_commit: best_eval.is_some_and(|e| e.opt_commit),
+                opt_commit: best.is_some_and(|b| b.succeeded()),
                 opt_base: best_eval.is_some_and(|e| e.opt_base),
+                expert_not_faster,
                 speedup_ratio: sr,
                 advantage: adv,
                 improvements: imp,
@@ -501,6 +520,7 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
                 l4: level(|a| a.l4),
             },
             advantage_tasks: advs.len(),
+            expert_not_faster_tasks,
             pass_rate: if all_runs.is_empty() {
                 f64::NAN
             } else {

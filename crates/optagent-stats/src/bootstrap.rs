@@ -2,8 +2,8 @@
 //!
 //! Used to put uncertainty bounds on speedups such as
 //! `median(baseline) / median(patched)`. Every function takes a `seed` and
-//! drives a [`rand::rngs::StdRng`] seeded with it, so the same inputs and
-//! seed always give the same interval.
+//! drives a [`SeededRng`] (ChaCha8, portable across dependency versions)
+//! seeded with it, so the same inputs and seed always give the same interval.
 //!
 //! Intervals are percentile intervals: with `alpha = (1 - confidence) / 2`,
 //! `lo` and `hi` are the type-7 quantiles (see [`crate::summary::quantile`])
@@ -11,16 +11,14 @@
 //! ordered with [`f64::total_cmp`], so infinite replicates (e.g. a resample
 //! whose denominator median is zero) sort to the ends.
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
+use crate::rng::SeededRng;
 use crate::summary::{median, quantile_sorted};
 
 /// Draws `xs.len()` values from `xs` uniformly with replacement into `out`.
-fn resample_into(rng: &mut StdRng, xs: &[f64], out: &mut Vec<f64>) {
+fn resample_into(rng: &mut SeededRng, xs: &[f64], out: &mut Vec<f64>) {
     out.clear();
     let n = xs.len();
-    out.extend((0..n).map(|_| xs[rng.random_range(0..n)]));
+    out.extend((0..n).map(|_| xs[rng.below(n)]));
 }
 
 /// Percentile interval of `reps` at the given confidence.
@@ -41,7 +39,7 @@ fn percentile_interval(mut reps: Vec<f64>, confidence: f64) -> (f64, f64) {
 /// Returns `(estimate, lo, hi)` where `estimate = median(num) / median(den)`.
 /// Each of the `resamples` replicates resamples `num` and `den`
 /// independently with replacement (each to its own size; `num` first, then
-/// `den`, from one `StdRng` seeded with `seed`) and takes the ratio of their
+/// `den`, from one [`SeededRng`] seeded with `seed`) and takes the ratio of their
 /// medians. For a speedup pass `num = baseline`, `den = patched`.
 ///
 /// `confidence` is e.g. `0.95`. If either sample is empty everything is
@@ -58,7 +56,7 @@ pub fn ratio_of_medians_ci(
         return (f64::NAN, f64::NAN, f64::NAN);
     }
     let estimate = median(num) / median(den);
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = SeededRng::new(seed);
     let mut bn = Vec::with_capacity(num.len());
     let mut bd = Vec::with_capacity(den.len());
     let reps: Vec<f64> = (0..resamples)
@@ -75,7 +73,7 @@ pub fn ratio_of_medians_ci(
 /// Any statistic with a percentile-bootstrap confidence interval.
 ///
 /// Returns `(stat(xs), lo, hi)`; each replicate applies `stat` to a
-/// resample of `xs` with replacement (same size), drawn from a `StdRng`
+/// resample of `xs` with replacement (same size), drawn from a [`SeededRng`]
 /// seeded with `seed`. Empty `xs` gives all `NaN`; `resamples == 0` or a
 /// `confidence` not strictly between 0 and 1 gives `NaN` bounds.
 pub fn ci_of_statistic<F: Fn(&[f64]) -> f64>(
@@ -89,7 +87,7 @@ pub fn ci_of_statistic<F: Fn(&[f64]) -> f64>(
         return (f64::NAN, f64::NAN, f64::NAN);
     }
     let estimate = stat(xs);
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = SeededRng::new(seed);
     let mut buf = Vec::with_capacity(xs.len());
     let reps: Vec<f64> = (0..resamples)
         .map(|_| {
@@ -133,6 +131,27 @@ mod tests {
         assert_eq!(other.0, est);
         assert!(other.1 != lo || other.2 != hi);
     }
+
+    /// Issue 10 item 5: a seed must keep giving the same interval across dependency bumps
+    /// (`StdRng` did not promise that). These exact values pin the generator, the index draw
+    /// and the resampling order; if they change, every published interval changes with them.
+    #[test]
+    fn seeds_that_stay_seeds_bootstrap_interval_is_pinned() {
+        let (b, p) = (baseline(), patched());
+        let (est, lo, hi) = ratio_of_medians_ci(&b, &p, 0.95, 1000, 2026);
+        assert_eq!(est, median(&b) / median(&p));
+        assert_eq!(
+            (lo, hi),
+            PINNED_RATIO_CI,
+            "ratio-of-medians interval for seed 2026"
+        );
+        let xs: Vec<f64> = (0..30).map(|i| ((i * 17) % 23) as f64).collect();
+        let (_, lo, hi) = ci_of_statistic(&xs, mean, 0.9, 500, 11);
+        assert_eq!((lo, hi), PINNED_MEAN_CI, "mean interval for seed 11");
+    }
+
+    const PINNED_RATIO_CI: (f64, f64) = (1.917_031_400_707_319_7, 2.048_309_178_743_961);
+    const PINNED_MEAN_CI: (f64, f64) = (9.033_333_333_333_333, 12.934_999_999_999_999);
 
     #[test]
     fn ratio_ci_narrows_with_lower_confidence() {

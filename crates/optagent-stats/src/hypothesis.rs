@@ -1,11 +1,14 @@
 //! Hypothesis tests for comparing two samples of measurements.
 //!
-//! Currently this is the Mann-Whitney U (Wilcoxon rank-sum) test, used to
-//! decide whether patched timings are stochastically different from baseline
-//! timings without assuming normality. Results follow the conventions of
-//! `scipy.stats.mannwhitneyu`: `u` is the statistic of the first sample and
-//! the p-values for `method="exact"` / `method="asymptotic"` (with continuity
-//! correction) agree with SciPy's.
+//! The Mann-Whitney U (Wilcoxon rank-sum) test, used to decide whether patched
+//! timings are stochastically different from baseline timings without
+//! assuming normality, and the Wilcoxon signed-rank test for paired rounds.
+//! Mann-Whitney results follow the conventions of `scipy.stats.mannwhitneyu`:
+//! `u` is the statistic of the first sample, and without ties the p-values
+//! for `method="exact"` / `method="asymptotic"` (with continuity correction)
+//! agree with SciPy's. With ties at up to 50 values per sample the exact
+//! permutation distribution is used where SciPy would use the normal
+//! approximation, which is too liberal at small n.
 
 use serde::{Deserialize, Serialize};
 
@@ -32,11 +35,22 @@ pub struct MannWhitney {
 /// Mann-Whitney U test of `a` against `b`.
 ///
 /// Method:
-/// - if there are no ties in the pooled sample and both `a.len()` and
-///   `b.len()` are at most [`EXACT_MAX_N`] (50), the exact null distribution
-///   of U is computed by dynamic programming over arrangement counts
-///   (exact integer counts in `u128`). One-sided p-values are `P(U >= u)` and
-///   `P(U <= u)`; the two-sided p-value is twice the smaller tail, capped at 1.
+/// - if both `a.len()` and `b.len()` are at most [`EXACT_MAX_N`] (50), the
+///   exact permutation distribution of U is used (exact integer counts in
+///   `u128` over the `C(n_a + n_b, n_a)` equally likely assignments of the
+///   pooled values to the two samples):
+///   - without ties, by the classic recurrence over arrangement counts
+///     ([`u_distribution_counts`]), as SciPy's `method="exact"`;
+///   - with ties, by counting the subsets of the pooled mid-ranks (doubled so
+///     they are integers) by their sum ([`tied_rank_sum_counts`]). SciPy
+///     falls back to the normal approximation here, which is too liberal at
+///     small n: 3 against 3 fully separated with ties in each sample gives
+///     p = 0.047 that way, and exactly 2 / C(6, 3) = 0.1 here.
+///
+///   One-sided p-values are `P(U >= u)` and `P(U <= u)`; the two-sided
+///   p-value is twice the smaller tail, capped at 1. Either way the two-sided
+///   p-value is at least `2 / C(n_a + n_b, n_a)` ([`min_two_sided_p`]); ties
+///   can only raise that floor ([`min_two_sided_p_given`]).
 /// - otherwise the normal approximation is used, with the tie-corrected
 ///   variance `n_a n_b / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))` and a
 ///   continuity correction of 0.5 (as SciPy's `method="asymptotic"`).
@@ -56,7 +70,7 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> MannWhitney {
         return nan;
     }
 
-    // Pool, sort, and assign average ranks.
+    // Pool, sort, and assign average ranks (kept doubled, so they are integers).
     let mut pooled: Vec<(f64, bool)> = a
         .iter()
         .map(|&x| (x, true))
@@ -64,7 +78,8 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> MannWhitney {
         .collect();
     pooled.sort_by(|p, q| p.0.total_cmp(&q.0));
     let n = pooled.len();
-    let mut rank_sum_a = 0.0;
+    let mut ranks2 = vec![0usize; n];
+    let mut rank2_sum_a = 0usize;
     let mut tie_term = 0.0; // sum over tie groups of t^3 - t
     let mut has_ties = false;
     let mut i = 0;
@@ -79,22 +94,47 @@ pub fn mann_whitney_u(a: &[f64], b: &[f64]) -> MannWhitney {
             has_ties = true;
             tie_term += t * t * t - t;
         }
-        // Ranks i+1 ..= j, average (i + 1 + j) / 2.
-        let avg_rank = (i + 1 + j) as f64 / 2.0;
-        let in_a = pooled[i..j].iter().filter(|p| p.1).count();
-        rank_sum_a += avg_rank * in_a as f64;
+        // Ranks i+1 ..= j, average (i + 1 + j) / 2, doubled: i + 1 + j.
+        let r2 = i + 1 + j;
+        for (slot, p) in ranks2[i..j].iter_mut().zip(&pooled[i..j]) {
+            *slot = r2;
+            if p.1 {
+                rank2_sum_a += r2;
+            }
+        }
         i = j;
     }
     let (naf, nbf) = (na as f64, nb as f64);
-    let u = rank_sum_a - naf * (naf + 1.0) / 2.0;
+    let u = rank2_sum_a as f64 / 2.0 - naf * (naf + 1.0) / 2.0;
 
-    if !has_ties && na <= EXACT_MAX_N && nb <= EXACT_MAX_N {
-        let counts = u_distribution_counts(na, nb);
-        let total: u128 = counts.iter().sum();
-        // With no ties, u is an integer.
-        let ui = u.round() as usize;
-        let le: u128 = counts[..=ui].iter().sum();
-        let ge: u128 = counts[ui..].iter().sum();
+    if na <= EXACT_MAX_N && nb <= EXACT_MAX_N {
+        let (le, ge, total) = if has_ties {
+            // Count subsets of the smaller sample's size by doubled rank sum; U of `a` grows
+            // with `a`'s rank sum and falls with `b`'s.
+            let total2: usize = ranks2.iter().sum();
+            let (m, observed, a_side) = if na <= nb {
+                (na, rank2_sum_a, true)
+            } else {
+                (nb, total2 - rank2_sum_a, false)
+            };
+            let counts = tied_rank_sum_counts(&ranks2, m);
+            let total: u128 = counts.iter().sum();
+            let below: u128 = counts[..=observed].iter().sum();
+            let above: u128 = counts[observed..].iter().sum();
+            if a_side {
+                (below, above, total)
+            } else {
+                (above, below, total)
+            }
+        } else {
+            let counts = u_distribution_counts(na, nb);
+            let total: u128 = counts.iter().sum();
+            // With no ties, u is an integer.
+            let ui = u.round() as usize;
+            let le: u128 = counts[..=ui].iter().sum();
+            let ge: u128 = counts[ui..].iter().sum();
+            (le, ge, total)
+        };
         let p_less = le as f64 / total as f64;
         let p_greater = ge as f64 / total as f64;
         return MannWhitney {
@@ -159,6 +199,73 @@ pub fn u_distribution_counts(m: usize, n: usize) -> Vec<u128> {
         prev = cur;
     }
     prev.swap_remove(m)
+}
+
+/// Exact permutation distribution of a rank sum with ties: element `s` of the
+/// result is the number of `m`-element subsets of the pooled values whose
+/// doubled mid-ranks (`ranks2`, one per pooled value) sum to `s`.
+///
+/// Tied values are distinct items carrying the same rank, so the counts sum
+/// to `C(ranks2.len(), m)` and each subset is one equally likely assignment
+/// under the null hypothesis. A knapsack-style count over the items, `m`
+/// rows of at most `2 n m + 1` sums; exact in `u128` for `n <= 128`.
+pub fn tied_rank_sum_counts(ranks2: &[usize], m: usize) -> Vec<u128> {
+    let mut sorted = ranks2.to_vec();
+    sorted.sort_unstable();
+    let max_sum: usize = sorted.iter().rev().take(m).sum();
+    // dp[k][s]: subsets of size k of the items seen so far with sum s.
+    let mut dp = vec![vec![0u128; max_sum + 1]; m + 1];
+    dp[0][0] = 1;
+    let mut reach = 0usize; // the largest sum reachable so far
+    for (idx, &r) in sorted.iter().enumerate() {
+        let top_k = m.min(idx + 1);
+        reach = (reach + r).min(max_sum);
+        for k in (1..=top_k).rev() {
+            let (lower, upper) = dp.split_at_mut(k);
+            let (prev, cur) = (&lower[k - 1], &mut upper[0]);
+            for s in (r..=reach).rev() {
+                let add = prev[s - r];
+                if add != 0 {
+                    cur[s] += add;
+                }
+            }
+        }
+    }
+    dp.swap_remove(m)
+}
+
+/// The smallest two-sided p-value the exact Mann-Whitney test of `n_a`
+/// against `n_b` values can give, reached when the samples are fully
+/// separated without ties: `2 / C(n_a + n_b, n_a)` (capped at 1). Ties can
+/// only make the smallest reachable p-value larger
+/// ([`min_two_sided_p_given`]).
+pub fn min_two_sided_p(na: usize, nb: usize) -> f64 {
+    let (k, n) = (na.min(nb), na + nb);
+    let mut c = 1.0f64;
+    for i in 0..k {
+        c = c * (n - i) as f64 / (i + 1) as f64;
+    }
+    (2.0 / c).min(1.0)
+}
+
+/// The smallest two-sided p-value [`mann_whitney_u`] can give for these
+/// pooled values split into a first sample of `n_a` values and a second of
+/// the rest, whatever the split: that of the most extreme split, the `n_a`
+/// smallest (or largest) values against the others. With ties this is above
+/// [`min_two_sided_p`]: with 3 against 3 and the third and fourth smallest
+/// values equal, no split reaches 0.1. `NaN` when either sample would be
+/// empty.
+pub fn min_two_sided_p_given(pooled: &[f64], na: usize) -> f64 {
+    if na == 0 || na >= pooled.len() {
+        return f64::NAN;
+    }
+    let mut v = pooled.to_vec();
+    v.sort_by(f64::total_cmp);
+    let (low, high) = v.split_at(na);
+    let lowest = mann_whitney_u(low, high).p_two_sided;
+    let (low, high) = v.split_at(v.len() - na);
+    let highest = mann_whitney_u(high, low).p_two_sided;
+    lowest.min(highest)
 }
 
 /// Complementary error function `erfc(x) = 1 - erf(x)`, accurate to about
@@ -363,17 +470,143 @@ mod tests {
         );
     }
 
+    /// Issue 10 item 4: with ties at small n the exact permutation distribution is used. The
+    /// normal approximation said p = 0.047 for 3 against 3 fully separated with ties; the exact
+    /// value is 2 / C(6, 3) = 0.1.
     #[test]
-    fn normal_approximation_with_ties_matches_scipy() {
-        // scipy.stats.mannwhitneyu(a, b, method="asymptotic")
-        let r = mann_whitney_u(&[1.0, 2.0, 2.0, 3.0], &[2.0, 3.0, 4.0, 4.0, 5.0]);
+    fn mann_whitney_ties_small_n_exact() {
+        let r = mann_whitney_u(&[1.0, 1.0, 1.0], &[2.0, 2.0, 2.0]);
+        check(r, 0.0, 0.1, 1.0, 0.05);
+        let r = mann_whitney_u(&[1.0, 1.0, 2.0], &[3.0, 4.0, 4.0]);
+        check(r, 0.0, 0.1, 1.0, 0.05);
+        let r = mann_whitney_u(&[3.0, 4.0, 4.0], &[1.0, 1.0, 2.0]);
+        check(r, 9.0, 0.1, 0.05, 1.0);
+        // Ties across the samples (values by brute-force enumeration of all C(9, 4) splits).
         check(
-            r,
+            mann_whitney_u(&[1.0, 2.0, 2.0, 3.0], &[2.0, 3.0, 4.0, 4.0, 5.0]),
             2.5,
-            0.078_545_850_951_190_67,
-            0.977_810_786_327_256_6,
-            0.039_272_925_475_595_334,
+            0.111_111_111_111_111_1,
+            0.992_063_492_063_492_1,
+            0.055_555_555_555_555_55,
         );
+        // The larger sample first (the count runs over the smaller one).
+        check(
+            mann_whitney_u(&[4.0, 4.0, 5.0, 7.0, 7.0, 7.0], &[1.0, 2.0, 2.0, 4.0, 5.0]),
+            26.5,
+            0.047_619_047_619_047_616,
+            0.023_809_523_809_523_808,
+            0.993_506_493_506_493_6,
+        );
+        // Ties never let the exact test below its floor 2 / C(n_a + n_b, n_a).
+        assert!(r.p_two_sided >= min_two_sided_p(3, 3) - 1e-15);
+    }
+
+    /// Brute force over every split of the pooled values, for cross-checking the count.
+    fn brute_force(a: &[f64], b: &[f64]) -> (f64, f64) {
+        let pooled: Vec<f64> = a.iter().chain(b).copied().collect();
+        let n = pooled.len();
+        let u_of = |mask: u32| {
+            let (x, y): (Vec<usize>, Vec<usize>) = (0..n).partition(|i| mask & (1 << i) != 0);
+            let mut u = 0.0;
+            for &i in &x {
+                for &j in &y {
+                    u += if pooled[i] > pooled[j] {
+                        1.0
+                    } else if pooled[i] == pooled[j] {
+                        0.5
+                    } else {
+                        0.0
+                    };
+                }
+            }
+            u
+        };
+        let observed = u_of((1u32 << a.len()) - 1);
+        let (mut le, mut ge, mut total) = (0u32, 0u32, 0u32);
+        for mask in 0u32..(1 << n) {
+            if mask.count_ones() as usize != a.len() {
+                continue;
+            }
+            let u = u_of(mask);
+            total += 1;
+            le += u32::from(u <= observed);
+            ge += u32::from(u >= observed);
+        }
+        (le as f64 / total as f64, ge as f64 / total as f64)
+    }
+
+    #[test]
+    fn mann_whitney_ties_matches_brute_force() {
+        for seed in 0..40u32 {
+            let na = 1 + (seed % 5) as usize;
+            let nb = 1 + ((seed / 5) % 6) as usize;
+            // Few distinct values, so ties are common.
+            let v = |i: u32| f64::from((i * 7 + seed * 13) % 5);
+            let a: Vec<f64> = (0..na as u32).map(v).collect();
+            let b: Vec<f64> = (0..nb as u32).map(|i| v(i + 11)).collect();
+            let r = mann_whitney_u(&a, &b);
+            let (le, ge) = brute_force(&a, &b);
+            assert!(
+                (r.p_a_less - le).abs() < 1e-12,
+                "{a:?} {b:?}: {r:?} vs {le}"
+            );
+            assert!(
+                (r.p_a_greater - ge).abs() < 1e-12,
+                "{a:?} {b:?}: {r:?} vs {ge}"
+            );
+        }
+    }
+
+    #[test]
+    fn tied_counts_total_is_binomial() {
+        // Pooled 1, 1, 2, 3, 3, 3 -> doubled mid-ranks 3, 3, 6, 10, 10, 10.
+        let c = tied_rank_sum_counts(&[3, 3, 6, 10, 10, 10], 2);
+        assert_eq!(c.iter().sum::<u128>(), 15);
+        assert_eq!(c[6], 1); // {1, 1}
+        assert_eq!(c[9], 2); // one 1 and the 2
+        assert_eq!(c[20], 3); // two of the three 3s
+                              // 50 against 50, all in pairs of ties: exact in u128.
+        let r2: Vec<usize> = (0..100).map(|i| 2 * (i / 2) * 2 + 3).collect();
+        let c = tied_rank_sum_counts(&r2, 50);
+        assert_eq!(
+            c.iter().sum::<u128>(),
+            100_891_344_545_564_193_334_812_497_256u128
+        );
+    }
+
+    #[test]
+    fn normal_approximation_with_ties_above_fifty() {
+        // 60 and 55 values with 24 distinct: ties and sizes above 50, so the tie-corrected
+        // normal approximation (the formula SciPy's method="asymptotic" uses, evaluated in
+        // Python with math.erfc).
+        let a: Vec<f64> = (0..60).map(|i| ((i * 37) % 20) as f64 / 2.0).collect();
+        let b: Vec<f64> = (0..55)
+            .map(|i| ((i * 53) % 23) as f64 / 2.0 + 0.5)
+            .collect();
+        check(
+            mann_whitney_u(&a, &b),
+            1318.5,
+            0.063_586_059_976_978_79,
+            0.968_605_002_292_794_6,
+            0.031_793_029_988_489_395,
+        );
+    }
+
+    #[test]
+    fn smallest_reachable_p_with_ties() {
+        assert!((min_two_sided_p(3, 3) - 0.1).abs() < 1e-12);
+        assert!((min_two_sided_p(5, 5) - 2.0 / 252.0).abs() < 1e-12);
+        assert!((min_two_sided_p(2, 4) - 2.0 / 15.0).abs() < 1e-12);
+        // Distinct values: the floor itself.
+        let distinct = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        assert!((min_two_sided_p_given(&distinct, 3) - 0.1).abs() < 1e-12);
+        // The 3rd and 4th smallest tie: the best split is no longer fully separated.
+        let tied = [1.0, 2.0, 3.0, 3.0, 5.0, 6.0];
+        let floor = min_two_sided_p_given(&tied, 3);
+        assert!(floor > 0.1 + 1e-9, "{floor}");
+        assert!(min_two_sided_p_given(&tied, 0).is_nan());
+        // Everything tied: nothing can be significant.
+        assert_eq!(min_two_sided_p_given(&[2.0; 6], 3), 1.0);
     }
 
     #[test]

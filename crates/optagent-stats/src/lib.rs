@@ -2,13 +2,16 @@
 //!
 //! Everything in this crate is a pure function of its inputs: there is no
 //! I/O, no printing and no global state. Randomized procedures (bootstrap,
-//! smoothed Opt@k curves) take an explicit `seed` and use
-//! [`rand::rngs::StdRng`], so results are reproducible for a given seed.
+//! smoothed Opt@k curves) take an explicit `seed` and use [`rng::SeededRng`]
+//! (ChaCha8 with this crate's own index and shuffle draws), so results are
+//! reproducible for a given seed, across dependency versions too.
 //!
 //! Modules:
 //! - [`summary`]: descriptive statistics (median, quantiles, MAD, geometric
 //!   and harmonic means, ...) and the [`summary::Summary`] record.
-//! - [`hypothesis`]: the Mann-Whitney U test (exact and normal approximation).
+//! - [`hypothesis`]: the Mann-Whitney U test (exact, ties included, and normal
+//!   approximation) and the Wilcoxon signed-rank test.
+//! - [`rng`]: the portable seeded generator.
 //! - [`bootstrap`]: seeded percentile-bootstrap confidence intervals.
 //! - [`metrics`]: the scoring rules of public code-optimization benchmarks
 //!   (GSO, SWE-fficiency, FormulaCode) and Opt@k / pass@k estimators.
@@ -16,4 +19,5 @@
 pub mod bootstrap;
 pub mod hypothesis;
 pub mod metrics;
+pub mod rng;
 pub mod summary;

@@ -19,11 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
+use crate::rng::SeededRng;
 use crate::summary::{geomean, harmonic_mean, mean, quantile_sorted};
 
 /// Default relative threshold for [`improvements_regressions`] (5%).
@@ -54,13 +52,15 @@ fn ratios(num: &[f64], den: &[f64]) -> Vec<f64> {
 /// Rounds to one decimal place, halves away from zero:
 /// `(x * 10).round() / 10`.
 ///
-/// This is the choice used for GSO's `round(geomean, 1)`. It agrees with
-/// Python's `round(x, 1)` except on exact or near-exact halves, where Python
-/// rounds the exact binary value half-to-even (e.g. Python gives
-/// `round(1.25, 1) == 1.2`, this gives `1.3`; Python gives
-/// `round(1.15, 1) == 1.1` because `1.15` is stored slightly below, while
-/// `1.15 * 10` rounds to `11.5` here and gives `1.2`). Measured geometric
-/// means essentially never land on such ties.
+/// This is the choice used for GSO's `round(geomean, 1)`. GSO's harness
+/// rounds a numpy `float64` (its geometric mean is `np.exp(np.mean(...))`),
+/// so the rounding is numpy's: scale by 10, round half to even, scale back.
+/// That differs from this only where `10 x` is exactly `k + 0.5` with `k`
+/// even (numpy gives `round(1.25, 1) == 1.2`, this gives `1.3`), and never
+/// on which side of GSO's 1.2 threshold a value falls: both send the double
+/// nearest 1.15 (`11.5` once scaled) up to 1.2. Python's own `round` on a
+/// plain float (`round(1.15, 1) == 1.1`, the exact binary value being just
+/// below 1.15) differs from both at that one point.
 pub fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -88,11 +88,18 @@ pub fn gso_hmean_e_over_a(e: &[f64], a: &[f64]) -> f64 {
 }
 
 /// GSO "Opt@1 against the expert commit" success rule for one task:
-/// `harmonic_mean(e_i / a_i) > p`, strictly (GSO uses `p = 0.95`, i.e. the
-/// agent must reach at least 95% of the expert's performance).
-/// `false` when [`gso_hmean_e_over_a`] is `NaN`.
-pub fn gso_opt_commit(e: &[f64], a: &[f64], p: f64) -> bool {
-    gso_hmean_e_over_a(e, a) > p
+/// [`gso_opt_base`]`(b, a)` holds AND `harmonic_mean(e_i / a_i) > p`,
+/// strictly (GSO uses `p = 0.95`, i.e. the agent must reach at least 95% of
+/// the expert's performance).
+///
+/// GSO's harness (`grading/metrics.py`) computes `opt_commit` only inside the
+/// branch where `opt_base` holds, so a patch that is not 1.2x faster than the
+/// baseline never matches the expert, however slow the expert is: with the
+/// expert at 1.15x and a patch at 1.10x the patch reaches 95% of the expert
+/// but is not `opt_commit`. `opt_commit` therefore implies `opt_base`.
+/// `false` when [`gso_opt_base`] is false or [`gso_hmean_e_over_a`] is `NaN`.
+pub fn gso_opt_commit(b: &[f64], e: &[f64], a: &[f64], p: f64) -> bool {
+    gso_opt_base(b, a) && gso_hmean_e_over_a(e, a) > p
 }
 
 /// SWE-fficiency speedup ratio for one task:
@@ -309,7 +316,7 @@ pub fn opt_at_k(success: &[Vec<bool>], n_tasks: usize, k: usize) -> f64 {
 /// Smoothed Opt@k curve by bootstrap, as GSO reports it.
 ///
 /// For each of `trials` trials, every task's runs are shuffled (one
-/// [`StdRng`] seeded with `seed`, tasks in order) and Opt@k is computed on
+/// [`SeededRng`] seeded with `seed`, tasks in order) and Opt@k is computed on
 /// the shuffled runs for every `k` in `1..=max_k` (one shuffle per trial is
 /// shared by all `k`, so each trial's curve is non-decreasing; each `k` still
 /// sees a uniformly random subset of `k` runs per task). Returns one tuple
@@ -325,14 +332,14 @@ pub fn opt_at_k_curve(
     trials: usize,
     seed: u64,
 ) -> Vec<(usize, f64, f64, f64)> {
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = SeededRng::new(seed);
     let tasks: Vec<Vec<bool>> = success.iter().take(n_tasks).cloned().collect();
     let mut per_k: Vec<Vec<f64>> = vec![Vec::with_capacity(trials); max_k];
     let mut shuffled = tasks.clone();
     for _ in 0..trials {
         for (dst, src) in shuffled.iter_mut().zip(&tasks) {
             dst.copy_from_slice(src);
-            dst.shuffle(&mut rng);
+            rng.shuffle(dst);
         }
         for (ki, vals) in per_k.iter_mut().enumerate() {
             vals.push(opt_at_k(&shuffled, n_tasks, ki + 1));
@@ -436,18 +443,58 @@ mod tests {
 
     #[test]
     fn gso_opt_commit_is_strict() {
+        // A baseline ten times slower, so opt_base holds and only the expert rule decides.
+        let b = [20.0, 30.0];
         // e/a = [1, 1] -> hmean exactly 1
         assert!(close(gso_hmean_e_over_a(&[2.0, 3.0], &[2.0, 3.0]), 1.0));
-        assert!(!gso_opt_commit(&[2.0, 3.0], &[2.0, 3.0], 1.0));
-        assert!(gso_opt_commit(&[2.0, 3.0], &[2.0, 3.0], 0.95));
+        assert!(!gso_opt_commit(&b, &[2.0, 3.0], &[2.0, 3.0], 1.0));
+        assert!(gso_opt_commit(&b, &[2.0, 3.0], &[2.0, 3.0], 0.95));
         // e/a = [0.5, 2] -> hmean = 2 / (2 + 0.5) = 0.8
+        let b = [20.0, 20.0];
         assert!(close(gso_hmean_e_over_a(&[1.0, 4.0], &[2.0, 2.0]), 0.8));
-        assert!(!gso_opt_commit(&[1.0, 4.0], &[2.0, 2.0], 0.8));
-        assert!(gso_opt_commit(&[1.0, 4.0], &[2.0, 2.0], 0.79));
-        assert!(!gso_opt_commit(&[], &[], 0.0));
+        assert!(!gso_opt_commit(&b, &[1.0, 4.0], &[2.0, 2.0], 0.8));
+        assert!(gso_opt_commit(&b, &[1.0, 4.0], &[2.0, 2.0], 0.79));
+        assert!(!gso_opt_commit(&[], &[], &[], 0.0));
         assert!(gso_hmean_e_over_a(&[1.0], &[1.0, 2.0]).is_nan());
         assert!(gso_hmean_e_over_a(&[1.0, 1.0], &[0.0, 2.0]).is_nan());
-        assert!(!gso_opt_commit(&[1.0, 1.0], &[0.0, 2.0], 0.5));
+        assert!(!gso_opt_commit(&b, &[1.0, 1.0], &[0.0, 2.0], 0.5));
+    }
+
+    /// Issue 10 item 1: GSO sets `opt_commit` only where `opt_base` holds.
+    #[test]
+    fn opt_commit_implies_opt_base() {
+        // Expert 1.15x, patch 1.10x: e/a = 1.10 / 1.15 = 0.957 > 0.95, but the patch is not
+        // 1.2x faster than the baseline (round(1.1, 1) < 1.2).
+        let b = [1.0, 2.0];
+        let e = [1.0 / 1.15, 2.0 / 1.15];
+        let a = [1.0 / 1.10, 2.0 / 1.10];
+        assert!(gso_hmean_e_over_a(&e, &a) > 0.95);
+        assert!(!gso_opt_base(&b, &a));
+        assert!(!gso_opt_commit(&b, &e, &a, 0.95));
+        // An expert at 1.05x and a no-op patch (a == b): e/a = 1 / 1.05 = 0.952 > 0.95, yet
+        // a patch that changes nothing never matches the expert.
+        let e = [1.0 / 1.05, 2.0 / 1.05];
+        assert!(gso_hmean_e_over_a(&e, &b) > 0.95);
+        assert!(!gso_opt_commit(&b, &e, &b, 0.95));
+        // With the patch at 1.25x both hold.
+        let a = [1.0 / 1.25, 2.0 / 1.25];
+        assert!(gso_opt_base(&b, &a) && gso_opt_commit(&b, &e, &a, 0.95));
+    }
+
+    /// METRICS.md: "Opt_p@K ... p = 0 means correct and opt_base". Before opt_commit implied
+    /// opt_base, p = 0 accepted every correct patch.
+    #[test]
+    fn opt_p_zero_is_opt_base() {
+        let b = [1.0, 2.0];
+        let e = [0.5, 1.0];
+        for f in [0.5, 0.9, 1.0, 1.1, 1.2, 2.0, 4.0] {
+            let a = [1.0 / f, 2.0 / f];
+            assert_eq!(
+                gso_opt_commit(&b, &e, &a, 0.0),
+                gso_opt_base(&b, &a),
+                "{f}x"
+            );
+        }
     }
 
     #[test]
@@ -638,6 +685,34 @@ mod tests {
         assert!(close(last.1, opt_at_k(&t, n_tasks, 8)));
         assert!(close(last.2, last.1) && close(last.3, last.1));
     }
+
+    /// Issue 10 item 5: the smoothed curve for a fixed seed is pinned (the generator, the
+    /// shuffle and the task order), so a dependency bump that changes it is noticed.
+    #[test]
+    fn seeds_that_stay_seeds_opt_at_k_curve_is_pinned() {
+        let t = random_table();
+        let curve = opt_at_k_curve(&t, 45, 3, 100, 2026);
+        let got: Vec<(f64, f64, f64)> = curve.iter().map(|&(_, m, lo, hi)| (m, lo, hi)).collect();
+        assert_eq!(got, PINNED_CURVE.to_vec());
+    }
+
+    const PINNED_CURVE: [(f64, f64, f64); 3] = [
+        (
+            0.284_444_444_444_444_2,
+            0.210_555_555_555_555_55,
+            0.355_555_555_555_555_57,
+        ),
+        (
+            0.371_333_333_333_332_85,
+            0.311_111_111_111_111_1,
+            0.422_222_222_222_222_2,
+        ),
+        (
+            0.397_111_111_111_111_1,
+            0.355_555_555_555_555_57,
+            0.422_222_222_222_222_2,
+        ),
+    ];
 
     #[test]
     fn curve_has_spread_when_runs_disagree() {

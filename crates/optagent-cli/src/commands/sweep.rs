@@ -294,8 +294,14 @@ pub async fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
         a.tasks.clone()
     };
     let out = a.out.clone().unwrap_or_else(|| folder.join("report"));
-    let paths = optagent_report::render::write_report(&records, &tasks, k, &out)?;
-    println!("{paths:#?}");
+    let (paths, analysis) = optagent_report::write_report_analyzed(
+        &records,
+        &tasks,
+        k,
+        &out,
+        &optagent_report::ReportOptions::default(),
+    )?;
+    print!("{}", optagent_report::headline_text(&paths, &analysis));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,8 @@
 //! The written report: files, tables, inline SVGs, links.
 
-use optagent_report::{write_report, write_report_with, ReportOptions};
+use optagent_report::{
+    headline_text, write_report, write_report_analyzed, write_report_with, ReportOptions,
+};
 
 use super::common::*;
 
@@ -162,4 +164,77 @@ fn empty_records_still_write_a_report() {
     assert_eq!(html.matches("<svg ").count(), 4);
     assert!(html.contains("no rollouts recorded"));
     assert_well_formed(&std::fs::read_to_string(&paths.workload_scatter_svg).unwrap());
+}
+
+/// Issue 10 item 7: `optagent report` printed a Rust debug struct of its paths. It now prints
+/// the files, one a line, and each configuration's headline figures.
+#[test]
+fn report_prints_files_and_headline_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (paths, analysis) = write_report_analyzed(
+        &results(),
+        &tasks(&["alpha", "beta", "gamma"]),
+        4,
+        dir.path(),
+        &ReportOptions::default(),
+    )
+    .unwrap();
+    let text = headline_text(&paths, &analysis);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "wrote:", "{text}");
+    for (i, f) in paths.files().iter().enumerate() {
+        assert!(f.is_file());
+        assert_eq!(lines[1 + i].trim(), f.display().to_string());
+    }
+    assert_eq!(
+        lines[8],
+        "openai/gpt-5-mini · optagent-default · steps50: Opt@1 33.3%, Opt@4 66.7% (2/3 tasks), \
+         geomean speedup 2.154×, SR 0.441, advantage L4 -0.8333, pass rate 41.7% of 12 rollout(s)"
+    );
+    assert_eq!(lines.len(), 9, "{text}");
+    assert!(
+        !text.contains("ReportPaths") && !text.contains('{'),
+        "{text}"
+    );
+    // A task left out of SR and advantage is said so, beside the partial counts.
+    let mut recs = results();
+    for r in recs.iter_mut().filter(|r| r.task == "gamma") {
+        if let Some(e) = r.eval.as_mut() {
+            for w in &mut e.workloads {
+                w.expert_significant = false;
+            }
+        }
+    }
+    let (paths, analysis) = write_report_analyzed(
+        &recs,
+        &tasks(&["alpha", "beta", "gamma"]),
+        4,
+        dir.path(),
+        &ReportOptions::default(),
+    )
+    .unwrap();
+    let text = headline_text(&paths, &analysis);
+    assert!(text.contains("SR 1.111 (2/3 tasks)"), "{text}");
+    assert!(
+        text.contains(
+            "1 task(s) left out of SR and advantage: the expert is not significantly faster"
+        ),
+        "{text}"
+    );
+    let md = std::fs::read_to_string(&paths.markdown).unwrap();
+    assert!(
+        md.contains("1 of 3 task(s) left out of SR and advantage because the expert is not significantly faster"),
+        "{md}"
+    );
+    assert!(md.contains("not significantly faster: left out of SR and advantage"));
+    // No records at all.
+    let (paths, analysis) = write_report_analyzed(
+        &[],
+        &tasks(&["alpha"]),
+        1,
+        dir.path(),
+        &ReportOptions::default(),
+    )
+    .unwrap();
+    assert!(headline_text(&paths, &analysis).ends_with("nothing to summarize\n"));
 }

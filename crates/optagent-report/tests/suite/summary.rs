@@ -228,3 +228,89 @@ fn summaries_are_ranked_and_later_lines_win() {
     assert_close(s.opt_at_1, 0.0);
     assert_eq!(s.n_rollouts, 12);
 }
+
+/// Issue 10 item 1: GSO counts `opt_commit` only where `opt_base` holds. A record claiming
+/// `opt_commit` without `opt_base` (written before the evaluator enforced it) is no success.
+#[test]
+fn opt_commit_without_opt_base_is_not_a_success() {
+    let mut recs = results();
+    for r in recs
+        .iter_mut()
+        .filter(|r| r.task == "alpha" && (r.rollout == 0 || r.rollout == 2))
+    {
+        let e = r.eval.as_mut().unwrap();
+        assert!(e.opt_commit);
+        e.opt_base = false;
+    }
+    let s = &summarize(&recs, &tasks(&["alpha", "beta", "gamma"]), 4, SEED)[0];
+    assert_close(s.opt_at_1, 0.0);
+    // Only beta is solved now.
+    assert_close(s.opt_at_k, 1.0 / 3.0);
+    let rows = task_rows(&recs, &tasks(&["alpha"]), 4);
+    assert!(!rows[0].solved && !rows[0].opt_commit);
+    // The best verified rollout is then simply the fastest.
+    assert_eq!(rows[0].best_rollout, Some(2));
+    assert!(rows[0].rollouts.iter().all(|r| !r.opt_commit));
+}
+
+/// Issue 10 item 6: a task whose expert is not significantly faster than the baseline leaves
+/// SR and advantage, and is counted and marked; Opt@K and the speedup still count it.
+#[test]
+fn expert_not_faster_task_left_out_of_sr_and_advantage() {
+    let mut recs = results();
+    for r in recs.iter_mut().filter(|r| r.task == "gamma") {
+        if let Some(e) = r.eval.as_mut() {
+            for w in &mut e.workloads {
+                w.expert_significant = false;
+            }
+        }
+    }
+    let a = analyze(&recs, &tasks(&["alpha", "beta", "gamma"]), 4, SEED);
+    let s = &a.summaries[0];
+    assert_eq!(s.expert_not_faster_tasks, 1);
+    assert_eq!((s.sr_tasks, s.advantage_tasks), (2, 2));
+    // SR: harmonic mean of alpha's 1.25 and beta's 1; advantage: mean of 0.5 and 0.
+    assert_close(s.speedup_ratio, 2.0 / 1.8);
+    assert_close(s.advantage.l4, 0.25);
+    assert_close(s.opt_at_k, 2.0 / 3.0);
+    assert_close(s.geomean_speedup, 10f64.powf(1.0 / 3.0));
+    let gamma = a.task_rows.iter().find(|r| r.task == "gamma").unwrap();
+    assert!(gamma.expert_not_faster);
+    let alpha = a.task_rows.iter().find(|r| r.task == "alpha").unwrap();
+    assert!(!alpha.expert_not_faster);
+    // An expert measured significantly slower is not faster either.
+    let mut recs = results();
+    for r in recs.iter_mut().filter(|r| r.task == "gamma") {
+        if let Some(e) = r.eval.as_mut() {
+            for w in &mut e.workloads {
+                w.expert_speedup = 0.8;
+            }
+        }
+    }
+    let s = &summarize(&recs, &tasks(&["alpha", "beta", "gamma"]), 4, SEED)[0];
+    assert_eq!((s.expert_not_faster_tasks, s.sr_tasks), (1, 2));
+}
+
+/// Issue 10 item 6, per workload: a workload where the expert is not faster leaves the failure
+/// values (speedup 1.0 against the expert) of its task.
+#[test]
+fn expert_not_faster_workload_left_out_of_failure_values() {
+    let mut recs = results();
+    for r in recs.iter_mut().filter(|r| r.task == "gamma") {
+        if let Some(e) = r.eval.as_mut() {
+            e.workloads[1].expert_significant = false; // gmod.g, b = 8, e = 1
+        }
+    }
+    let s = &summarize(&recs, &tasks(&["gamma"]), 4, SEED)[0];
+    assert_eq!(s.expert_not_faster_tasks, 0);
+    // Only gmod.f (b = 2, e = 1): SR = e / b = 0.5; advantage 1 - 2 = -1 at every level.
+    assert_close(s.speedup_ratio, 0.5);
+    for l in [
+        s.advantage.l1,
+        s.advantage.l2,
+        s.advantage.l3,
+        s.advantage.l4,
+    ] {
+        assert_close(l, -1.0);
+    }
+}
