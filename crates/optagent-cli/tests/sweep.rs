@@ -375,6 +375,7 @@ async fn regression_two_sweeps_on_one_folder_the_second_is_refused_naming_the_fi
         .lines()
         .count();
     assert_eq!(n, 1, "only the first sweep wrote a record");
+}
 
 /// Issue 10 item 7: `optagent report` printed `ReportPaths { ... }` (a Rust debug struct). It
 /// prints the files written, one a line, and the headline figures.
