@@ -100,7 +100,8 @@ pub use retry::{
 };
 pub use secret::ApiKey;
 pub use types::{
-    ChatModel, ChatRequest, ChatResponse, Message, ModelInfo, Pricing, ToolCall, ToolSpec, Usage,
+    ChatModel, ChatRequest, ChatResponse, Message, ModelInfo, OutputLimit, Pricing, ToolCall,
+    ToolSpec, Usage, WindowProbe,
 };
 
 /// Opens a model from a spec (`provider/model` or `replay:<path>`).

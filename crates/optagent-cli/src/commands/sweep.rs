@@ -12,6 +12,7 @@ use optagent_report::sweep_config::SweepConfig;
 use optagent_rollout::sweep::{sweep, SweepEvent, SweepOptions};
 
 use super::solve::ModelArgs;
+use crate::exit::{self, InputContext};
 use crate::MeasureArgs;
 
 #[derive(Args, Debug)]
@@ -32,7 +33,16 @@ pub struct SweepArgs {
 }
 
 pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
-    let config = SweepConfig::load(&a.sweep_file)?;
+    let config = SweepConfig::load(&a.sweep_file).input()?;
+    // What the sweep file names must load before anything runs (exit 2 otherwise).
+    for dir in config.task_dirs() {
+        optagent_task::Task::load(&dir).input()?;
+    }
+    for m in &config.models {
+        optagent_model::open_model(&m.model, &a.model_args.options())
+            .map_err(|e| anyhow::anyhow!("model {}: {e}", m.model))
+            .input()?;
+    }
     let out = config.output_dir();
     std::fs::create_dir_all(&out)?;
     let mut verify = super::eval_options(&a.measure, &out.join("work"), None).await?;
@@ -129,7 +139,14 @@ pub async fn run(a: SweepArgs) -> anyhow::Result<ExitCode> {
         "report:  {}",
         outcome.report_dir.join("report.md").display()
     );
-    Ok(ExitCode::SUCCESS)
+    let code = exit::sweep_code(outcome.ran, outcome.model_errors);
+    if code == exit::ALL_MODEL_ERRORS {
+        eprintln!(
+            "no rollout ran to an end of its own: all {} ended in a model error (exit {code}); they run again when the sweep is resumed",
+            outcome.ran
+        );
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// A results file, or a sweep folder holding `results.jsonl`.
