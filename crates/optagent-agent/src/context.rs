@@ -157,10 +157,7 @@ pub fn shorten_for_overflow(messages: &mut Vec<Message>) -> usize {
         };
         messages.insert(
             2,
-            Message::user(format!(
-                "{DROPPED_NOTE}: {} messages]",
-                had + dropped
-            )),
+            Message::user(format!("{DROPPED_NOTE}: {} messages]", had + dropped)),
         );
         n += dropped;
     }
@@ -260,10 +257,14 @@ mod tests {
         // Every tool result still follows the assistant message that called it.
         for (i, msg) in m.iter().enumerate() {
             if let Message::Tool { tool_call_id, .. } = msg {
-                assert!(matches!(&m[i - 1], Message::Assistant { tool_calls, .. } if tool_calls[0].id == *tool_call_id));
+                assert!(
+                    matches!(&m[i - 1], Message::Assistant { tool_calls, .. } if tool_calls[0].id == *tool_call_id)
+                );
             }
         }
-        assert!(matches!(m.last(), Some(Message::Tool { tool_call_id, .. }) if tool_call_id == "c5"));
+        assert!(
+            matches!(m.last(), Some(Message::Tool { tool_call_id, .. }) if tool_call_id == "c5")
+        );
         // Again and again: it ends with nothing left to shorten, never below the last turn.
         let mut rounds = 0;
         while shorten_for_overflow(&mut m) > 0 {
@@ -277,16 +278,30 @@ mod tests {
 
     #[test]
     fn token_count_follows_the_servers_usage() {
-        let mut m = vec![Message::system("s".repeat(400)), Message::user("u".repeat(400))];
+        let mut m = vec![
+            Message::system("s".repeat(400)),
+            Message::user("u".repeat(400)),
+        ];
         let mut c = TokenCount::default();
         assert_eq!(c.count(&m, None), estimate_tokens(&m));
         m.push(Message::user("reply"));
         // The server counted 3000 prompt tokens where chars/4 gives about 216.
-        c.observe(&m, 2, &Usage { prompt_tokens: 3000, completion_tokens: 50, cached_tokens: 0 });
+        c.observe(
+            &m,
+            2,
+            &Usage {
+                prompt_tokens: 3000,
+                completion_tokens: 50,
+                cached_tokens: 0,
+            },
+        );
         assert_eq!(c.count(&m, None), 3050);
         m.push(Message::user("x".repeat(400)));
         let with_new = c.count(&m, None);
-        assert!(with_new > 3050 + 108, "new text is scaled by the ratio: {with_new}");
+        assert!(
+            with_new > 3050 + 108,
+            "new text is scaled by the ratio: {with_new}"
+        );
         assert_eq!(c.count(&m, Some(100)), 3050 + 108);
         c.invalidate();
         assert!(c.count(&m, None) > 3000);

@@ -65,7 +65,10 @@ mod tests {
 
     #[test]
     fn repeated_lines_are_cut_to_two() {
-        let t = format!("Intro line here.\n{}Outro.", "I will optimize the graph.\n".repeat(50));
+        let t = format!(
+            "Intro line here.\n{}Outro.",
+            "I will optimize the graph.\n".repeat(50)
+        );
         let (cut, n) = cut_repetition(&t).unwrap();
         assert_eq!(n, 48);
         assert_eq!(cut.matches("I will optimize the graph.").count(), 2);

@@ -8,6 +8,16 @@ const SYSTEM: &str = include_str!("../../../prompts/system.md");
 const TASK: &str = include_str!("../../../prompts/task.md");
 const NUDGE: &str = include_str!("../../../prompts/nudge.md");
 
+fn template(name: &str, builtin: &'static str) -> String {
+    if let Ok(dir) = std::env::var("OPTAGENT_PROMPTS_DIR") {
+        let p = std::path::Path::new(&dir).join(name);
+        if let Ok(t) = std::fs::read_to_string(&p) {
+            return t;
+        }
+    }
+    builtin.to_string()
+}
+
 /// Why a reply had no tool call, for [`nudge`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoToolReason {
@@ -46,34 +56,6 @@ pub fn nudge(reason: NoToolReason, tools: &[String], left: usize) -> Result<Stri
         .map_err(|e| format!("rendering prompts/nudge.md: {e}"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_reply_cut_by_length_is_told_so_not_that_it_called_no_tool() {
-        let tools = vec!["view".to_string(), "submit".to_string()];
-        let n = nudge(NoToolReason::Length(Some(2048)), &tools, 2).unwrap();
-        assert!(n.contains("cut off at the output limit (2048 tokens)"), "{n}");
-        assert!(!n.contains("without calling a tool"), "{n}");
-        assert!(n.contains("`view`, `submit`") && n.contains("After 2 more replies"), "{n}");
-        let n = nudge(NoToolReason::Text, &tools, 0).unwrap();
-        assert!(n.contains("without calling a tool") && !n.contains("more repl"), "{n}");
-        let n = nudge(NoToolReason::Repeated(7), &tools, 1).unwrap();
-        assert!(n.contains("7 repeated") && n.contains("1 more reply"), "{n}");
-    }
-}
-
-fn template(name: &str, builtin: &'static str) -> String {
-    if let Ok(dir) = std::env::var("OPTAGENT_PROMPTS_DIR") {
-        let p = std::path::Path::new(&dir).join(name);
-        if let Ok(t) = std::fs::read_to_string(&p) {
-            return t;
-        }
-    }
-    builtin.to_string()
-}
-
 /// The system prompt.
 pub fn system(task: &Task) -> Result<String, String> {
     let env = Environment::new();
@@ -104,4 +86,34 @@ pub fn task_prompt(task: &Task, budget: &str) -> Result<String, String> {
         },
     )
     .map_err(|e| format!("rendering prompts/task.md: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_cut_by_length_is_told_so_not_that_it_called_no_tool() {
+        let tools = vec!["view".to_string(), "submit".to_string()];
+        let n = nudge(NoToolReason::Length(Some(2048)), &tools, 2).unwrap();
+        assert!(
+            n.contains("cut off at the output limit (2048 tokens)"),
+            "{n}"
+        );
+        assert!(!n.contains("without calling a tool"), "{n}");
+        assert!(
+            n.contains("`view`, `submit`") && n.contains("After 2 more replies"),
+            "{n}"
+        );
+        let n = nudge(NoToolReason::Text, &tools, 0).unwrap();
+        assert!(
+            n.contains("without calling a tool") && !n.contains("more repl"),
+            "{n}"
+        );
+        let n = nudge(NoToolReason::Repeated(7), &tools, 1).unwrap();
+        assert!(
+            n.contains("7 repeated") && n.contains("1 more reply"),
+            "{n}"
+        );
+    }
 }

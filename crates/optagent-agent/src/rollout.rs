@@ -339,7 +339,11 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
                             "[{}] the request did not fit the context window ({} tokens): {}",
                             cfg.label,
                             window.tokens,
-                            if n > 0 { "history shortened, retrying" } else { "nothing left to shorten" }
+                            if n > 0 {
+                                "history shortened, retrying"
+                            } else {
+                                "nothing left to shorten"
+                            }
                         ),
                     );
                     if n == 0 {
@@ -382,7 +386,10 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
             let mut calls = resp.tool_calls.clone();
             if calls.is_empty() {
                 match crate::turns::no_tool_call(&resp, &tool_names, spent.steps, max_tokens) {
-                    crate::turns::NoTool::TextCalls { calls: found, event } => {
+                    crate::turns::NoTool::TextCalls {
+                        calls: found,
+                        event,
+                    } => {
                         traj.event("text_tool_calls", event);
                         messages.push(optagent_model::Message::Assistant {
                             content: resp.content.clone(),

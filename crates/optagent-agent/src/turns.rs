@@ -59,11 +59,7 @@ impl Window {
 /// the messages added since (counted by the server's tokenizer when it offers one).
 pub async fn count_tokens(model: &dyn ChatModel, tokens: &TokenCount, messages: &[Message]) -> u64 {
     let exact = match tokens.added(messages) {
-        Some(new) if !new.is_empty() => {
-            model
-                .count_tokens(&crate::context::text_of(new))
-                .await
-        }
+        Some(new) if !new.is_empty() => model.count_tokens(&crate::context::text_of(new)).await,
         _ => None,
     };
     tokens.count(messages, exact)
@@ -87,7 +83,12 @@ pub enum NoTool {
 
 /// Looks at a reply without tool calls: tool calls written as text, else why there was none
 /// (cut off by the output limit `limit`, empty, repeating itself — then cut — or prose).
-pub fn no_tool_call(resp: &ChatResponse, known: &[String], step: usize, limit: Option<u64>) -> NoTool {
+pub fn no_tool_call(
+    resp: &ChatResponse,
+    known: &[String],
+    step: usize,
+    limit: Option<u64>,
+) -> NoTool {
     let content = resp.content.clone().unwrap_or_default();
     let (calls, form) = textcalls::parse(&content, known, step);
     if !calls.is_empty() {
@@ -141,13 +142,24 @@ mod tests {
         let known = vec!["view".to_string()];
         let r = resp(&"The graph code is slow here.\n".repeat(200), "length");
         match no_tool_call(&r, &known, 1, Some(2048)) {
-            NoTool::Nudge { message: Message::Assistant { content: Some(c), .. }, reason } => {
+            NoTool::Nudge {
+                message:
+                    Message::Assistant {
+                        content: Some(c), ..
+                    },
+                reason,
+            } => {
                 assert_eq!(reason, NoToolReason::Length(Some(2048)));
                 assert!(c.len() < 200, "{c}");
             }
             other => panic!("{other:?}"),
         }
-        match no_tool_call(&resp(&"again and again and again.\n".repeat(9), "stop"), &known, 1, None) {
+        match no_tool_call(
+            &resp(&"again and again and again.\n".repeat(9), "stop"),
+            &known,
+            1,
+            None,
+        ) {
             NoTool::Nudge { reason, .. } => assert_eq!(reason, NoToolReason::Repeated(7)),
             other => panic!("{other:?}"),
         }
@@ -155,7 +167,15 @@ mod tests {
             NoTool::Nudge { reason, .. } => assert_eq!(reason, NoToolReason::Empty),
             other => panic!("{other:?}"),
         }
-        match no_tool_call(&resp("<tool_call>{\"name\":\"view\",\"arguments\":{}}</tool_call>", "stop"), &known, 4, None) {
+        match no_tool_call(
+            &resp(
+                "<tool_call>{\"name\":\"view\",\"arguments\":{}}</tool_call>",
+                "stop",
+            ),
+            &known,
+            4,
+            None,
+        ) {
             NoTool::TextCalls { calls, event } => {
                 assert_eq!(calls[0].name, "view");
                 assert_eq!(event["form"], "tool_call_tag");

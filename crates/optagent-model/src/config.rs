@@ -155,7 +155,9 @@ enum OutputLimitSetting {
 impl OutputLimitSetting {
     fn limit(&self) -> Result<OutputLimit, String> {
         match self {
-            OutputLimitSetting::Tokens(0) => Err("must be a positive number of tokens or \"window\"".into()),
+            OutputLimitSetting::Tokens(0) => {
+                Err("must be a positive number of tokens or \"window\"".into())
+            }
             OutputLimitSetting::Tokens(n) => Ok(OutputLimit::Fixed(*n)),
             OutputLimitSetting::Word(w) if w == "window" => Ok(OutputLimit::Window),
             OutputLimitSetting::Word(w) if w == "none" => Ok(OutputLimit::Unset),
@@ -440,8 +442,10 @@ impl ProviderRegistry {
             Some((n, e)) => (Some(n), Some(e)),
             None => (None, None),
         };
-        let context_window = opts.context_window.filter(|&w| w > 0).or(entry
-            .and_then(|e| e.context_window))
+        let context_window = opts
+            .context_window
+            .filter(|&w| w > 0)
+            .or(entry.and_then(|e| e.context_window))
             .or(p.context_window)
             .or(self.defaults.context_window)
             .unwrap_or(128_000);
@@ -496,8 +500,7 @@ impl ProviderRegistry {
         };
         // An explicit --context-window is believed over the server's answer.
         let detect_window = opts.context_window.is_none()
-            && p
-                .detect_context_window
+            && p.detect_context_window
                 .unwrap_or_else(|| is_loopback_url(&base_url));
 
         Ok(ResolvedModel {

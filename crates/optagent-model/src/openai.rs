@@ -162,7 +162,11 @@ impl OpenAiCompatModel {
         }
         let resp = rb.send().await.ok()?;
         if !resp.status().is_success() {
-            tracing::debug!(url, status = resp.status().as_u16(), "server route not offered");
+            tracing::debug!(
+                url,
+                status = resp.status().as_u16(),
+                "server route not offered"
+            );
             return None;
         }
         resp.json::<Value>().await.ok()
@@ -170,12 +174,18 @@ impl OpenAiCompatModel {
 
     /// llama.cpp: `GET /props` → `default_generation_settings.n_ctx` (or a top-level `n_ctx`).
     async fn probe_llamacpp(&self) -> Option<WindowProbe> {
-        let v = self.side_call(&format!("{}/props", self.root), None).await?;
-        let (n, field) = match v.pointer("/default_generation_settings/n_ctx").and_then(Value::as_u64) {
+        let v = self
+            .side_call(&format!("{}/props", self.root), None)
+            .await?;
+        let (n, field) = match v
+            .pointer("/default_generation_settings/n_ctx")
+            .and_then(Value::as_u64)
+        {
             Some(n) => (n, "default_generation_settings.n_ctx"),
             None => (v.get("n_ctx").and_then(Value::as_u64)?, "n_ctx"),
         };
-        self.llamacpp.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.llamacpp
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         Some(WindowProbe {
             tokens: n,
             source: format!("llama.cpp GET {}/props {field}", self.root),
@@ -218,9 +228,10 @@ impl OpenAiCompatModel {
             });
         }
         let info = v.get("model_info")?.as_object()?;
-        let (k, n) = info
-            .iter()
-            .find_map(|(k, v)| k.ends_with(".context_length").then(|| Some((k, v.as_u64()?)))?)?;
+        let (k, n) = info.iter().find_map(|(k, v)| {
+            k.ends_with(".context_length")
+                .then(|| Some((k, v.as_u64()?)))?
+        })?;
         Some(WindowProbe {
             tokens: n,
             source: format!("Ollama POST {url} model_info.{k}"),
@@ -431,8 +442,12 @@ impl ChatModel for OpenAiCompatModel {
         };
         let found = found.filter(|p| p.tokens > 0);
         match &found {
-            Some(p) => tracing::info!(model = %self.info.id, tokens = p.tokens, source = %p.source, "context window reported by the server"),
-            None => tracing::info!(model = %self.info.id, tokens = self.info.context_window, "the server did not report its context window; using the configured one"),
+            Some(p) => {
+                tracing::info!(model = %self.info.id, tokens = p.tokens, source = %p.source, "context window reported by the server")
+            }
+            None => {
+                tracing::info!(model = %self.info.id, tokens = self.info.context_window, "the server did not report its context window; using the configured one")
+            }
         }
         found
     }
@@ -463,9 +478,9 @@ pub(crate) fn context_overflow(status: u16, bytes: &[u8]) -> Option<(Option<u64>
     let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let err = v.get("error").unwrap_or(&v);
     let typed = ["type", "code"].iter().any(|f| {
-        err.get(*f).and_then(Value::as_str).is_some_and(|t| {
-            t == "exceed_context_size_error" || t == "context_length_exceeded"
-        })
+        err.get(*f)
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "exceed_context_size_error" || t == "context_length_exceeded")
     });
     const PHRASES: [&str; 6] = [
         "exceeds the available context size",

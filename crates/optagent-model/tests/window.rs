@@ -21,9 +21,16 @@ async fn llamacpp_props_gives_the_window_and_tokenize_counts() {
     let model = open_model("llamacpp/smollm2", &local(&server)).unwrap();
     assert_eq!(model.info().context_window, 32768, "the table's guess");
     assert_eq!(model.info().output_limit, OutputLimit::Window);
-    let p = model.detect_context_window().await.expect("the server tells");
+    let p = model
+        .detect_context_window()
+        .await
+        .expect("the server tells");
     assert_eq!(p.tokens, 8192);
-    assert!(p.source.contains("/props") && p.source.contains("n_ctx"), "{}", p.source);
+    assert!(
+        p.source.contains("/props") && p.source.contains("n_ctx"),
+        "{}",
+        p.source
+    );
     // 30 bytes at 3 bytes a token in the mock.
     assert_eq!(model.count_tokens(&"x".repeat(30)).await, Some(10));
     assert_eq!(server.side_requests(), ["GET /props", "POST /tokenize"]);
@@ -53,7 +60,11 @@ async fn a_server_that_cannot_tell_leaves_the_config_and_an_explicit_window_is_n
     let server = MockServer::start().await;
     let model = open_model("llamacpp/m", &local(&server)).unwrap();
     assert_eq!(model.detect_context_window().await, None);
-    assert_eq!(server.side_requests().len(), 3, "each server kind was tried once");
+    assert_eq!(
+        server.side_requests().len(),
+        3,
+        "each server kind was tried once"
+    );
 
     let server = MockServer::start().await;
     server.serve_llamacpp_props(8192);
