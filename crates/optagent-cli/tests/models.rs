@@ -66,7 +66,11 @@ async fn every_rollout_a_model_error_exits_4_and_no_speedup_exits_3() {
     ))
     .await;
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
-    assert!(text(&o).contains("every one ended in a model error"), "{}", text(&o));
+    assert!(
+        text(&o).contains("every one ended in a model error"),
+        "{}",
+        text(&o)
+    );
 
     // The model submits nothing: it ran, there is no verified speedup.
     let server = MockServer::with_handler(|_| MockReply::tool_call("submit", "{}")).await;
@@ -89,7 +93,14 @@ async fn bad_input_exits_2() {
     let o = optagent(&["solve", "tasks/pyroute", "--model", "nosuchprovider/m"]).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("unknown provider"), "{}", text(&o));
-    let o = optagent(&["solve", "tasks/pyroute", "--model", "openai/m", "--frobnicate"]).await;
+    let o = optagent(&[
+        "solve",
+        "tasks/pyroute",
+        "--model",
+        "openai/m",
+        "--frobnicate",
+    ])
+    .await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let o = optagent(&["solve", "--help"]).await;
     assert!(
@@ -126,7 +137,11 @@ async fn a_sweep_whose_every_rollout_is_a_model_error_exits_4() {
     ])
     .await;
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
-    assert!(text(&o).contains("all 2 ended in a model error"), "{}", text(&o));
+    assert!(
+        text(&o).contains("all 2 ended in a model error"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// A llama.cpp-like server whose real window is `n_ctx` mock tokens (3 bytes each, as its
@@ -169,11 +184,19 @@ async fn a_request_over_the_window_is_shortened_and_retried_not_ended() {
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert_eq!(answered.load(Ordering::SeqCst), 7);
     let r = report(out.path());
-    assert_eq!(r["rollouts"][0]["outcome"]["end"]["kind"], "submitted", "{r:#}");
+    assert_eq!(
+        r["rollouts"][0]["outcome"]["end"]["kind"], "submitted",
+        "{r:#}"
+    );
     let ev = events(out.path(), 0);
     let overflows = of_type(&ev, "context_overflow");
-    assert!(!overflows.is_empty(), "the window was overrun at least once");
-    assert!(overflows.iter().all(|e| e["shortened"].as_u64().unwrap() > 0));
+    assert!(
+        !overflows.is_empty(),
+        "the window was overrun at least once"
+    );
+    assert!(overflows
+        .iter()
+        .all(|e| e["shortened"].as_u64().unwrap() > 0));
     // The server's n_ctx replaced the table's 32768.
     assert_eq!(overflows[0]["window"], 6000);
     assert_eq!(overflows[0]["window_source"], "server_error");
@@ -235,7 +258,10 @@ async fn prose_and_repeated_text_are_nudged_then_the_rollout_ends_with_no_tool_c
     .await;
     assert_eq!(o.status.code(), Some(3), "not an error: {}", text(&o));
     let r = report(out.path());
-    assert_eq!(r["rollouts"][0]["outcome"]["end"]["kind"], "no_tool_calls", "{r:#}");
+    assert_eq!(
+        r["rollouts"][0]["outcome"]["end"]["kind"], "no_tool_calls",
+        "{r:#}"
+    );
     let reqs = server.requests();
     assert_eq!(reqs.len(), 3);
     let second: Vec<&Value> = reqs[1]["messages"].as_array().unwrap().iter().collect();
@@ -247,10 +273,16 @@ async fn prose_and_repeated_text_are_nudged_then_the_rollout_ends_with_no_tool_c
     let nudge = second.last().unwrap()["content"].as_str().unwrap();
     assert!(nudge.contains("cut off at the output limit"), "{nudge}");
     assert!(!nudge.contains("without calling a tool"), "{nudge}");
-    assert!(nudge.contains("`view`") && nudge.contains("`submit`"), "{nudge}");
+    assert!(
+        nudge.contains("`view`") && nudge.contains("`submit`"),
+        "{nudge}"
+    );
     let third = reqs[2]["messages"].as_array().unwrap();
     let nudge = third.last().unwrap()["content"].as_str().unwrap();
-    assert!(nudge.contains("without calling a tool") && nudge.contains("1 more reply"), "{nudge}");
+    assert!(
+        nudge.contains("without calling a tool") && nudge.contains("1 more reply"),
+        "{nudge}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,13 +306,19 @@ async fn tool_calls_written_as_text_are_run_and_recorded() {
     .await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let r = report(out.path());
-    assert_eq!(r["rollouts"][0]["outcome"]["end"]["kind"], "submitted", "{r:#}");
+    assert_eq!(
+        r["rollouts"][0]["outcome"]["end"]["kind"], "submitted",
+        "{r:#}"
+    );
     let results = tool_results(&server.requests());
     assert!(results[0].contains("Weighted graphs"), "{}", results[0]);
     let ev = events(out.path(), 0);
     let text_calls = of_type(&ev, "text_tool_calls");
     assert_eq!(text_calls.len(), 2);
     assert_eq!(text_calls[0]["form"], "tool_call_tag");
-    assert!(text_calls[0]["raw"].as_str().unwrap().contains("<tool_call>"));
+    assert!(text_calls[0]["raw"]
+        .as_str()
+        .unwrap()
+        .contains("<tool_call>"));
     assert_eq!(text_calls[1]["form"], "fenced_json");
 }
