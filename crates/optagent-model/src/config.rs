@@ -734,6 +734,52 @@ mod tests {
     }
 
     #[test]
+    fn local_providers_ask_the_window_and_size_replies_hosted_ones_send_no_limit() {
+        let r = ProviderRegistry::builtin();
+        for p in ["vllm", "llamacpp", "ollama"] {
+            let m = r.resolve(&format!("{p}/m"), &hermetic()).unwrap();
+            assert_eq!(m.info.output_limit, OutputLimit::Window, "{p}");
+            assert!(m.info.detect_window, "{p}");
+        }
+        let m = r.resolve("openai/gpt-4o", &hermetic()).unwrap();
+        assert_eq!(m.info.output_limit, OutputLimit::Unset);
+        assert!(!m.info.detect_window);
+        // --context-window is believed: nothing is asked; --max-output-tokens wins.
+        let o = ModelOptions {
+            context_window: Some(4096),
+            max_output_tokens: Some(512),
+            ..hermetic()
+        };
+        let m = r.resolve("llamacpp/m", &o).unwrap();
+        assert_eq!(m.info.context_window, 4096);
+        assert!(!m.info.detect_window);
+        assert_eq!(m.info.output_limit, OutputLimit::Fixed(512));
+    }
+
+    #[test]
+    fn a_bad_max_output_tokens_names_the_field() {
+        let mut r = ProviderRegistry::builtin();
+        let e = r
+            .merge_toml(
+                "[providers.vllm]\nmax_output_tokens = \"lots\"\n",
+                Path::new("c.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("providers.vllm.max_output_tokens") && e.contains("lots"),
+            "{e}"
+        );
+        r.merge_toml(
+            "[providers.vllm]\nmax_output_tokens = 1000\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let m = r.resolve("vllm/m", &hermetic()).unwrap();
+        assert_eq!(m.info.output_limit, OutputLimit::Fixed(1000));
+    }
+
+    #[test]
     fn default_env_key_is_derived() {
         assert_eq!(default_env_key("my-llm"), "MY_LLM_API_KEY");
     }
