@@ -6,6 +6,7 @@ use optagent_task::Task;
 
 const SYSTEM: &str = include_str!("../../../prompts/system.md");
 const TASK: &str = include_str!("../../../prompts/task.md");
+const NUDGE: &str = include_str!("../../../prompts/nudge.md");
 
 fn template(name: &str, builtin: &'static str) -> String {
     if let Ok(dir) = std::env::var("OPTAGENT_PROMPTS_DIR") {
@@ -15,6 +16,44 @@ fn template(name: &str, builtin: &'static str) -> String {
         }
     }
     builtin.to_string()
+}
+
+/// Why a reply had no tool call, for [`nudge`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoToolReason {
+    /// Prose without a call.
+    Text,
+    /// Nothing at all.
+    Empty,
+    /// Cut off by the output limit (`finish_reason: "length"`), with the limit when one was sent.
+    Length(Option<u64>),
+    /// It repeated itself; this many repeated units were cut.
+    Repeated(usize),
+}
+
+/// The message sent after a reply without a tool call (`prompts/nudge.md`): why, the tools, and
+/// how many more such replies end the rollout (`left`, 0 when not said).
+pub fn nudge(reason: NoToolReason, tools: &[String], left: usize) -> Result<String, String> {
+    let (name, limit, cut) = match reason {
+        NoToolReason::Text => ("text", None, 0),
+        NoToolReason::Empty => ("empty", None, 0),
+        NoToolReason::Length(l) => ("length", l, 0),
+        NoToolReason::Repeated(n) => ("repeated", None, n),
+    };
+    let tools: Vec<String> = tools.iter().map(|t| format!("`{t}`")).collect();
+    Environment::new()
+        .render_str(
+            &template("nudge.md", NUDGE),
+            context! {
+                reason => name,
+                limit => limit.unwrap_or(0),
+                cut => cut,
+                tools => tools.join(", "),
+                left => left,
+            },
+        )
+        .map(|s| s.trim().to_string())
+        .map_err(|e| format!("rendering prompts/nudge.md: {e}"))
 }
 
 /// The system prompt.
@@ -47,4 +86,34 @@ pub fn task_prompt(task: &Task, budget: &str) -> Result<String, String> {
         },
     )
     .map_err(|e| format!("rendering prompts/task.md: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_cut_by_length_is_told_so_not_that_it_called_no_tool() {
+        let tools = vec!["view".to_string(), "submit".to_string()];
+        let n = nudge(NoToolReason::Length(Some(2048)), &tools, 2).unwrap();
+        assert!(
+            n.contains("cut off at the output limit (2048 tokens)"),
+            "{n}"
+        );
+        assert!(!n.contains("without calling a tool"), "{n}");
+        assert!(
+            n.contains("`view`, `submit`") && n.contains("After 2 more replies"),
+            "{n}"
+        );
+        let n = nudge(NoToolReason::Text, &tools, 0).unwrap();
+        assert!(
+            n.contains("without calling a tool") && !n.contains("more repl"),
+            "{n}"
+        );
+        let n = nudge(NoToolReason::Repeated(7), &tools, 1).unwrap();
+        assert!(
+            n.contains("7 repeated") && n.contains("1 more reply"),
+            "{n}"
+        );
+    }
 }

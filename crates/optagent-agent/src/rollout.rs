@@ -37,6 +37,9 @@ pub struct RolloutConfig {
     pub redactor: Redactor,
     /// Consecutive failed model calls (after the provider's own retries) before giving up.
     pub max_model_errors: usize,
+    /// Replies without a tool call in a row that end the rollout
+    /// ([`EndReason::NoToolCalls`]; default [`crate::turns::DEFAULT_MAX_NO_TOOL_TURNS`]).
+    pub max_no_tool_turns: usize,
     /// Characters of tool output given to the model.
     pub output_budget: usize,
     /// Keep the trees after the rollout (default: removed, the patch is kept).
@@ -61,6 +64,9 @@ pub enum EndReason {
     /// The rollout ran to an end, but its change could not be taken from the tree: an error,
     /// never "no patch" (the work is on disk in the kept tree; a sweep runs it again).
     DiffFailed(String),
+    /// The model replied without a tool call too many times in a row (the model's own end, not
+    /// an error: a sweep does not run it again).
+    NoToolCalls(String),
 }
 
 impl EndReason {
@@ -73,6 +79,7 @@ impl EndReason {
             EndReason::SetupFailed(_) => "setup_failed",
             EndReason::Crashed(_) => "crashed",
             EndReason::DiffFailed(_) => "diff_failed",
+            EndReason::NoToolCalls(_) => "no_tool_calls",
         }
     }
 
@@ -181,18 +188,22 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
         }
     };
     let info = cfg.model.info().clone();
-    traj.event(
-        "meta",
-        json!({
-            "task": cfg.task.id(),
-            "model": info.id,
-            "context_window": info.context_window,
-            "budget": cfg.budget,
-            "temperature": cfg.temperature,
-            "seed": cfg.seed,
-            "sandbox": cfg.sandbox.kind(),
-        }),
-    );
+    let mut window = crate::turns::Window::detect(cfg.model.as_ref()).await;
+    let mut meta = json!({
+        "task": cfg.task.id(),
+        "model": info.id,
+        "budget": cfg.budget,
+        "temperature": cfg.temperature,
+        "seed": cfg.seed,
+        "sandbox": cfg.sandbox.kind(),
+        "output_limit": info.output_limit,
+    });
+    if let (Some(m), serde_json::Value::Object(w)) =
+        (meta.as_object_mut(), window.meta(info.context_window))
+    {
+        m.extend(w);
+    }
+    traj.event("meta", meta);
     say(&cfg, format!("[{}] preparing the workspace", cfg.label));
     let trees = match crate::workspace::prepare(
         &cfg.task,
@@ -261,31 +272,42 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
         messages.push(Message::user(first));
         let mut logged = 0usize;
         let mut model_errors = 0usize;
-        let window = info.context_window.max(4096);
+        let mut no_tool_turns = 0usize;
+        let mut tokens = crate::context::TokenCount::default();
+        let tool_names: Vec<String> = tools.iter().map(|t| t.name.clone()).collect();
         loop {
             if let Some(b) = cfg.budget.exhausted(&spent) {
                 break 'run EndReason::Budget(b.to_string());
             }
-            let est = crate::context::estimate_tokens(&messages);
-            if est > window * 3 / 4 {
-                let n = crate::context::compact(&mut messages, window / 2, 4);
+            let win = window.tokens.max(1024);
+            let mut est = crate::turns::count_tokens(cfg.model.as_ref(), &tokens, &messages).await;
+            if est > win * 3 / 4 {
+                // compact() works in chars/4 units; the server's count is `ratio` times that.
+                let target = ((win / 2) as f64 / tokens.ratio()) as u64;
+                let n = crate::context::compact(&mut messages, target, 4);
+                tokens.invalidate();
+                let after = tokens.count(&messages, None);
                 traj.event(
                     "compaction",
-                    json!({"estimated_tokens": est, "shortened": n, "after": crate::context::estimate_tokens(&messages)}),
+                    json!({"estimated_tokens": est, "shortened": n, "after": after, "window": win}),
                 );
+                est = after;
             }
+            let max_tokens = info.output_limit.for_call(win, est);
             let req = ChatRequest {
                 messages: messages.clone(),
                 tools: tools.clone(),
                 temperature: cfg.temperature,
                 seed: cfg.seed,
-                max_tokens: None,
+                max_tokens: max_tokens.map(|n| n.min(u64::from(u32::MAX)) as u32),
             };
             traj.event(
                 "request",
                 json!({
                     "step": spent.steps,
                     "n_messages": messages.len(),
+                    "estimated_tokens": est,
+                    "max_tokens": max_tokens,
                     "new_messages": &messages[logged..],
                     "tools": tools.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
                 }),
@@ -295,6 +317,50 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
                 Ok(r) => {
                     model_errors = 0;
                     r
+                }
+                Err(ModelError::ContextOverflow {
+                    message,
+                    prompt_tokens,
+                    window: told,
+                    ..
+                }) => {
+                    // Not the provider failing: the conversation is too long. Shorten and retry;
+                    // the rollout ends only when there is nothing left to shorten.
+                    if let Some(w) = told.filter(|&w| w > 0 && w != window.tokens) {
+                        window = crate::turns::Window {
+                            tokens: w,
+                            source: "server_error",
+                            detail: Some(message.clone()),
+                        };
+                    }
+                    let before = crate::context::estimate_tokens(&messages);
+                    let n = crate::context::shorten_for_overflow(&mut messages);
+                    tokens.invalidate();
+                    logged = logged.min(messages.len());
+                    traj.event(
+                        "context_overflow",
+                        json!({"step": spent.steps, "error": message, "server_prompt_tokens": prompt_tokens, "window": window.tokens, "window_source": window.source, "shortened": n, "estimate_before": before, "estimate_after": crate::context::estimate_tokens(&messages)}),
+                    );
+                    say(
+                        &cfg,
+                        format!(
+                            "[{}] the request did not fit the context window ({} tokens): {}",
+                            cfg.label,
+                            window.tokens,
+                            if n > 0 {
+                                "history shortened, retrying"
+                            } else {
+                                "nothing left to shorten"
+                            }
+                        ),
+                    );
+                    if n == 0 {
+                        break 'run EndReason::ModelError(format!(
+                            "context overflow with nothing left to shorten (window {} tokens): {message}",
+                            window.tokens
+                        ));
+                    }
+                    continue;
                 }
                 Err(e) => {
                     model_errors += 1;
@@ -306,6 +372,11 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
                     continue;
                 }
             };
+            tokens.observe(
+                &[messages.as_slice(), &[resp.to_message()]].concat(),
+                messages.len(),
+                &resp.usage,
+            );
             let cost = info.pricing.cost(&resp.usage);
             usage.add(&resp.usage);
             spent.tokens += resp.usage.prompt_tokens + resp.usage.completion_tokens;
@@ -320,30 +391,59 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
                     "total": {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "cost_usd": spent.cost_usd},
                 }),
             );
-            messages.push(resp.to_message());
-            if resp.tool_calls.is_empty() {
-                let empty = resp.content.as_deref().is_none_or(|c| c.trim().is_empty());
-                let nudge = if empty {
-                    "Your reply was empty. Continue with a tool call; call `submit` when the tree is correct and faster."
-                } else {
-                    "You replied without calling a tool. Continue with a tool call; if you are done, call `submit`."
-                };
-                say(
-                    &cfg,
-                    format!(
-                        "[{}] step {} | (no tool call) | {} tok | ${:.4}",
-                        cfg.label, spent.steps, spent.tokens, spent.cost_usd
-                    ),
-                );
-                messages.push(Message::user(format!(
-                    "{nudge}\n{}",
-                    cfg.budget.status_line(&spent)
-                )));
-                continue;
+            let mut calls = resp.tool_calls.clone();
+            if calls.is_empty() {
+                match crate::turns::no_tool_call(&resp, &tool_names, spent.steps, max_tokens) {
+                    crate::turns::NoTool::TextCalls {
+                        calls: found,
+                        event,
+                    } => {
+                        traj.event("text_tool_calls", event);
+                        messages.push(optagent_model::Message::Assistant {
+                            content: resp.content.clone(),
+                            tool_calls: found.clone(),
+                        });
+                        calls = found;
+                    }
+                    crate::turns::NoTool::Nudge { message, reason } => {
+                        if message != resp.to_message() {
+                            // Cut text: the server's count of the reply no longer applies.
+                            tokens.invalidate();
+                        }
+                        messages.push(message);
+                        no_tool_turns += 1;
+                        let max = cfg.max_no_tool_turns.max(1);
+                        say(
+                            &cfg,
+                            format!(
+                                "[{}] step {} | (no tool call: {reason:?}) | {} tok | ${:.4}",
+                                cfg.label, spent.steps, spent.tokens, spent.cost_usd
+                            ),
+                        );
+                        if no_tool_turns >= max {
+                            break 'run EndReason::NoToolCalls(format!(
+                                "{no_tool_turns} replies in a row without a tool call (last: {reason:?})"
+                            ));
+                        }
+                        let nudge = crate::prompts::nudge(reason, &tool_names, max - no_tool_turns)
+                            .unwrap_or_else(|e| {
+                                tracing::warn!("{e}");
+                                "Continue with a tool call; if you are done, call `submit`.".into()
+                            });
+                        messages.push(Message::user(format!(
+                            "{nudge}\n{}",
+                            cfg.budget.status_line(&spent)
+                        )));
+                        continue;
+                    }
+                }
+            } else {
+                messages.push(resp.to_message());
             }
+            no_tool_turns = 0;
             let mut submitted = false;
             let mut fatal: Option<String> = None;
-            for call in &resp.tool_calls {
+            for call in &calls {
                 traj.event("tool_call", json!({"step": spent.steps, "id": call.id, "name": call.name, "arguments": call.arguments}));
                 let t0 = Instant::now();
                 let text = if let Some(f) = &fatal {

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
+mod exit;
 
 use std::path::PathBuf;
 
@@ -13,7 +14,8 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "optagent",
     version,
-    about = "An optimization agent and the evaluator that scores its patches"
+    about = "An optimization agent and the evaluator that scores its patches",
+    after_help = exit::HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,8 +30,10 @@ enum Command {
     /// Score a patch (or the expert's, or none) against the task's baseline and expert.
     Eval(commands::eval::EvalArgs),
     /// Run K rollouts of a model on a task and keep the best verified patch.
+    #[command(after_help = exit::HELP)]
     Solve(Box<commands::solve::SolveArgs>),
     /// Run a sweep: models x tasks x K x budgets, resumable, with cost accounting.
+    #[command(after_help = exit::HELP)]
     Sweep(Box<commands::sweep::SweepCommand>),
     /// One rollout of a sweep submitted to Slurm (what each array element runs).
     #[command(hide = true)]
@@ -205,7 +209,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            exit::for_error(&e)
         }
     }
 }

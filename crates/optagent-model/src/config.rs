@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ModelError;
 use crate::retry::{RetryPolicy, DEFAULT_BASE_DELAY, DEFAULT_MAX_DELAY};
 use crate::secret::ApiKey;
-use crate::types::{ModelInfo, Pricing};
+use crate::types::{ModelInfo, OutputLimit, Pricing};
 
 /// The built-in provider table, compiled in.
 pub const BUILTIN_PROVIDERS_TOML: &str = include_str!("../providers.toml");
@@ -44,6 +44,12 @@ pub struct ModelOptions {
     pub retry_base_delay: Option<Duration>,
     /// Cap on any wait between attempts, `Retry-After` included (default 60 s).
     pub retry_max_delay: Option<Duration>,
+    /// `--max-output-tokens`: the per-call output limit (else the provider's
+    /// `max_output_tokens`).
+    pub max_output_tokens: Option<u64>,
+    /// `--context-window`: the window in tokens (else the server's answer when it is asked,
+    /// else the provider table's).
+    pub context_window: Option<u64>,
 }
 
 /// How [`crate::ChatRequest::max_tokens`] is named on the wire.
@@ -132,8 +138,34 @@ struct ProviderLayer {
     input_per_mtok: Option<f64>,
     output_per_mtok: Option<f64>,
     cached_input_per_mtok: Option<f64>,
+    max_output_tokens: Option<OutputLimitSetting>,
+    detect_context_window: Option<bool>,
     #[serde(default)]
     models: BTreeMap<String, ModelLayer>,
+}
+
+/// `max_output_tokens = 4096` or `max_output_tokens = "window"`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+enum OutputLimitSetting {
+    Tokens(u64),
+    Word(String),
+}
+
+impl OutputLimitSetting {
+    fn limit(&self) -> Result<OutputLimit, String> {
+        match self {
+            OutputLimitSetting::Tokens(0) => {
+                Err("must be a positive number of tokens or \"window\"".into())
+            }
+            OutputLimitSetting::Tokens(n) => Ok(OutputLimit::Fixed(*n)),
+            OutputLimitSetting::Word(w) if w == "window" => Ok(OutputLimit::Window),
+            OutputLimitSetting::Word(w) if w == "none" => Ok(OutputLimit::Unset),
+            OutputLimitSetting::Word(w) => Err(format!(
+                "expected a number of tokens, \"window\" or \"none\", got \"{w}\""
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -175,6 +207,8 @@ impl ProviderLayer {
         self.input_per_mtok = o.input_per_mtok.or(self.input_per_mtok);
         self.output_per_mtok = o.output_per_mtok.or(self.output_per_mtok);
         self.cached_input_per_mtok = o.cached_input_per_mtok.or(self.cached_input_per_mtok);
+        self.max_output_tokens = o.max_output_tokens.or(self.max_output_tokens.take());
+        self.detect_context_window = o.detect_context_window.or(self.detect_context_window);
         for (name, m) in o.models {
             self.models.entry(name).or_default().merge(m);
         }
@@ -300,6 +334,9 @@ impl ProviderRegistry {
                     ));
                 }
             }
+            if let Some(m) = &layer.max_output_tokens {
+                m.limit().map_err(|e| err(field("max_output_tokens"), e))?;
+            }
             let prices = [
                 ("input_per_mtok", layer.input_per_mtok),
                 ("output_per_mtok", layer.output_per_mtok),
@@ -405,8 +442,10 @@ impl ProviderRegistry {
             Some((n, e)) => (Some(n), Some(e)),
             None => (None, None),
         };
-        let context_window = entry
-            .and_then(|e| e.context_window)
+        let context_window = opts
+            .context_window
+            .filter(|&w| w > 0)
+            .or(entry.and_then(|e| e.context_window))
             .or(p.context_window)
             .or(self.defaults.context_window)
             .unwrap_or(128_000);
@@ -444,6 +483,26 @@ impl ProviderRegistry {
             None => {}
         }
 
+        let output_limit = match opts.max_output_tokens {
+            Some(0) => {
+                return Err(ModelError::InvalidOption {
+                    option: "--max-output-tokens".into(),
+                    message: "must be a positive number of tokens".into(),
+                })
+            }
+            Some(n) => OutputLimit::Fixed(n),
+            // merge_toml checked the setting.
+            None => p
+                .max_output_tokens
+                .as_ref()
+                .and_then(|m| m.limit().ok())
+                .unwrap_or_default(),
+        };
+        // An explicit --context-window is believed over the server's answer.
+        let detect_window = opts.context_window.is_none()
+            && p.detect_context_window
+                .unwrap_or_else(|| is_loopback_url(&base_url));
+
         Ok(ResolvedModel {
             info: ModelInfo {
                 id: format!("{provider}/{model}"),
@@ -451,6 +510,8 @@ impl ProviderRegistry {
                 model,
                 context_window,
                 pricing,
+                output_limit,
+                detect_window,
             },
             base_url,
             env_key,
@@ -670,6 +731,52 @@ mod tests {
             assert_eq!(m.info.pricing, Pricing::default());
             assert!(!m.key_required);
         }
+    }
+
+    #[test]
+    fn local_providers_ask_the_window_and_size_replies_hosted_ones_send_no_limit() {
+        let r = ProviderRegistry::builtin();
+        for p in ["vllm", "llamacpp", "ollama"] {
+            let m = r.resolve(&format!("{p}/m"), &hermetic()).unwrap();
+            assert_eq!(m.info.output_limit, OutputLimit::Window, "{p}");
+            assert!(m.info.detect_window, "{p}");
+        }
+        let m = r.resolve("openai/gpt-4o", &hermetic()).unwrap();
+        assert_eq!(m.info.output_limit, OutputLimit::Unset);
+        assert!(!m.info.detect_window);
+        // --context-window is believed: nothing is asked; --max-output-tokens wins.
+        let o = ModelOptions {
+            context_window: Some(4096),
+            max_output_tokens: Some(512),
+            ..hermetic()
+        };
+        let m = r.resolve("llamacpp/m", &o).unwrap();
+        assert_eq!(m.info.context_window, 4096);
+        assert!(!m.info.detect_window);
+        assert_eq!(m.info.output_limit, OutputLimit::Fixed(512));
+    }
+
+    #[test]
+    fn a_bad_max_output_tokens_names_the_field() {
+        let mut r = ProviderRegistry::builtin();
+        let e = r
+            .merge_toml(
+                "[providers.vllm]\nmax_output_tokens = \"lots\"\n",
+                Path::new("c.toml"),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("providers.vllm.max_output_tokens") && e.contains("lots"),
+            "{e}"
+        );
+        r.merge_toml(
+            "[providers.vllm]\nmax_output_tokens = 1000\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let m = r.resolve("vllm/m", &hermetic()).unwrap();
+        assert_eq!(m.info.output_limit, OutputLimit::Fixed(1000));
     }
 
     #[test]

@@ -67,6 +67,23 @@ pub enum ModelError {
         message: String,
     },
 
+    /// The request did not fit the model's context window (llama.cpp's
+    /// `exceed_context_size_error`, OpenAI's `context_length_exceeded`, vLLM's "maximum context
+    /// length"). Not retried as is: the caller shortens the conversation and calls again.
+    #[error("{provider}: the request does not fit the context window (HTTP {status}): {message}")]
+    ContextOverflow {
+        /// Provider name.
+        provider: String,
+        /// HTTP status code.
+        status: u16,
+        /// The provider's message (API key redacted).
+        message: String,
+        /// The prompt's size in tokens, when the server said it.
+        prompt_tokens: Option<u64>,
+        /// The window in tokens, when the server said it.
+        window: Option<u64>,
+    },
+
     /// Every attempt failed with a retryable error.
     #[error("{provider}: giving up after {attempts} {}; last error: {last_error}", if *attempts == 1 { "attempt" } else { "attempts" })]
     RetriesExhausted {

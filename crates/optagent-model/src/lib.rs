@@ -68,6 +68,18 @@
 //! provider's message. A 200 whose body is not a usable chat completion is a
 //! [`ModelError::InvalidResponse`], left to the caller.
 //!
+//! A request the server refuses as too long for the window (llama.cpp's
+//! `exceed_context_size_error`, OpenAI's `context_length_exceeded`, vLLM's "maximum context
+//! length") is a [`ModelError::ContextOverflow`], not retried: the caller shortens and calls again.
+//!
+//! # Local servers
+//!
+//! [`ChatModel::detect_context_window`] asks llama.cpp (`GET /props`), vLLM (`GET /v1/models`)
+//! or Ollama (`POST /api/show`) for the window it serves, when [`ModelInfo::detect_window`] is
+//! on (`detect_context_window` in the table; default for localhost). [`ChatModel::count_tokens`]
+//! uses llama.cpp's `/tokenize`. [`ModelInfo::output_limit`] is the per-call output limit
+//! (`max_output_tokens`: a number, `"window"` or `"none"`).
+//!
 //! # Cost
 //!
 //! [`ChatResponse::usage`] has the call's tokens; [`Pricing::cost`] with
@@ -100,7 +112,8 @@ pub use retry::{
 };
 pub use secret::ApiKey;
 pub use types::{
-    ChatModel, ChatRequest, ChatResponse, Message, ModelInfo, Pricing, ToolCall, ToolSpec, Usage,
+    ChatModel, ChatRequest, ChatResponse, Message, ModelInfo, OutputLimit, Pricing, ToolCall,
+    ToolSpec, Usage, WindowProbe,
 };
 
 /// Opens a model from a spec (`provider/model` or `replay:<path>`).

@@ -28,7 +28,9 @@ use crate::config::{
 use crate::error::ModelError;
 use crate::retry::{is_retryable_status, parse_retry_after, RetryPolicy};
 use crate::secret::ApiKey;
-use crate::types::{ChatModel, ChatRequest, ChatResponse, Message, ModelInfo, ToolCall, Usage};
+use crate::types::{
+    ChatModel, ChatRequest, ChatResponse, Message, ModelInfo, ToolCall, Usage, WindowProbe,
+};
 
 /// Longest body excerpt quoted in an error.
 const EXCERPT: usize = 500;
@@ -43,7 +45,14 @@ pub struct OpenAiCompatModel {
     retry: RetryPolicy,
     timeout: Duration,
     max_tokens_field: MaxTokensField,
+    /// `base_url` without its trailing `/v1`: where llama.cpp and Ollama serve their own routes.
+    root: String,
+    /// Whether the server answered llama.cpp's `/props` (then `/tokenize` is used to count).
+    llamacpp: std::sync::atomic::AtomicBool,
 }
+
+/// Time allowed for each window probe and tokenize call (a local server answers at once).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for OpenAiCompatModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,10 +109,9 @@ impl OpenAiCompatModel {
         let http = builder
             .build()
             .map_err(|e| transport(format!("cannot build HTTP client: {e}")))?;
-        let url = format!(
-            "{}/chat/completions",
-            resolved.base_url.trim_end_matches('/')
-        );
+        let base = resolved.base_url.trim_end_matches('/');
+        let url = format!("{base}/chat/completions");
+        let root = base.strip_suffix("/v1").unwrap_or(base).to_owned();
         Ok(OpenAiCompatModel {
             info: resolved.info,
             url,
@@ -113,6 +121,8 @@ impl OpenAiCompatModel {
             retry,
             timeout: resolved.timeout,
             max_tokens_field: resolved.max_tokens_field,
+            root,
+            llamacpp: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -133,6 +143,98 @@ impl OpenAiCompatModel {
         serde_json::to_value(&request).map_err(|e| ModelError::Transport {
             provider: self.info.provider.clone(),
             message: format!("cannot serialize request: {e}"),
+        })
+    }
+
+    /// One GET or POST to a server route other than the chat endpoint, with the key and a
+    /// short timeout; `None` on any failure or a non-2xx status (the route is not offered).
+    async fn side_call(&self, url: &str, body: Option<&Value>) -> Option<Value> {
+        let mut rb = match body {
+            Some(b) => self.http.post(url).json(b),
+            None => self.http.get(url),
+        };
+        rb = rb.headers(self.headers.clone()).timeout(PROBE_TIMEOUT);
+        if let Some(k) = &self.key {
+            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", k.expose())) {
+                v.set_sensitive(true);
+                rb = rb.header(AUTHORIZATION, v);
+            }
+        }
+        let resp = rb.send().await.ok()?;
+        if !resp.status().is_success() {
+            tracing::debug!(
+                url,
+                status = resp.status().as_u16(),
+                "server route not offered"
+            );
+            return None;
+        }
+        resp.json::<Value>().await.ok()
+    }
+
+    /// llama.cpp: `GET /props` → `default_generation_settings.n_ctx` (or a top-level `n_ctx`).
+    async fn probe_llamacpp(&self) -> Option<WindowProbe> {
+        let v = self
+            .side_call(&format!("{}/props", self.root), None)
+            .await?;
+        let (n, field) = match v
+            .pointer("/default_generation_settings/n_ctx")
+            .and_then(Value::as_u64)
+        {
+            Some(n) => (n, "default_generation_settings.n_ctx"),
+            None => (v.get("n_ctx").and_then(Value::as_u64)?, "n_ctx"),
+        };
+        self.llamacpp
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Some(WindowProbe {
+            tokens: n,
+            source: format!("llama.cpp GET {}/props {field}", self.root),
+        })
+    }
+
+    /// vLLM: `GET /v1/models` → the served model's `max_model_len`.
+    async fn probe_vllm(&self) -> Option<WindowProbe> {
+        let base = self.url.strip_suffix("/chat/completions")?;
+        let v = self.side_call(&format!("{base}/models"), None).await?;
+        let data = v.get("data")?.as_array()?;
+        let entry = data
+            .iter()
+            .find(|m| m.get("id").and_then(Value::as_str) == Some(self.info.model.as_str()))
+            .or_else(|| (data.len() == 1).then(|| &data[0]))?;
+        let n = entry.get("max_model_len").and_then(Value::as_u64)?;
+        Some(WindowProbe {
+            tokens: n,
+            source: format!("vLLM GET {base}/models max_model_len"),
+        })
+    }
+
+    /// Ollama: `POST /api/show` → `num_ctx` in its `parameters` when set, else the model's
+    /// `model_info.<arch>.context_length`.
+    async fn probe_ollama(&self) -> Option<WindowProbe> {
+        let url = format!("{}/api/show", self.root);
+        let v = self
+            .side_call(&url, Some(&serde_json::json!({"model": self.info.model})))
+            .await?;
+        let num_ctx = v.get("parameters").and_then(Value::as_str).and_then(|p| {
+            p.lines().find_map(|l| {
+                let mut it = l.split_whitespace();
+                (it.next() == Some("num_ctx")).then(|| it.next()?.parse::<u64>().ok())?
+            })
+        });
+        if let Some(n) = num_ctx {
+            return Some(WindowProbe {
+                tokens: n,
+                source: format!("Ollama POST {url} parameters num_ctx"),
+            });
+        }
+        let info = v.get("model_info")?.as_object()?;
+        let (k, n) = info.iter().find_map(|(k, v)| {
+            k.ends_with(".context_length")
+                .then(|| Some((k, v.as_u64()?)))?
+        })?;
+        Some(WindowProbe {
+            tokens: n,
+            source: format!("Ollama POST {url} model_info.{k}"),
         })
     }
 
@@ -181,6 +283,15 @@ impl OpenAiCompatModel {
                 .map_err(AttemptError::Fatal);
         }
         let message = self.redact(&error_message(&bytes));
+        if let Some((prompt_tokens, window)) = context_overflow(status, &bytes) {
+            return Err(AttemptError::Fatal(ModelError::ContextOverflow {
+                provider: self.info.provider.clone(),
+                status,
+                message,
+                prompt_tokens,
+                window,
+            }));
+        }
         if is_retryable_status(status) {
             Err(AttemptError::Retry {
                 status: Some(status),
@@ -317,6 +428,101 @@ impl ChatModel for OpenAiCompatModel {
     fn info(&self) -> &ModelInfo {
         &self.info
     }
+
+    async fn detect_context_window(&self) -> Option<WindowProbe> {
+        if !self.info.detect_window {
+            return None;
+        }
+        let found = match self.probe_llamacpp().await {
+            Some(p) => Some(p),
+            None => match self.probe_vllm().await {
+                Some(p) => Some(p),
+                None => self.probe_ollama().await,
+            },
+        };
+        let found = found.filter(|p| p.tokens > 0);
+        match &found {
+            Some(p) => {
+                tracing::info!(model = %self.info.id, tokens = p.tokens, source = %p.source, "context window reported by the server")
+            }
+            None => {
+                tracing::info!(model = %self.info.id, tokens = self.info.context_window, "the server did not report its context window; using the configured one")
+            }
+        }
+        found
+    }
+
+    async fn count_tokens(&self, text: &str) -> Option<u64> {
+        if !self.llamacpp.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let v = self
+            .side_call(
+                &format!("{}/tokenize", self.root),
+                Some(&serde_json::json!({"content": text})),
+            )
+            .await?;
+        Some(v.get("tokens")?.as_array()?.len() as u64)
+    }
+}
+
+/// Whether an error answer says the request did not fit the window: llama.cpp's
+/// `exceed_context_size_error` ("exceeds the available context size"), OpenAI's
+/// `context_length_exceeded`, vLLM's "maximum context length", Anthropic's "prompt is too long".
+/// Returns the prompt size and window when the server gave them.
+pub(crate) fn context_overflow(status: u16, bytes: &[u8]) -> Option<(Option<u64>, Option<u64>)> {
+    if !matches!(status, 400 | 413 | 422 | 500) {
+        return None;
+    }
+    let text = String::from_utf8_lossy(bytes).to_lowercase();
+    let v: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let err = v.get("error").unwrap_or(&v);
+    let typed = ["type", "code"].iter().any(|f| {
+        err.get(*f)
+            .and_then(Value::as_str)
+            .is_some_and(|t| t == "exceed_context_size_error" || t == "context_length_exceeded")
+    });
+    const PHRASES: [&str; 6] = [
+        "exceeds the available context size",
+        "exceed_context_size",
+        "context_length_exceeded",
+        "maximum context length",
+        "prompt is too long",
+        "is longer than the model's context length",
+    ];
+    if !typed && !PHRASES.iter().any(|p| text.contains(p)) {
+        return None;
+    }
+    let num = |f: &str| err.get(f).and_then(Value::as_u64);
+    let prompt = num("n_prompt_tokens")
+        .or_else(|| number_before(&text, " tokens) exceeds"))
+        .or_else(|| number_before(&text, " in the messages"))
+        .or_else(|| number_after(&text, "you requested "));
+    let window = num("n_ctx")
+        .or_else(|| number_after(&text, "maximum context length is "))
+        .or_else(|| number_after(&text, "available context size ("));
+    Some((prompt, window))
+}
+
+/// The integer right after `marker` in `text`.
+fn number_after(text: &str, marker: &str) -> Option<u64> {
+    let rest = &text[text.find(marker)? + marker.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// The integer right before `marker` in `text`.
+fn number_before(text: &str, marker: &str) -> Option<u64> {
+    let head = &text[..text.find(marker)?];
+    let digits: String = head
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -640,6 +846,8 @@ mod tests {
             model: "m".into(),
             context_window: 1000,
             pricing: Pricing::default(),
+            output_limit: Default::default(),
+            detect_window: false,
         }
     }
 
@@ -763,6 +971,22 @@ mod tests {
         let e = parse_response(&info(), br#"{"error": {"message": "upstream overloaded"}}"#)
             .unwrap_err();
         assert!(e.contains("upstream overloaded"), "{e}");
+    }
+
+    #[test]
+    fn context_overflow_bodies_of_llamacpp_openai_and_vllm_are_recognised() {
+        let llama = br#"{"error":{"code":400,"message":"request (8247 tokens) exceeds the available context size (8192 tokens), try increasing it","type":"exceed_context_size_error","n_prompt_tokens":8247,"n_ctx":8192}}"#;
+        assert_eq!(context_overflow(400, llama), Some((Some(8247), Some(8192))));
+        let openai = br#"{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#;
+        assert_eq!(context_overflow(400, openai), Some((None, Some(128000))));
+        let vllm = br#"{"object":"error","message":"This model's maximum context length is 8192 tokens. However, you requested 9000 tokens (8000 in the messages, 1000 in the completion). Please reduce the length of the messages or completion.","type":"BadRequestError","param":null,"code":400}"#;
+        assert_eq!(context_overflow(400, vllm), Some((Some(8000), Some(8192))));
+        // Other 400s, and 429s, are not overflows.
+        assert_eq!(
+            context_overflow(400, br#"{"error":{"message":"bad model"}}"#),
+            None
+        );
+        assert_eq!(context_overflow(429, llama), None);
     }
 
     #[test]

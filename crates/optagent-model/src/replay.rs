@@ -87,6 +87,8 @@ impl ReplayModel {
                 model,
                 context_window: REPLAY_CONTEXT_WINDOW,
                 pricing: Pricing::default(),
+                output_limit: Default::default(),
+                detect_window: false,
             },
             path,
             responses,

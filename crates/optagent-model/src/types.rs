@@ -187,6 +187,43 @@ impl Pricing {
     }
 }
 
+/// How long one reply may be (the per-call output limit sent as `max_tokens` or
+/// `max_completion_tokens`). Config: `max_output_tokens = 4096` or `max_output_tokens = "window"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputLimit {
+    /// No limit is sent (the provider's own default applies).
+    #[default]
+    Unset,
+    /// At most this many tokens per reply (and never more than the window leaves).
+    Fixed(u64),
+    /// Sized from the window: a quarter of it, between 256 and 8192 tokens, and never more
+    /// than the window leaves after the prompt.
+    Window,
+}
+
+impl OutputLimit {
+    /// The limit for one call, given the window and the estimated prompt size; `None` when no
+    /// limit is sent. Never below 16 tokens.
+    pub fn for_call(&self, window: u64, prompt_tokens: u64) -> Option<u64> {
+        let room = window.saturating_sub(prompt_tokens).max(16);
+        match self {
+            OutputLimit::Unset => None,
+            OutputLimit::Fixed(n) => Some((*n).min(room).max(16)),
+            OutputLimit::Window => Some((window / 4).clamp(256, 8192).min(room).max(16)),
+        }
+    }
+}
+
+/// The context window a server reported for the model it serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowProbe {
+    /// Tokens the server serves (prompt and reply together).
+    pub tokens: u64,
+    /// Where it came from, e.g. `llama.cpp GET /props default_generation_settings.n_ctx`.
+    pub source: String,
+}
+
 /// What is known about a model: its id, context window, and prices.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelInfo {
@@ -200,6 +237,12 @@ pub struct ModelInfo {
     pub context_window: u64,
     /// Prices used for cost accounting.
     pub pricing: Pricing,
+    /// The per-call output limit.
+    #[serde(default)]
+    pub output_limit: OutputLimit,
+    /// Whether to ask the server for its window ([`ChatModel::detect_context_window`]).
+    #[serde(default)]
+    pub detect_window: bool,
 }
 
 /// A chat model: one call per agent step.
@@ -212,4 +255,17 @@ pub trait ChatModel: Send + Sync {
 
     /// The model's id, context window, and pricing.
     fn info(&self) -> &ModelInfo;
+
+    /// Asks the server for the window it serves (llama.cpp `GET /props`, vLLM
+    /// `GET /v1/models`, Ollama `POST /api/show`); `None` when it cannot tell, is not asked
+    /// ([`ModelInfo::detect_window`] off) or is not a server.
+    async fn detect_context_window(&self) -> Option<WindowProbe> {
+        None
+    }
+
+    /// Counts the tokens of `text` with the server's own tokenizer when it offers one
+    /// (llama.cpp `POST /tokenize`); `None` otherwise.
+    async fn count_tokens(&self, _text: &str) -> Option<u64> {
+        None
+    }
 }

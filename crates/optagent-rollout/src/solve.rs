@@ -35,6 +35,8 @@ pub struct SolveConfig {
     pub select: EvalOptions,
     pub progress: Option<Progress>,
     pub keep_trees: bool,
+    /// Replies without a tool call in a row that end a rollout (`no_tool_calls`).
+    pub max_no_tool_turns: usize,
     /// Variables whose values must never be written (the provider's key variable).
     pub secret_vars: Vec<String>,
 }
@@ -89,6 +91,7 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
             progress: cfg.progress.clone(),
             redactor: Redactor::from_env(&cfg.secret_vars),
             max_model_errors: 3,
+            max_no_tool_turns: cfg.max_no_tool_turns,
             output_budget: 16_000,
             keep_trees: cfg.keep_trees,
             label: format!("r{i}"),
@@ -209,6 +212,7 @@ fn end_text(e: &EndReason) -> String {
         EndReason::SetupFailed(m) => format!("setup failed: {m}"),
         EndReason::Crashed(m) => format!("crashed: {m}"),
         EndReason::DiffFailed(m) => format!("error: {m}"),
+        EndReason::NoToolCalls(m) => format!("no tool calls: {m}"),
     }
 }
 

@@ -76,6 +76,9 @@ pub struct SweepOutcome {
     pub not_started_cap: usize,
     pub spent_usd: f64,
     pub report_dir: PathBuf,
+    /// Rollouts run now that ended in a model error (the provider failed or refused every
+    /// call): when it equals `ran` (and `ran > 0`) no rollout could run to an end of its own.
+    pub model_errors: usize,
 }
 
 pub(crate) struct Job {
@@ -243,7 +246,8 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
                     key: job.key.clone(),
                 });
             }
-            let rec = run_job(&opts, &job, model, m.temperature, &out, measure_lock).await;
+            let (rec, model_error) =
+                run_job(&opts, &job, model, m.temperature, &out, measure_lock).await;
             let now = {
                 let mut s = spent.lock().unwrap_or_else(|e| e.into_inner());
                 *s += rec.cost_usd;
@@ -264,10 +268,10 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
                     spent_usd: now,
                 });
             }
-            Ok(())
+            Ok(model_error)
         });
     }
-    let (mut ran, mut capped) = (0, 0);
+    let (mut ran, mut capped, mut model_errors) = (0, 0, 0);
     let mut cap_said = false;
     while let Some(r) = set.join_next().await {
         let r = match r {
@@ -280,7 +284,10 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
             }
         };
         match r {
-            Ok(()) => ran += 1,
+            Ok(model_error) => {
+                ran += 1;
+                model_errors += usize::from(model_error);
+            }
             Err(_) => {
                 capped += 1;
                 if !cap_said {
@@ -303,6 +310,7 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
         not_started_cap: capped,
         spent_usd,
         report_dir,
+        model_errors,
     })
 }
 
@@ -356,7 +364,7 @@ pub async fn run_cell(opts: SweepOptions, key: &RecordKey) -> Result<CellOutcome
     let m = &opts.config.models[job.model_idx];
     let model = p.models[job.model_idx].clone();
     let lock = Arc::new(tokio::sync::Mutex::new(()));
-    let rec = run_job(&opts, job, model, m.temperature, &p.out, lock).await;
+    let (rec, _) = run_job(&opts, job, model, m.temperature, &p.out, lock).await;
     let file = write_record_file(&p.out, &rec).map_err(|e| e.to_string())?;
     Ok(CellOutcome::Recorded {
         record: Box::new(rec),
@@ -392,7 +400,7 @@ async fn run_job(
     temperature: Option<f64>,
     out: &Path,
     measure_lock: Arc<tokio::sync::Mutex<()>>,
-) -> RolloutRecord {
+) -> (RolloutRecord, bool) {
     let run_dir = out
         .join("runs")
         .join(optagent_task::tree::path_component(&job.key.0))
@@ -421,11 +429,13 @@ async fn run_job(
         progress,
         redactor: Redactor::from_env(&opts.secret_vars),
         max_model_errors: 3,
+        max_no_tool_turns: optagent_agent::turns::DEFAULT_MAX_NO_TOOL_TURNS,
         output_budget: 16_000,
         keep_trees: false,
         label,
     };
     let o = optagent_agent::run_rollout(rc).await;
+    let model_error = matches!(o.end, EndReason::ModelError(_));
     let (status, error) = match (&o.end, &o.patch) {
         (EndReason::ModelError(e), _)
         | (EndReason::SetupFailed(e), _)
@@ -464,7 +474,7 @@ async fn run_job(
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
         .map(|p| rel(out, p))
         .collect();
-    RolloutRecord {
+    let record = RolloutRecord {
         sweep: opts.config.name.clone(),
         task: job.key.0.clone(),
         model: job.key.1.clone(),
@@ -486,5 +496,6 @@ async fn run_job(
         steps: o.steps,
         finished_at: chrono::Utc::now().to_rfc3339(),
         placement: Some(placement_here()),
-    }
+    };
+    (record, model_error)
 }

@@ -30,6 +30,13 @@
 //! exhausted, unless the server was built with [`MockServer::with_handler`], in
 //! which case the handler produces replies once the script is empty.
 //!
+//! Like the local servers users run, it can also say how large its context window is, each route
+//! off until set: llama.cpp's `GET /props` and `POST /tokenize`
+//! ([`MockServer::serve_llamacpp_props`]), vLLM's `GET /v1/models` with `max_model_len`
+//! ([`MockServer::serve_vllm_models`]) and Ollama's `POST /api/show`
+//! ([`MockServer::serve_ollama_show`]); [`MockReply::exceed_context`] and friends are the error
+//! bodies each server sends for a request that does not fit.
+//!
 //! Successful replies are complete OpenAI `chat.completion` objects: `id`,
 //! `object`, `created`, `model` (echoing the request's `model`), `choices[0]`
 //! with an assistant `message` (`role`, `content`, and `tool_calls` of
@@ -47,7 +54,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -167,6 +174,44 @@ impl MockReply {
         Self::status(code, body.to_string())
     }
 
+    /// llama.cpp's answer to a request larger than its window: HTTP 400, `type:
+    /// exceed_context_size_error`, with `n_prompt_tokens` and `n_ctx`.
+    pub fn exceed_context(n_prompt_tokens: u64, n_ctx: u64) -> Self {
+        let body = json!({"error": {
+            "code": 400,
+            "message": format!("request ({n_prompt_tokens} tokens) exceeds the available context size ({n_ctx} tokens), try increasing it"),
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": n_prompt_tokens,
+            "n_ctx": n_ctx,
+        }});
+        Self::status(400, body.to_string())
+    }
+
+    /// OpenAI's answer to a request larger than the window: HTTP 400, `code:
+    /// context_length_exceeded`.
+    pub fn context_length_exceeded(window: u64, requested: u64) -> Self {
+        let body = json!({"error": {
+            "message": format!("This model's maximum context length is {window} tokens. However, your messages resulted in {requested} tokens. Please reduce the length of the messages."),
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }});
+        Self::status(400, body.to_string())
+    }
+
+    /// vLLM's answer to a request larger than `max_model_len`: HTTP 400 with a top-level
+    /// `message` naming the maximum context length.
+    pub fn vllm_max_context(window: u64, in_messages: u64, in_completion: u64) -> Self {
+        let body = json!({
+            "object": "error",
+            "message": format!("This model's maximum context length is {window} tokens. However, you requested {} tokens ({in_messages} in the messages, {in_completion} in the completion). Please reduce the length of the messages or completion.", in_messages + in_completion),
+            "type": "BadRequestError",
+            "param": null,
+            "code": 400,
+        });
+        Self::status(400, body.to_string())
+    }
+
     /// A 200 answer whose body is not JSON.
     pub fn garbage() -> Self {
         Self::new(ReplyKind::Garbage)
@@ -243,6 +288,17 @@ struct Shared {
     authorizations: Mutex<Vec<Option<String>>>,
     served: AtomicU64,
     next_call_id: AtomicU64,
+    routes: Mutex<SideRoutes>,
+}
+
+/// What the server says about its window, per server kind (None: the route answers 404).
+#[derive(Debug, Clone, Default)]
+struct SideRoutes {
+    llamacpp_n_ctx: Option<u64>,
+    vllm_max_model_len: Option<u64>,
+    ollama_context_length: Option<u64>,
+    /// Paths of every request to these routes, in arrival order.
+    hits: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -293,9 +349,14 @@ impl MockServer {
             authorizations: Mutex::new(Vec::new()),
             served: AtomicU64::new(0),
             next_call_id: AtomicU64::new(1),
+            routes: Mutex::new(SideRoutes::default()),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
+            .route("/props", get(props))
+            .route("/tokenize", post(tokenize))
+            .route("/v1/models", get(models))
+            .route("/api/show", post(ollama_show))
             .fallback(not_found)
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -349,6 +410,31 @@ impl MockServer {
         lock(&self.shared.requests).len()
     }
 
+    /// Serve llama.cpp's `GET /props` with `default_generation_settings.n_ctx = n_ctx`, and
+    /// `POST /tokenize` (one token per 3 bytes of `content`, rounded up).
+    pub fn serve_llamacpp_props(&self, n_ctx: u64) -> &Self {
+        lock(&self.shared.routes).llamacpp_n_ctx = Some(n_ctx);
+        self
+    }
+
+    /// Serve vLLM's `GET /v1/models` listing every requested model with `max_model_len`.
+    pub fn serve_vllm_models(&self, max_model_len: u64) -> &Self {
+        lock(&self.shared.routes).vllm_max_model_len = Some(max_model_len);
+        self
+    }
+
+    /// Serve Ollama's `POST /api/show` with `model_info["llama.context_length"]`.
+    pub fn serve_ollama_show(&self, context_length: u64) -> &Self {
+        lock(&self.shared.routes).ollama_context_length = Some(context_length);
+        self
+    }
+
+    /// `METHOD path` of every request to `/props`, `/tokenize`, `/v1/models` and `/api/show`
+    /// (served or not), in arrival order.
+    pub fn side_requests(&self) -> Vec<String> {
+        lock(&self.shared.routes).hits.clone()
+    }
+
     /// The `Authorization` header of every request (None when absent), in
     /// arrival order.
     pub fn authorizations(&self) -> Vec<Option<String>> {
@@ -365,6 +451,79 @@ impl Drop for MockServer {
 async fn not_found() -> Response {
     let body = json!({"error": {"message": "MockServer only serves POST /v1/chat/completions", "type": "invalid_request_error"}});
     (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+fn side_not_found(what: &str) -> Response {
+    let body = json!({"error": {"message": format!("MockServer: {what} is not served (not set up by the test)"), "type": "not_found_error"}});
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+async fn props(State(shared): State<Arc<Shared>>) -> Response {
+    let mut r = lock(&shared.routes);
+    r.hits.push("GET /props".into());
+    match r.llamacpp_n_ctx {
+        Some(n) => axum::Json(json!({
+            "default_generation_settings": {"n_ctx": n, "params": {"n_predict": -1}},
+            "total_slots": 1,
+            "model_path": "mock.gguf",
+            "chat_template": "{{ messages }}",
+        }))
+        .into_response(),
+        None => side_not_found("GET /props"),
+    }
+}
+
+async fn tokenize(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let mut r = lock(&shared.routes);
+    r.hits.push("POST /tokenize".into());
+    if r.llamacpp_n_ctx.is_none() {
+        return side_not_found("POST /tokenize");
+    }
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let n = v
+        .get("content")
+        .and_then(Value::as_str)
+        .map_or(0, |c| c.len().div_ceil(3));
+    axum::Json(json!({"tokens": (0..n as u64).collect::<Vec<_>>()})).into_response()
+}
+
+async fn models(State(shared): State<Arc<Shared>>) -> Response {
+    let mut r = lock(&shared.routes);
+    r.hits.push("GET /v1/models".into());
+    let Some(n) = r.vllm_max_model_len else {
+        return side_not_found("GET /v1/models");
+    };
+    drop(r);
+    // Every model any request named, else one called mock-model.
+    let mut ids: Vec<String> = lock(&shared.requests)
+        .iter()
+        .filter_map(|q| q.get("model").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        ids.push("mock-model".into());
+    }
+    let data: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "owned_by": "vllm", "max_model_len": n}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn ollama_show(State(shared): State<Arc<Shared>>) -> Response {
+    let mut r = lock(&shared.routes);
+    r.hits.push("POST /api/show".into());
+    match r.ollama_context_length {
+        Some(n) => axum::Json(json!({
+            "modelfile": "FROM mock",
+            "parameters": "stop \"<|im_end|>\"",
+            "details": {"family": "llama"},
+            "model_info": {"general.architecture": "llama", "llama.context_length": n},
+        }))
+        .into_response(),
+        None => side_not_found("POST /api/show"),
+    }
 }
 
 async fn chat_completions(
@@ -543,6 +702,7 @@ mod tests {
             authorizations: Mutex::new(Vec::new()),
             served: AtomicU64::new(0),
             next_call_id: AtomicU64::new(1),
+            routes: Mutex::new(SideRoutes::default()),
         };
         let reply = MockReply::tool_call("f", "{not json");
         let ReplyKind::Message {

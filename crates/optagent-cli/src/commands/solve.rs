@@ -11,6 +11,7 @@ use optagent_model::ModelOptions;
 use optagent_rollout::{solve, SolveConfig};
 use optagent_task::Task;
 
+use crate::exit::{self, InputContext};
 use crate::MeasureArgs;
 
 /// How to reach a model: shared by solve and sweep.
@@ -31,6 +32,13 @@ pub struct ModelArgs {
     /// Per-request timeout in seconds.
     #[arg(long)]
     pub request_timeout: Option<u64>,
+    /// Output tokens per model reply (sent as max_tokens / max_completion_tokens; default:
+    /// the provider's max_output_tokens, sized from the window for local servers).
+    #[arg(long)]
+    pub max_output_tokens: Option<u64>,
+    /// The model's context window in tokens, believed over what the server reports.
+    #[arg(long)]
+    pub context_window: Option<u64>,
 }
 
 impl ModelArgs {
@@ -41,6 +49,8 @@ impl ModelArgs {
             api_key_env: self.api_key_env.clone(),
             max_retries: self.max_retries,
             timeout: self.request_timeout.map(Duration::from_secs),
+            max_output_tokens: self.max_output_tokens,
+            context_window: self.context_window,
             ..Default::default()
         }
     }
@@ -101,6 +111,9 @@ pub struct SolveArgs {
     /// Keep the rollouts' trees.
     #[arg(long)]
     pub keep_trees: bool,
+    /// Replies without a tool call in a row that end a rollout (reason `no_tool_calls`).
+    #[arg(long, default_value_t = optagent_agent::turns::DEFAULT_MAX_NO_TOOL_TURNS)]
+    pub max_no_tool_turns: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -113,8 +126,8 @@ pub struct SolveArgs {
 }
 
 pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
-    let task = Task::load(&a.task)?;
-    let model = optagent_model::open_model(&a.model, &a.model_args.options())?;
+    let task = Task::load(&a.task).input()?;
+    let model = optagent_model::open_model(&a.model, &a.model_args.options()).input()?;
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!(
             "{}-{}",
@@ -147,6 +160,7 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         select,
         progress: Some(progress),
         keep_trees: a.keep_trees,
+        max_no_tool_turns: a.max_no_tool_turns.max(1),
         secret_vars: optagent_model::key_variable(&a.model, &a.model_args.options())
             .into_iter()
             .collect(),
@@ -159,5 +173,20 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         print!("{}", optagent_rollout::solve::render_markdown(&report));
         println!("Report: {}", out.join("solve-report.md").display());
     }
-    Ok(ExitCode::SUCCESS)
+    let model_errors: Vec<bool> = report
+        .rollouts
+        .iter()
+        .map(|r| matches!(r.outcome.end, optagent_agent::EndReason::ModelError(_)))
+        .collect();
+    let code = exit::solve_code(&model_errors, report.selected.is_some());
+    match code {
+        exit::ALL_MODEL_ERRORS => eprintln!(
+            "no rollout ran to an end of its own: every one ended in a model error (exit {code})"
+        ),
+        exit::NO_VERIFIED_SPEEDUP => {
+            eprintln!("no rollout gave a verified speedup (exit {code})")
+        }
+        _ => {}
+    }
+    Ok(ExitCode::from(code))
 }

@@ -13,6 +13,7 @@ use optagent_rollout::slurm;
 use optagent_rollout::sweep::{run_cell, sweep, CellOutcome, SweepEvent, SweepOptions};
 
 use super::solve::ModelArgs;
+use crate::exit::{self, InputContext};
 use crate::MeasureArgs;
 
 /// `optagent sweep <toml>`, or `optagent sweep status|cancel <dir>`.
@@ -169,7 +170,16 @@ async fn sweep_options(a: &SweepArgs, config: SweepConfig) -> anyhow::Result<Swe
 }
 
 async fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
-    let config = SweepConfig::load(sweep_file(&a)?)?;
+    let config = SweepConfig::load(sweep_file(&a)?).input()?;
+    // What the sweep file names must load before anything runs (exit 2 otherwise).
+    for dir in config.task_dirs() {
+        optagent_task::Task::load(&dir).input()?;
+    }
+    for m in &config.models {
+        optagent_model::open_model(&m.model, &a.model_args.options())
+            .map_err(|e| anyhow::anyhow!("model {}: {e}", m.model))
+            .input()?;
+    }
     let executor = a
         .executor
         .clone()
@@ -250,7 +260,14 @@ async fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         "report:  {}",
         outcome.report_dir.join("report.md").display()
     );
-    Ok(ExitCode::SUCCESS)
+    let code = exit::sweep_code(outcome.ran, outcome.model_errors);
+    if code == exit::ALL_MODEL_ERRORS {
+        eprintln!(
+            "no rollout ran to an end of its own: all {} ended in a model error (exit {code}); they run again when the sweep is resumed",
+            outcome.ran
+        );
+    }
+    Ok(ExitCode::from(code))
 }
 
 /// The records of a results file, or of a sweep folder (its `results.jsonl` and the per-rollout
