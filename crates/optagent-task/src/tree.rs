@@ -79,6 +79,9 @@ pub struct Tree {
     pub root: PathBuf,
     /// The base commit's full hash.
     pub base: String,
+    /// The expert revision's full hash, for a git source whose expert is a revision (resolved
+    /// before the source's refs were removed from the tree).
+    expert: Option<String>,
 }
 
 fn git(dir: &Path, args: &[&str], context: &str) -> Result<String, TreeError> {
@@ -160,6 +163,22 @@ fn init_identity(root: &Path) -> Result<(), TreeError> {
     exclude(root, STATE_DIR)
 }
 
+/// Remove every ref a clone brought (branches, tags, the remote), as GSO and SWE-fficiency do
+/// in their images, so that `git log --all` in the tree shows no commit after the base, the
+/// expert's included. The objects stay readable by hash (they are borrowed, not copied).
+fn hide_refs(root: &Path) -> Result<(), TreeError> {
+    let _ = git(root, &["remote", "remove", "origin"], "removing the remote");
+    let refs = git(
+        root,
+        &["for-each-ref", "--format=%(refname)"],
+        "listing the clone's refs",
+    )?;
+    for r in refs.lines().filter(|r| !r.is_empty()) {
+        git(root, &["update-ref", "-d", r], "removing the clone's refs")?;
+    }
+    Ok(())
+}
+
 /// Add `/<name>/` to the tree's `.git/info/exclude`: git ignores it, diffs never include it.
 fn exclude(root: &Path, name: &str) -> Result<(), TreeError> {
     let exclude = root.join(".git/info/exclude");
@@ -201,6 +220,7 @@ impl Tree {
                 source,
             })?;
         }
+        let mut expert = None;
         let base = match task.source() {
             SourceKind::Folder(src) => {
                 std::fs::create_dir_all(dest).map_err(|source| TreeError::Io {
@@ -248,6 +268,15 @@ impl Tree {
                     &["checkout", "-q", "--detach", &sha],
                     "checking out the base",
                 )?;
+                if let ExpertKind::Rev(r) = task.expert() {
+                    let e = git(
+                        dest,
+                        &["rev-parse", "--verify", &format!("{r}^{{commit}}")],
+                        &format!("resolving expert.rev {r:?} in {repo}"),
+                    )?;
+                    expert = Some(e.trim().to_string());
+                }
+                hide_refs(dest)?;
                 sha
             }
         };
@@ -265,6 +294,7 @@ impl Tree {
         Ok(Tree {
             root: dest.to_path_buf(),
             base,
+            expert,
         })
     }
 
@@ -276,11 +306,14 @@ impl Tree {
                 source,
             }),
             ExpertKind::Rev(rev) => {
-                let sha = git(
-                    &self.root,
-                    &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
-                    &format!("resolving expert.rev {rev:?}"),
-                )?;
+                let sha = match &self.expert {
+                    Some(sha) => sha.clone(),
+                    None => git(
+                        &self.root,
+                        &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+                        &format!("resolving expert.rev {rev:?}"),
+                    )?,
+                };
                 git(
                     &self.root,
                     &["diff", "--binary", &self.base, sha.trim()],
@@ -847,5 +880,31 @@ mod tests {
             assert!(alt.contains("cache/example/name.git"), "{alt}");
             assert!(tree.expert_patch(&t).unwrap().contains("+    return 2"));
         }
+    }
+
+    #[test]
+    fn a_cloned_tree_shows_no_commit_after_its_base() {
+        let d = tempfile::tempdir().unwrap();
+        let fast = upstream(&d.path().join("mirrors/example/name"));
+        // A branch and a tag that name the expert's commit, as upstream has.
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(d.path().join("mirrors/example/name"))
+            .args(["tag", "v2"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let t = remote_task(
+            &d.path().join("task"),
+            "https://github.com/example/name",
+            "v2",
+        );
+        let src = offline(&[&d.path().join("mirrors")]);
+        let tree = Tree::materialize_with(&t, &d.path().join("w"), &src).unwrap();
+        let all = git(&tree.root, &["rev-list", "--all"], "test").unwrap();
+        assert!(!all.contains(&fast), "{all}");
+        assert_eq!(all.trim(), tree.base);
+        // The expert, named by a tag that is gone from the tree, is still there to diff.
+        assert!(tree.expert_patch(&t).unwrap().contains("+    return 2"));
     }
 }
