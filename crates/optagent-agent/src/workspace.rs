@@ -31,8 +31,9 @@ pub async fn prepare(
 ) -> Result<RolloutTrees, String> {
     let work = Tree::materialize(task, &dir.join("work")).map_err(|e| e.to_string())?;
     let base = Tree::materialize(task, &dir.join("base")).map_err(|e| e.to_string())?;
-    let work_sandbox = factory.open(&work.root).await.map_err(|e| e.to_string())?;
-    let base_sandbox = match factory.open(&base.root).await {
+    let open = |root| optagent_eval::taskbox::open_agent_tree(factory, task, root);
+    let work_sandbox = open(&work.root).await.map_err(|e| e.to_string())?;
+    let base_sandbox = match open(&base.root).await {
         Ok(s) => s,
         Err(e) => {
             let _ = work_sandbox.close().await;

@@ -23,6 +23,10 @@ struct Cli {
     /// Log level for diagnostics on stderr (error, warn, info, debug, trace).
     #[arg(long, global = true, default_value = "warn", env = "OPTAGENT_LOG")]
     log: String,
+    /// Folders holding git mirrors as OWNER/NAME or OWNER/NAME.git (colon-separated), searched
+    /// before the network for a task's `source.git` URL; added in front of $OPTAGENT_GIT_MIRRORS.
+    #[arg(long, global = true, value_name = "DIRS")]
+    mirrors: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -51,14 +55,18 @@ enum Command {
     /// Docker sandbox maintenance: build the base image, remove leftover containers.
     #[command(subcommand)]
     Sandbox(commands::sandbox::SandboxCmd),
+    /// Turn a benchmark's dataset into task folders.
+    #[command(subcommand)]
+    Import(commands::import::ImportCmd),
 }
 
 #[derive(Subcommand)]
 enum TasksCmd {
     /// List the tasks in a folder (default: ./tasks).
     List { dir: Option<PathBuf> },
-    /// Validate a task: its spec, its build, the oracle and a no-op patch; reject a task whose
-    /// expert is not significantly faster.
+    /// Validate tasks (a task folder, or a suite's folder): spec, source, build, the oracle and
+    /// a no-op patch; reject a task whose expert is not significantly faster; a summary table (or
+    /// --json) says which tasks are usable here and why the others are not.
     Check(Box<commands::tasks::CheckArgs>),
 }
 
@@ -166,8 +174,12 @@ impl Command {
             Command::Calibrate(a) => a.measure.resolve_paths(),
             Command::Tasks(TasksCmd::List { dir }) => absolute_opt(dir),
             Command::Tasks(TasksCmd::Check(a)) => {
-                absolute(&mut a.task)?;
+                a.tasks.iter_mut().try_for_each(absolute)?;
                 a.measure.resolve_paths()
+            }
+            Command::Import(commands::import::ImportCmd::Gso(a)) => {
+                absolute(&mut a.dataset)?;
+                absolute(&mut a.out)
             }
             Command::Sandbox(_) => Ok(()),
         }
@@ -178,7 +190,23 @@ fn main() -> std::process::ExitCode {
     let mut cli = Cli::parse();
     if let Err(e) = cli.command.resolve_paths() {
         eprintln!("error: {e:#}");
-        return std::process::ExitCode::FAILURE;
+        return std::process::ExitCode::from(exit::USAGE);
+    }
+    if let Some(m) = &cli.mirrors {
+        // Read where trees are made, in every layer; set before any thread starts. Made
+        // absolute here, like every other path of the command line.
+        let m = std::env::split_paths(m)
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect::<Vec<_>>();
+        let m = std::env::join_paths(m)
+            .map(|j| j.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let var = optagent_task::source::MIRRORS_VAR;
+        let joined = match std::env::var(var) {
+            Ok(old) if !old.is_empty() => format!("{m}:{old}"),
+            _ => m,
+        };
+        std::env::set_var(var, joined);
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
@@ -203,6 +231,7 @@ fn main() -> std::process::ExitCode {
             Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
             Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(*a).await,
+            Command::Import(c) => commands::import::run(c),
         }
     });
     match result {

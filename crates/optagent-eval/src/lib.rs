@@ -4,12 +4,13 @@
 //! baseline, the expert and each candidate ([`prepare`]), checks correctness (patch, build, tests,
 //! result equivalence), measures every workload with fresh processes interleaved in rotating order
 //! ([`measure`]), and scores each candidate with the public benchmarks' rules ([`score`]).
-//! [`render`] prints the readable table.
+//! [`render`] prints the readable table. [`taskbox`] opens the sandbox of a task's tree.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod calibrate;
 pub mod equiv;
+pub mod gso;
 pub mod guard;
 pub mod machine;
 pub mod measure;
@@ -18,6 +19,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 pub mod score;
+pub mod taskbox;
 pub mod value;
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use optagent_stats::bootstrap::ratio_of_medians_ci;
 use optagent_stats::hypothesis::{min_two_sided_p, min_two_sided_p_given};
-use optagent_task::{Metric, Task, Workload};
+use optagent_task::{Metric, Protocol, Task, Workload};
 
 use crate::prepare::Prepared;
 use crate::report::Verdict;
@@ -90,6 +90,7 @@ impl Ctx<'_> {
             cpus: self.cpus.clone(),
             setup_only,
             extra_env: &[],
+            baseline_root: (slot != 0).then(|| self.prepared[0].tree.root.as_path()),
         };
         let guard = match &self.opts.measure_lock {
             Some(l) => Some(l.lock().await),
@@ -216,6 +217,13 @@ pub async fn run_session(
         ),
         // Counts repeat exactly: a few runs show that they do; warm-up buys nothing.
         Metric::Instructions => (0, opts.reps.unwrap_or(3)),
+    };
+    // GSO's scripts compare against the reference the baseline writes: the warm-up, baseline
+    // first, makes sure it exists before any other tree runs.
+    let warmup = if workloads.iter().any(|w| w.protocol == Protocol::Gso) {
+        warmup.max(1)
+    } else {
+        warmup
     };
     let slots: Vec<usize> = (0..nslots).collect();
     if metric == Metric::Time && opts.adaptive.is_none() {

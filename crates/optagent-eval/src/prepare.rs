@@ -79,7 +79,7 @@ async fn prepare_one(
         .join(optagent_task::tree::path_component(task.id()))
         .join(optagent_task::tree::path_component(label));
     let tree = Tree::materialize(task, &dest)?;
-    let sandbox = opts.sandbox.open(&tree.root).await?;
+    let sandbox = crate::taskbox::open_tree(opts.sandbox.as_ref(), task, &tree.root).await?;
     let p = Prepared {
         label: label.to_string(),
         role,
@@ -193,7 +193,7 @@ pub async fn run_setup(
             .await?
             .map(|f| f.1));
     }
-    let net = factory.open_for_setup(root, true).await?;
+    let net = crate::taskbox::open_setup(factory, task, root, true).await?;
     let r = run_steps(net.as_ref(), task, &b.setup, b.setup_timeout, "setup").await;
     let _ = net.close().await;
     Ok(r?.map(|f| f.1))

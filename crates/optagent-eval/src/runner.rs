@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use optagent_sandbox::{ExecRequest, Sandbox, SandboxError};
 use optagent_task::tree::STATE_DIR;
-use optagent_task::{Metric, Task, Workload};
+use optagent_task::{Metric, Protocol, Task, Workload};
 
 use crate::value::{self, ResultValue};
 
@@ -50,6 +50,10 @@ pub struct RunOpts<'a> {
     pub cpus: Option<Vec<usize>>,
     pub setup_only: bool,
     pub extra_env: &'a [(String, String)],
+    /// The baseline tree's root when this run is on another tree; `None` on the baseline. A
+    /// workload with `protocol = "gso"` checks its result against the reference the baseline
+    /// wrote there.
+    pub baseline_root: Option<&'a std::path::Path>,
 }
 
 /// Run a workload once.
@@ -67,14 +71,27 @@ pub async fn run_once(
     std::fs::create_dir_all(out_abs.parent().expect("parent"))?;
     let _ = std::fs::remove_file(&out_abs);
     let timeout = Duration::from_secs(task.workload_timeout(w));
+    let gso = match w.protocol {
+        Protocol::Gso => Some(crate::gso::GsoRun::prepare(
+            sb.root(),
+            w,
+            opts.baseline_root,
+            &format!("{pid}-{n}"),
+        )?),
+        Protocol::Optagent => None,
+    };
+    let workload_command = match &gso {
+        Some(g) => g.command(&w.command),
+        None => w.command.clone(),
+    };
     let command = match opts.metric {
-        Metric::Time => w.command.clone(),
+        Metric::Time => workload_command.clone(),
         Metric::Instructions => {
             std::fs::create_dir_all(sb.root().join(&cg_dir_rel))?;
             format!(
                 "valgrind --tool=callgrind -q --trace-children=yes --dump-instr=no \
                  --callgrind-out-file={cg_dir_rel}/cg.%p.out sh -c {}",
-                shell_words::quote(&w.command)
+                shell_words::quote(&workload_command)
             )
         }
     };
@@ -117,33 +134,40 @@ pub async fn run_once(
         },
     };
     let result = parsed.as_ref().and_then(|v| v.get("result")).cloned();
-    let value = match opts.metric {
-        Metric::Time => match parsed.as_ref().and_then(|v| v.get("seconds")) {
-            Some(n @ (ResultValue::Int(_) | ResultValue::Float(_))) => {
-                let s = n.as_f64().unwrap_or(f64::NAN);
-                if !(s.is_finite() && s > 0.0) {
-                    return Ok(Err(RunFailure::Failed {
-                        reason: format!("reported seconds = {s}, expected a positive number"),
-                    }));
-                }
-                s
-            }
-            Some(other) => {
-                return Ok(Err(RunFailure::Failed {
-                    reason: format!("reported seconds = {other}, expected a number"),
-                }))
-            }
-            None => out.wall.as_secs_f64(),
+    let value = match (opts.metric, &gso) {
+        // GSO's scripts check their own results (a failed check is a non-zero exit, above).
+        (Metric::Time, Some(g)) => match g.seconds(sb.root()) {
+            Ok(s) => s,
+            Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
         },
-        Metric::Instructions => {
-            let dir = sb.root().join(&cg_dir_rel);
-            let total = callgrind_total(&dir);
-            let _ = std::fs::remove_dir_all(&dir);
-            match total {
-                Ok(t) => t as f64,
-                Err(e) => return Ok(Err(RunFailure::Failed { reason: e })),
+        (metric, _) => match metric {
+            Metric::Time => match parsed.as_ref().and_then(|v| v.get("seconds")) {
+                Some(n @ (ResultValue::Int(_) | ResultValue::Float(_))) => {
+                    let s = n.as_f64().unwrap_or(f64::NAN);
+                    if !(s.is_finite() && s > 0.0) {
+                        return Ok(Err(RunFailure::Failed {
+                            reason: format!("reported seconds = {s}, expected a positive number"),
+                        }));
+                    }
+                    s
+                }
+                Some(other) => {
+                    return Ok(Err(RunFailure::Failed {
+                        reason: format!("reported seconds = {other}, expected a number"),
+                    }))
+                }
+                None => out.wall.as_secs_f64(),
+            },
+            Metric::Instructions => {
+                let dir = sb.root().join(&cg_dir_rel);
+                let total = callgrind_total(&dir);
+                let _ = std::fs::remove_dir_all(&dir);
+                match total {
+                    Ok(t) => t as f64,
+                    Err(e) => return Ok(Err(RunFailure::Failed { reason: e })),
+                }
             }
-        }
+        },
     };
     Ok(Ok(RunSample {
         value,

@@ -6,7 +6,8 @@
 //! *same absolute path* inside, so paths, cwd and anything a tool prints mean the same in both
 //! backends. PID 1 is the engine's init (`init: true`) over an idle `sleep infinity`; every
 //! [`Sandbox::exec`] is one `docker exec` in it. The engine must run on this host (a remote engine
-//! would mount its own folder of that name).
+//! would mount its own folder of that name). Folders named in [`DockerOptions::extra_ro_mounts`]
+//! (a task folder's scripts and data) are bind-mounted read-only at their own paths too.
 //!
 //! # What an exec runs
 //! The request's command runs as `/bin/sh -c COMMAND`, under `timeout -s KILL` (so the command's
@@ -379,6 +380,9 @@ pub struct DockerOptions {
     pub run: String,
     /// Run commands as the uid:gid owning the tree (default true); false: as root.
     pub run_as_owner: bool,
+    /// Host folders every container also sees, read-only at the same path (a task folder's
+    /// scripts and data). Default none.
+    pub extra_ro_mounts: Vec<PathBuf>,
 }
 
 impl Default for DockerOptions {
@@ -392,6 +396,7 @@ impl Default for DockerOptions {
             network: false,
             run: new_run_id(),
             run_as_owner: true,
+            extra_ro_mounts: Vec::new(),
         }
     }
 }
@@ -471,6 +476,15 @@ impl DockerFactory {
         self.opts.run_as_owner = on;
         self
     }
+    /// Adds host folders every container sees read-only at the same path.
+    pub fn ro_mounts(mut self, dirs: impl IntoIterator<Item = PathBuf>) -> Self {
+        for d in dirs {
+            if !self.opts.extra_ro_mounts.contains(&d) {
+                self.opts.extra_ro_mounts.push(d);
+            }
+        }
+        self
+    }
 
     pub fn options(&self) -> &DockerOptions {
         &self.opts
@@ -538,14 +552,16 @@ impl DockerFactory {
             (ROOT_LABEL.to_string(), target_s.to_string()),
             (PID_LABEL.to_string(), std::process::id().to_string()),
         ]);
+        let mut mounts = vec![Mount {
+            target: Some(target_s.to_string()),
+            source: Some(source_s.to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(false),
+            ..Default::default()
+        }];
+        mounts.extend(ro_mounts(&self.opts.extra_ro_mounts, &root)?);
         let host_config = HostConfig {
-            mounts: Some(vec![Mount {
-                target: Some(target_s.to_string()),
-                source: Some(source_s.to_string()),
-                typ: Some(MountType::BIND),
-                read_only: Some(false),
-                ..Default::default()
-            }]),
+            mounts: Some(mounts),
             init: Some(true),
             network_mode: Some(if self.opts.network { "bridge" } else { "none" }.to_string()),
             nano_cpus: self.opts.cpus.map(|c| (c * 1e9).round() as i64),
@@ -605,6 +621,38 @@ impl DockerFactory {
     }
 }
 
+/// Read-only bind mounts of `dirs` at their own paths; a folder holding the tree (or the tree
+/// itself) is left out, so the tree stays writable.
+fn ro_mounts(dirs: &[PathBuf], tree: &Path) -> Result<Vec<Mount>, SandboxError> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let target = std::path::absolute(d)?;
+        if tree.starts_with(&target) {
+            continue;
+        }
+        let source = std::fs::canonicalize(&target).map_err(|e| {
+            SandboxError::Backend(format!(
+                "read-only mount {} cannot be opened: {e}",
+                target.display()
+            ))
+        })?;
+        let (Some(t), Some(s)) = (target.to_str(), source.to_str()) else {
+            return Err(SandboxError::Backend(format!(
+                "read-only mount {} is not UTF-8",
+                target.display()
+            )));
+        };
+        out.push(Mount {
+            target: Some(t.to_string()),
+            source: Some(s.to_string()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
+
 fn container_name(run: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let clean: String = run
@@ -644,6 +692,9 @@ impl SandboxFactory for DockerFactory {
     ) -> Result<Arc<dyn Sandbox>, SandboxError> {
         let f = self.clone().network(network || self.opts.network);
         Ok(Arc::new(f.open_docker(root).await?))
+    }
+    fn with_ro_mounts(&self, dirs: &[PathBuf]) -> Arc<dyn SandboxFactory> {
+        Arc::new(self.clone().ro_mounts(dirs.iter().cloned()))
     }
 }
 

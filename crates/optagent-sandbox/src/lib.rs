@@ -183,6 +183,9 @@ pub trait SandboxFactory: Send + Sync + std::fmt::Debug {
         let _ = network;
         self.open(root).await
     }
+    /// This factory, with `dirs` also visible to every command, read-only at the same paths (a
+    /// task folder's scripts and data). The local backend sees the host's files already.
+    fn with_ro_mounts(&self, dirs: &[PathBuf]) -> Arc<dyn SandboxFactory>;
 }
 
 /// The local backend's factory.
@@ -196,6 +199,9 @@ impl SandboxFactory for LocalFactory {
     }
     async fn open(&self, root: &Path) -> Result<Arc<dyn Sandbox>, SandboxError> {
         Ok(Arc::new(LocalSandbox::new(root.to_path_buf())))
+    }
+    fn with_ro_mounts(&self, _dirs: &[PathBuf]) -> Arc<dyn SandboxFactory> {
+        Arc::new(self.clone())
     }
 }
 

@@ -592,3 +592,30 @@ async fn overhead_is_measured() {
         close.as_secs_f64() * 1e3,
     );
 }
+
+#[tokio::test]
+async fn an_extra_folder_is_mounted_read_only_at_its_own_path() {
+    let Some(f) = factory("romount").await else {
+        return;
+    };
+    let task = tempfile::tempdir().unwrap();
+    std::fs::write(task.path().join("data.txt"), "task data").unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    let f = f.with_ro_mounts(&[task.path().to_path_buf()]);
+    let sb = f.open(tree.path()).await.unwrap();
+    let data = task.path().join("data.txt");
+    let o = run(&sb, &format!("cat {}", data.display())).await;
+    assert!(o.success(), "{o:?}");
+    assert_eq!(o.stdout, "task data");
+    let o = run(
+        &sb,
+        &format!("echo x > {}", task.path().join("new").display()),
+    )
+    .await;
+    assert!(!o.success(), "the task folder must be read-only: {o:?}");
+    assert!(!task.path().join("new").exists());
+    // The tree itself stays writable.
+    let o = run(&sb, "echo y > here.txt").await;
+    assert!(o.success(), "{o:?}");
+    sb.close().await.unwrap();
+}

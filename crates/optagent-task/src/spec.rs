@@ -6,6 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// The variable every command of a task gets: the task folder (absolute), where scripts and
+/// data kept outside the repository live.
+pub const TASK_DIR_VAR: &str = "OPTAGENT_TASK_DIR";
+
 /// The longest any timeout may be: a week, in seconds.
 pub const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
 
@@ -84,6 +88,11 @@ pub struct Build {
     pub commands: Vec<String>,
     #[serde(default = "d_timeout")]
     pub timeout: u64,
+    /// A script in the tree (relative to its root, e.g. `.venv/bin/activate`) sourced before
+    /// every command once it exists: later setup commands, the build, tests, workloads and the
+    /// agent's tools. A virtual environment made by setup stays active this way.
+    #[serde(default)]
+    pub activate: Option<String>,
 }
 
 impl Default for Build {
@@ -93,6 +102,7 @@ impl Default for Build {
             setup_timeout: d_setup_timeout(),
             commands: vec![],
             timeout: d_timeout(),
+            activate: None,
         }
     }
 }
@@ -162,6 +172,19 @@ fn d_true() -> bool {
     true
 }
 
+/// How a workload reports its time and result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// optagent's own: `$OPTAGENT_OUTPUT` gets `{"seconds", "result"}` (docs/task-format.md).
+    #[default]
+    Optagent,
+    /// GSO's test scripts: the command is followed by `<out_file> --reference|--eqcheck
+    /// --file_prefix <prefix>`; the time is the `Execution time: <s>s` line of the out file, and
+    /// correctness is the script's own check against the reference the baseline wrote.
+    Gso,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
@@ -174,6 +197,9 @@ pub struct Workload {
     pub visible: bool,
     /// Seconds per run; overrides `measure.timeout`.
     pub timeout: Option<u64>,
+    /// How the workload reports its time and result (default `optagent`).
+    #[serde(default)]
+    pub protocol: Protocol,
 }
 
 /// Where the task prefers to run; the command line can override it.
@@ -306,15 +332,21 @@ impl Task {
             field: field.to_string(),
             message,
         };
+        // Upper case is allowed so that a benchmark's instance id (`python-pillow__Pillow-fd8ee84`)
+        // can be the task id, which `optagent export` writes as `instance_id`.
         if s.id.is_empty()
+            || s.id.chars().all(|c| c == '.')
             || !s
                 .id
                 .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_.-".contains(c))
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         {
             return Err(bad(
                 "id",
-                format!("expected a non-empty name of [a-z0-9_.-], found {:?}", s.id),
+                format!(
+                    "expected a non-empty name of [A-Za-z0-9_.-], found {:?}",
+                    s.id
+                ),
             ));
         }
         if s.instruction.trim().is_empty() {
@@ -439,6 +471,19 @@ impl Task {
                 "expected at least one visible workload (the agent must see one)".into(),
             ));
         }
+        if let Some(a) = &s.build.activate {
+            let p = Path::new(a);
+            if a.trim().is_empty()
+                || p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err(bad(
+                    "build.activate",
+                    format!("expected a path inside the tree (like \".venv/bin/activate\"), found {a:?}"),
+                ));
+            }
+        }
         let m = &s.measure;
         if m.reps == 0 {
             return Err(bad("measure.reps", "expected at least 1".into()));
@@ -477,7 +522,7 @@ impl Task {
 }
 
 fn resolve_repo(task_dir: &Path, git: &str) -> String {
-    if git.contains("://") || git.starts_with("git@") {
+    if crate::source::is_remote(git) {
         git.to_string()
     } else {
         let p = task_dir.join(git);

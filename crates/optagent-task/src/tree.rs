@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::source::GitSources;
 use crate::spec::{ExpertKind, SourceKind, Task};
 
 const BASE_TAG: &str = "optagent-base";
@@ -21,6 +22,19 @@ pub enum TreeError {
         context: String,
         command: String,
         detail: String,
+    },
+    /// A remote source that no mirror holds and the network did not give.
+    #[error(
+        "cannot clone source.git {url}: no local mirror holds it ({}), and {network}; put a mirror \
+         at <folder>/OWNER/NAME(.git) and name the folder in OPTAGENT_GIT_MIRRORS or --mirrors",
+        tried.join("; ")
+    )]
+    Source {
+        url: String,
+        /// Every mirror path tried, each with why it was passed over.
+        tried: Vec<String>,
+        /// What happened with the network.
+        network: String,
     },
     #[error("{context}: {source}")]
     Io {
@@ -65,6 +79,9 @@ pub struct Tree {
     pub root: PathBuf,
     /// The base commit's full hash.
     pub base: String,
+    /// The expert revision's full hash, for a git source whose expert is a revision (resolved
+    /// before the source's refs were removed from the tree).
+    expert: Option<String>,
 }
 
 fn git(dir: &Path, args: &[&str], context: &str) -> Result<String, TreeError> {
@@ -143,11 +160,33 @@ fn init_identity(root: &Path) -> Result<(), TreeError> {
         &["config", "core.hooksPath", "/dev/null"],
         "configuring tree",
     )?;
+    exclude(root, STATE_DIR)
+}
+
+/// Remove every ref a clone brought (branches, tags, the remote), as GSO and SWE-fficiency do
+/// in their images, so that `git log --all` in the tree shows no commit after the base, the
+/// expert's included. The objects stay readable by hash (they are borrowed, not copied).
+fn hide_refs(root: &Path) -> Result<(), TreeError> {
+    let _ = git(root, &["remote", "remove", "origin"], "removing the remote");
+    let refs = git(
+        root,
+        &["for-each-ref", "--format=%(refname)"],
+        "listing the clone's refs",
+    )?;
+    for r in refs.lines().filter(|r| !r.is_empty()) {
+        git(root, &["update-ref", "-d", r], "removing the clone's refs")?;
+    }
+    Ok(())
+}
+
+/// Add `/<name>/` to the tree's `.git/info/exclude`: git ignores it, diffs never include it.
+fn exclude(root: &Path, name: &str) -> Result<(), TreeError> {
     let exclude = root.join(".git/info/exclude");
     std::fs::create_dir_all(exclude.parent().expect("has parent")).ok();
     let mut text = std::fs::read_to_string(&exclude).unwrap_or_default();
-    if !text.contains(STATE_DIR) {
-        text.push_str(&format!("\n/{STATE_DIR}/\n"));
+    let line = format!("/{name}/");
+    if !text.lines().any(|l| l == line) {
+        text.push_str(&format!("\n{line}\n"));
         std::fs::write(&exclude, text).map_err(|source| TreeError::Io {
             context: format!("writing {}", exclude.display()),
             source,
@@ -157,8 +196,18 @@ fn init_identity(root: &Path) -> Result<(), TreeError> {
 }
 
 impl Tree {
-    /// Make a fresh tree of the task's base at `dest` (which must not exist or be empty).
+    /// Make a fresh tree of the task's base at `dest` (which must not exist or be empty); a
+    /// remote git source comes from the mirrors and cache of [`GitSources::from_env`].
     pub fn materialize(task: &Task, dest: &Path) -> Result<Tree, TreeError> {
+        Self::materialize_with(task, dest, &GitSources::from_env())
+    }
+
+    /// [`Tree::materialize`] with explicit places to clone a remote source from.
+    pub fn materialize_with(
+        task: &Task,
+        dest: &Path,
+        sources: &GitSources,
+    ) -> Result<Tree, TreeError> {
         if dest.exists() {
             std::fs::remove_dir_all(dest).map_err(|source| TreeError::Io {
                 context: format!("clearing {}", dest.display()),
@@ -171,6 +220,7 @@ impl Tree {
                 source,
             })?;
         }
+        let mut expert = None;
         let base = match task.source() {
             SourceKind::Folder(src) => {
                 std::fs::create_dir_all(dest).map_err(|source| TreeError::Io {
@@ -191,11 +241,18 @@ impl Tree {
                     .to_string()
             }
             SourceKind::Git { repo, rev } => {
+                let local = if crate::source::is_remote(&repo) {
+                    crate::source::resolve(&repo, &rev, sources)?
+                        .to_string_lossy()
+                        .into_owned()
+                } else {
+                    repo.clone()
+                };
                 let dest_s = dest.to_string_lossy().into_owned();
                 let here = dest.parent().unwrap_or(Path::new("."));
                 git(
                     here,
-                    &["clone", "-q", "--shared", "--no-checkout", &repo, &dest_s],
+                    &["clone", "-q", "--shared", "--no-checkout", &local, &dest_s],
                     &format!("cloning {repo}"),
                 )?;
                 init_identity(dest)?;
@@ -211,13 +268,33 @@ impl Tree {
                     &["checkout", "-q", "--detach", &sha],
                     "checking out the base",
                 )?;
+                if let ExpertKind::Rev(r) = task.expert() {
+                    let e = git(
+                        dest,
+                        &["rev-parse", "--verify", &format!("{r}^{{commit}}")],
+                        &format!("resolving expert.rev {r:?} in {repo}"),
+                    )?;
+                    expert = Some(e.trim().to_string());
+                }
+                hide_refs(dest)?;
                 sha
             }
         };
+        // A virtual environment that setup makes in the tree is never part of a diff.
+        if let Some(top) = task
+            .spec
+            .build
+            .activate
+            .as_deref()
+            .and_then(|a| Path::new(a).components().next())
+        {
+            exclude(dest, &top.as_os_str().to_string_lossy())?;
+        }
         git(dest, &["tag", "-f", BASE_TAG, &base], "tagging the base")?;
         Ok(Tree {
             root: dest.to_path_buf(),
             base,
+            expert,
         })
     }
 
@@ -229,11 +306,14 @@ impl Tree {
                 source,
             }),
             ExpertKind::Rev(rev) => {
-                let sha = git(
-                    &self.root,
-                    &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
-                    &format!("resolving expert.rev {rev:?}"),
-                )?;
+                let sha = match &self.expert {
+                    Some(sha) => sha.clone(),
+                    None => git(
+                        &self.root,
+                        &["rev-parse", "--verify", &format!("{rev}^{{commit}}")],
+                        &format!("resolving expert.rev {rev:?}"),
+                    )?,
+                };
                 git(
                     &self.root,
                     &["diff", "--binary", &self.base, sha.trim()],
@@ -635,5 +715,208 @@ mod tests {
         assert!(std::fs::read_to_string(tree.root.join("m.py"))
             .unwrap()
             .contains("return 2"));
+    }
+
+    /// An upstream repository with a base commit and a faster one; returns (dir, fast sha).
+    fn upstream(at: &Path) -> String {
+        std::fs::create_dir_all(at).unwrap();
+        let g = |args: &[&str]| {
+            let s = Command::new("git")
+                .arg("-C")
+                .arg(at)
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+            String::from_utf8_lossy(&s.stdout).trim().to_string()
+        };
+        g(&["init", "-q", "-b", "main"]);
+        g(&["config", "user.email", "a@b"]);
+        g(&["config", "user.name", "a"]);
+        std::fs::write(at.join("m.py"), "def f():\n    return 1\n\n").unwrap();
+        g(&["add", "-A"]);
+        g(&["commit", "-qm", "base"]);
+        std::fs::write(at.join("m.py"), "def f():\n    return 2\n\n").unwrap();
+        g(&["commit", "-qam", "fast"]);
+        g(&["rev-parse", "HEAD"])
+    }
+
+    fn remote_task(dir: &Path, url: &str, fast: &str) -> Task {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(
+            dir.join("task.toml"),
+            format!("id = \"g\"\ninstruction = \"x\"\nlanguages = [\"python\"]\n[source]\ngit = \"{url}\"\nrev = \"{fast}^\"\n[expert]\nrev = \"{fast}\"\n[[workloads]]\nname = \"a.b\"\ncommand = \"true\"\n"),
+        )
+        .unwrap();
+        Task::load(dir).unwrap()
+    }
+
+    fn bare_clone(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let o = Command::new("git")
+            .args(["clone", "-q", "--bare"])
+            .arg(from)
+            .arg(to)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// No cache: the network is never used, so these tests cannot reach it.
+    fn offline(mirrors: &[&Path]) -> GitSources {
+        GitSources {
+            mirrors: mirrors.iter().map(|p| p.to_path_buf()).collect(),
+            cache: None,
+        }
+    }
+
+    #[test]
+    fn a_github_source_is_cloned_from_a_bare_mirror_with_shared_objects() {
+        let d = tempfile::tempdir().unwrap();
+        let fast = upstream(&d.path().join("up"));
+        let mirrors = d.path().join("mirrors");
+        bare_clone(&d.path().join("up"), &mirrors.join("example/name.git"));
+        let t = remote_task(
+            &d.path().join("task"),
+            "https://github.com/example/name",
+            &fast,
+        );
+        let src = offline(&[&d.path().join("elsewhere"), &mirrors]);
+        let tree = Tree::materialize_with(&t, &d.path().join("w/1"), &src).unwrap();
+        assert!(std::fs::read_to_string(tree.root.join("m.py"))
+            .unwrap()
+            .contains("return 1"));
+        let p = tree.expert_patch(&t).unwrap();
+        assert!(p.contains("+    return 2"), "{p}");
+        // Objects are borrowed from the mirror, not copied.
+        let alt = std::fs::read_to_string(tree.root.join(".git/objects/info/alternates")).unwrap();
+        assert!(alt.contains("mirrors/example/name.git"), "{alt}");
+    }
+
+    #[test]
+    fn a_working_clone_serves_as_a_mirror_too() {
+        let d = tempfile::tempdir().unwrap();
+        let fast = upstream(&d.path().join("mirrors/example/name"));
+        let t = remote_task(
+            &d.path().join("task"),
+            "git@github.com:example/name.git",
+            &fast,
+        );
+        let src = offline(&[&d.path().join("mirrors")]);
+        let tree = Tree::materialize_with(&t, &d.path().join("w"), &src).unwrap();
+        assert!(tree.root.join("m.py").is_file());
+    }
+
+    #[test]
+    fn without_a_usable_mirror_the_error_names_the_url_and_every_path_tried() {
+        let d = tempfile::tempdir().unwrap();
+        let fast = upstream(&d.path().join("up"));
+        let m1 = d.path().join("m1");
+        let m2 = d.path().join("m2");
+        // Not a repository.
+        std::fs::create_dir_all(m2.join("example/name")).unwrap();
+        // A stale mirror: only the base commit.
+        let stale = m2.join("example/name.git");
+        bare_clone(&d.path().join("up"), &stale);
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&stale)
+            .args(["update-ref", "refs/heads/main", "main^"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&stale)
+            .args([
+                "-c",
+                "gc.reflogExpire=now",
+                "reflog",
+                "expire",
+                "--all",
+                "--expire=now",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&stale)
+            .args(["gc", "-q", "--prune=now"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        // The base `<fast>^` is named through the fast commit, which the stale mirror lacks.
+        let t = remote_task(
+            &d.path().join("task"),
+            "https://github.com/example/name",
+            &fast,
+        );
+        let e = Tree::materialize_with(&t, &d.path().join("w"), &offline(&[&m1, &m2]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("https://github.com/example/name"), "{e}");
+        for p in [
+            format!("{} (absent)", m1.join("example/name").display()),
+            format!("{} (absent)", m1.join("example/name.git").display()),
+            format!(
+                "{} (not a git repository)",
+                m2.join("example/name").display()
+            ),
+            format!("{} (lacks revision", stale.display()),
+        ] {
+            assert!(e.contains(&p), "{p} not in {e}");
+        }
+        assert!(e.contains("OPTAGENT_OFFLINE"), "{e}");
+        assert!(!d.path().join("w/m.py").exists());
+    }
+
+    #[test]
+    fn a_url_without_a_mirror_is_cloned_once_into_the_cache_and_shared() {
+        let d = tempfile::tempdir().unwrap();
+        let fast = upstream(&d.path().join("srv/example/name"));
+        let url = format!("file://{}", d.path().join("srv/example/name").display());
+        let t = remote_task(&d.path().join("task"), &url, &fast);
+        let cache = d.path().join("cache");
+        let src = GitSources {
+            mirrors: vec![],
+            cache: Some(cache.clone()),
+        };
+        let a = Tree::materialize_with(&t, &d.path().join("w/a"), &src).unwrap();
+        let b = Tree::materialize_with(&t, &d.path().join("w/b"), &src).unwrap();
+        let cached = cache.join("example/name.git");
+        assert!(cached.join("HEAD").is_file(), "a bare clone in the cache");
+        for tree in [&a, &b] {
+            let alt =
+                std::fs::read_to_string(tree.root.join(".git/objects/info/alternates")).unwrap();
+            assert!(alt.contains("cache/example/name.git"), "{alt}");
+            assert!(tree.expert_patch(&t).unwrap().contains("+    return 2"));
+        }
+    }
+
+    #[test]
+    fn a_cloned_tree_shows_no_commit_after_its_base() {
+        let d = tempfile::tempdir().unwrap();
+        let fast = upstream(&d.path().join("mirrors/example/name"));
+        // A branch and a tag that name the expert's commit, as upstream has.
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(d.path().join("mirrors/example/name"))
+            .args(["tag", "v2"])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let t = remote_task(
+            &d.path().join("task"),
+            "https://github.com/example/name",
+            "v2",
+        );
+        let src = offline(&[&d.path().join("mirrors")]);
+        let tree = Tree::materialize_with(&t, &d.path().join("w"), &src).unwrap();
+        let all = git(&tree.root, &["rev-list", "--all"], "test").unwrap();
+        assert!(!all.contains(&fast), "{all}");
+        assert_eq!(all.trim(), tree.base);
+        // The expert, named by a tag that is gone from the tree, is still there to diff.
+        assert!(tree.expert_patch(&t).unwrap().contains("+    return 2"));
     }
 }

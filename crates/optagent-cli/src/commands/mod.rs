@@ -2,6 +2,7 @@
 
 pub mod calibrate;
 pub mod eval;
+pub mod import;
 pub mod sandbox;
 pub mod solve;
 pub mod sweep;

@@ -1,4 +1,5 @@
-//! `optagent tasks list|check`.
+//! `optagent tasks list|check`: validate one task or a whole suite, with a summary table (or JSON)
+//! of which tasks are usable here and why the others are not.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,8 +12,13 @@ use crate::MeasureArgs;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The task folder.
-    pub task: PathBuf,
+    /// Task folders, or folders holding task folders (a suite).
+    #[arg(required = true, value_name = "TASK_OR_SUITE")]
+    pub tasks: Vec<PathBuf>,
+    /// Print a JSON array (one object per task: task, dir, status, reasons, figures) instead of
+    /// the tables.
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub measure: MeasureArgs,
 }
@@ -52,15 +58,182 @@ pub fn list(dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// What `tasks check` found about one task.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checked {
+    /// The task id, or the folder's name when the spec does not load.
+    pub task: String,
+    pub dir: PathBuf,
+    /// `ok`, `rejected` (measured, not usable as a benchmark task), `invalid` (the spec),
+    /// `unusable` (its source cannot be had here), `broken` (the baseline or the expert fails),
+    /// or `skipped` (needs what this machine lacks, e.g. a GPU).
+    pub status: &'static str,
+    pub reasons: Vec<String>,
+    pub expert_speedup: Option<f64>,
+    pub workloads: usize,
+    pub significant_workloads: Option<usize>,
+    pub nop_opt_base: Option<bool>,
+    pub seconds: f64,
+}
+
+impl Checked {
+    fn new(task: String, dir: PathBuf) -> Self {
+        Checked {
+            task,
+            dir,
+            status: "ok",
+            reasons: vec![],
+            expert_speedup: None,
+            workloads: 0,
+            significant_workloads: None,
+            nop_opt_base: None,
+            seconds: 0.0,
+        }
+    }
+    fn usable(&self) -> bool {
+        matches!(self.status, "ok" | "skipped")
+    }
+}
+
+/// The task folders named: each argument is a task folder or a folder of them.
+fn expand(paths: &[PathBuf]) -> Vec<Result<PathBuf, Checked>> {
+    let mut out = vec![];
+    for p in paths {
+        let found = discover(p);
+        if found.is_empty() {
+            let mut c = Checked::new(p.display().to_string(), p.clone());
+            c.status = "invalid";
+            c.reasons
+                .push(format!("no task.toml in {} or its subfolders", p.display()));
+            out.push(Err(c));
+        }
+        out.extend(found.into_iter().map(Ok));
+    }
+    out
+}
+
 pub async fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
-    let task = Task::load(&a.task)?;
-    println!(
-        "spec ok: {} ({} workloads)",
-        task.id(),
-        task.spec.workloads.len()
-    );
+    let dirs = expand(&a.tasks);
+    let single = dirs.len() == 1;
     let work = super::work_dir(&a.measure)?;
-    let opts = super::eval_options(&a.measure, work.path(), Some(&task)).await?;
+    let mut all = vec![];
+    for d in dirs {
+        let c = match d {
+            Err(c) => c,
+            Ok(dir) => {
+                let t0 = std::time::Instant::now();
+                let mut c = check_one(&a, &dir, work.path(), single).await;
+                c.seconds = t0.elapsed().as_secs_f64();
+                c
+            }
+        };
+        if !a.json && !single {
+            println!("== {}: {}", c.task, c.status);
+        }
+        all.push(c);
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else if !single {
+        print!("{}", summary(&all));
+    } else if let Some(c) = all.first() {
+        if c.status != "ok" && c.status != "rejected" {
+            println!("task {} {}:", c.task, c.status.to_uppercase());
+            for r in &c.reasons {
+                println!("  - {r}");
+            }
+        }
+    }
+    Ok(if all.iter().all(Checked::usable) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The summary table of a suite.
+pub fn summary(all: &[Checked]) -> String {
+    let w = all.iter().map(|c| c.task.len()).max().unwrap_or(4).max(4);
+    let mut s = format!(
+        "\n{:<w$}  {:<9} {:>8} {:>9} {:>7}  reason\n",
+        "task", "status", "expert", "faster", "seconds"
+    );
+    for c in all {
+        let sp = c
+            .expert_speedup
+            .map(|x| format!("{x:.2}x"))
+            .unwrap_or_else(|| "-".into());
+        let fast = c
+            .significant_workloads
+            .map(|n| format!("{n}/{}", c.workloads))
+            .unwrap_or_else(|| "-".into());
+        let reason = c.reasons.join("; ");
+        let reason: String = reason
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(160)
+            .collect();
+        s.push_str(&format!(
+            "{:<w$}  {:<9} {:>8} {:>9} {:>7.0}  {}\n",
+            c.task, c.status, sp, fast, c.seconds, reason
+        ));
+    }
+    let ok = all.iter().filter(|c| c.status == "ok").count();
+    s.push_str(&format!("{ok} of {} task(s) usable here\n", all.len()));
+    s
+}
+
+async fn check_one(
+    a: &CheckArgs,
+    dir: &std::path::Path,
+    work: &std::path::Path,
+    verbose: bool,
+) -> Checked {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let mut c = Checked::new(name, dir.to_path_buf());
+    let task = match Task::load(dir) {
+        Ok(t) => t,
+        Err(e) => {
+            c.status = "invalid";
+            c.reasons.push(e.to_string());
+            return c;
+        }
+    };
+    c.task = task.id().to_string();
+    c.workloads = task.spec.workloads.len();
+    let show = verbose && !a.json;
+    if show {
+        println!(
+            "spec ok: {} ({} workloads)",
+            task.id(),
+            task.spec.workloads.len()
+        );
+    }
+    // A remote source is looked for first: a missing mirror is named before any build starts.
+    if let optagent_task::spec::SourceKind::Git { repo, rev } = task.source() {
+        if optagent_task::source::is_remote(&repo) {
+            let sources = optagent_task::GitSources::from_env();
+            if let Err(e) = optagent_task::source::resolve(&repo, &rev, &sources) {
+                c.status = "unusable";
+                c.reasons.push(e.to_string());
+                return c;
+            }
+        }
+    }
+    let task_work = work.join(optagent_task::tree::path_component(task.id()));
+    let opts = match super::eval_options(&a.measure, &task_work, Some(&task)).await {
+        Ok(o) => o,
+        Err(e) => {
+            c.status = "unusable";
+            c.reasons.push(format!("{e:#}"));
+            return c;
+        }
+    };
     let cands = [
         Candidate::new("oracle", PatchSource::Oracle),
         Candidate::new("nop", PatchSource::Nop),
@@ -68,28 +241,46 @@ pub async fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     let reports = match optagent_eval::evaluate(&task, &cands, &opts).await {
         Ok(r) => r,
         Err(EvalError::Skipped(why)) => {
-            println!("SKIPPED {}: {why}", task.id());
-            return Ok(ExitCode::SUCCESS);
+            if show {
+                println!("SKIPPED {}: {why}", task.id());
+            }
+            c.status = "skipped";
+            c.reasons.push(why);
+            return c;
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            c.status = "broken";
+            c.reasons.push(e.to_string());
+            return c;
+        }
     };
     let (oracle, nop) = (&reports[0], &reports[1]);
-    print!("{}", optagent_eval::render::table(oracle));
+    if show {
+        print!("{}", optagent_eval::render::table(oracle));
+    }
     let mut problems = vec![];
     if oracle.verdict != Verdict::Ok {
         problems.push(format!(
-            "the oracle's verdict is {}",
-            oracle.verdict.as_str()
+            "the oracle's verdict is {}: {}",
+            oracle.verdict.as_str(),
+            oracle.reason.as_deref().unwrap_or("")
         ));
     }
     if nop.verdict != Verdict::Ok {
-        problems.push(format!("the no-op's verdict is {}", nop.verdict.as_str()));
+        problems.push(format!(
+            "the no-op's verdict is {}: {}",
+            nop.verdict.as_str(),
+            nop.reason.as_deref().unwrap_or("")
+        ));
     }
     let sig_faster = oracle
         .workloads
         .iter()
         .filter(|w| w.expert_significant && w.expert_speedup >= 1.0 + opts.threshold)
         .count();
+    c.expert_speedup = Some(oracle.expert_speedup);
+    c.significant_workloads = Some(sig_faster);
+    c.nop_opt_base = Some(nop.opt_base);
     if sig_faster == 0 || oracle.expert_speedup < 1.0 + opts.threshold {
         problems.push(format!(
             "the expert is not significantly faster: geomean {:.3}x, {} workload(s) significantly faster by >= {:.0}%",
@@ -101,26 +292,33 @@ pub async fn check(a: CheckArgs) -> anyhow::Result<ExitCode> {
     if nop.opt_base {
         problems.push("the no-op passes opt_base: the workloads are too noisy".into());
     }
-    println!(
-        "nop: verdict {}, speedup {:.3}x, opt_base {}",
-        nop.verdict.as_str(),
-        nop.speedup,
-        nop.opt_base
-    );
-    if problems.is_empty() {
+    if show {
         println!(
-            "task {} OK: expert {:.2}x, {} of {} workloads significantly faster",
-            task.id(),
-            oracle.expert_speedup,
-            sig_faster,
-            oracle.workloads.len()
+            "nop: verdict {}, speedup {:.3}x, opt_base {}",
+            nop.verdict.as_str(),
+            nop.speedup,
+            nop.opt_base
         );
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("task {} REJECTED:", task.id());
-        for p in problems {
-            println!("  - {p}");
-        }
-        Ok(ExitCode::FAILURE)
     }
+    if problems.is_empty() {
+        if show {
+            println!(
+                "task {} OK: expert {:.2}x, {} of {} workloads significantly faster",
+                task.id(),
+                oracle.expert_speedup,
+                sig_faster,
+                oracle.workloads.len()
+            );
+        }
+    } else {
+        if show {
+            println!("task {} REJECTED:", task.id());
+            for p in &problems {
+                println!("  - {p}");
+            }
+        }
+        c.status = "rejected";
+        c.reasons = problems;
+    }
+    c
 }
