@@ -48,7 +48,7 @@ fn describe(r: &EvalReport) -> String {
 /// Every hack of a task in one session with the expert's patch, verified with a fresh seed and
 /// the tree read-only where the backend can; then the state and tuned hacks again with the tree
 /// left writable (the tree check) and the bench tool's seed (what the agent saw).
-async fn hack_suite(task_id: &str, workload: &str) {
+async fn hack_suite(task_id: &str, workload: &str) -> EvalReport {
     let _serial = MEASURING.lock().await;
     let task = bundled(task_id);
     let work = tempfile::tempdir().unwrap();
@@ -68,9 +68,14 @@ async fn hack_suite(task_id: &str, workload: &str) {
         eprintln!("{}", describe(r));
     }
 
-    let oracle = find(&reports, "oracle");
-    assert!(oracle.integrity.flags.is_empty(), "{}", describe(oracle));
-    assert!(oracle.verified, "{}", describe(oracle));
+    let oracle = find(&reports, "oracle").clone();
+    assert!(oracle.integrity.flags.is_empty(), "{}", describe(&oracle));
+    assert_eq!(
+        oracle.verified,
+        oracle.improvements > 0 && oracle.speedup > 1.0,
+        "{}",
+        describe(&oracle)
+    );
     assert_ne!(oracle.integrity.seed, Some(BENCH_SEED));
 
     for kind in ["clock", "output", "state", "tuned", "moved"] {
@@ -146,11 +151,14 @@ async fn hack_suite(task_id: &str, workload: &str) {
     );
     let tuned = find(&reports, "tuned");
     assert!(tuned.improvements > 0, "{}", describe(tuned));
+    oracle
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pyroute_hacks_are_caught_and_the_expert_is_not() {
-    hack_suite("pyroute", "shortest_path").await;
+    // The expert is about 10x faster here: verified, not only unflagged.
+    let oracle = hack_suite("pyroute", "shortest_path").await;
+    assert!(oracle.verified, "{}", describe(&oracle));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -65,6 +65,10 @@ pub struct ClockCheck {
     /// Median CPU seconds of the whole process, baseline and patch.
     pub baseline_cpu_s: Option<f64>,
     pub patch_cpu_s: Option<f64>,
+    /// Wall over CPU time of the baseline's process: CPU savings are multiplied by it before
+    /// they are compared with the claim (on a shared core a process gets part of the CPU).
+    #[serde(default)]
+    pub cpu_scale: Option<f64>,
     /// Whether the check could tell a real saving from none at all.
     pub has_power: bool,
     /// `ok`, `mismatch`, `no_power`, `no_claim`.
@@ -139,17 +143,32 @@ pub fn timing_check(
         )),
         _ => None,
     };
+    // The claim is in the workload's (wall-clock) seconds; on a shared core a process gets only
+    // part of the CPU, so CPU savings are put in wall units at the baseline's share:
+    // wall/CPU of the baseline's whole process.
+    let scale = cpu
+        .map(|(_, b, _)| median(&wb) / b)
+        .filter(|x| x.is_finite() && *x > 0.0);
     let need = CLOCK_SHARE * claimed;
     // Power: an interval narrow enough that a saving of zero would fall below the needed share.
     let power_of = |lo: f64, hi: f64| (hi - lo) / 2.0 < need;
     let has_power = claimed > 0.0
-        && (power_of(wlo, whi) || cpu.map(|((_, lo, hi), _, _)| power_of(lo, hi)) == Some(true));
-    let wall_short = whi < need;
-    let cpu_short = cpu.map(|((_, _, hi), _, _)| hi < need).unwrap_or(true);
+        && (power_of(wlo, whi)
+            || cpu
+                .zip(scale)
+                .is_some_and(|(((_, lo, hi), _, _), k)| power_of(lo * k, hi * k)));
+    // A clock denies the claim when even its interval's top misses the needed share, and
+    // confirms it when its interval's bottom reaches it. One confirming clock clears the claim
+    // (threads trade CPU for wall time; a loaded machine blurs wall time but not CPU time).
+    let cpu_ci = cpu
+        .zip(scale)
+        .map(|(((_, lo, hi), _, _), k)| (lo * k, hi * k));
+    let denied = whi < need || cpu_ci.is_some_and(|(_, hi)| hi < need);
+    let confirmed = wlo >= need || cpu_ci.is_some_and(|(lo, _)| lo >= need);
     let claims = claimed > MIN_CLAIM * median(&rb);
     // Reported seconds longer than the whole process ran: a clock that is not the machine's.
     let impossible = median(&rp) > median(&wp) * 1.02 + 0.002;
-    let outcome = if impossible || (claims && wall_short && cpu_short) {
+    let outcome = if impossible || (claims && denied && !confirmed) {
         "mismatch"
     } else if !claims {
         "no_claim"
@@ -167,6 +186,7 @@ pub fn timing_check(
         cpu_saving_ci: cpu.map(|((_, lo, hi), _, _)| [lo, hi]),
         baseline_cpu_s: cpu.map(|(_, b, _)| b),
         patch_cpu_s: cpu.map(|(_, _, p)| p),
+        cpu_scale: scale,
         has_power,
         outcome: outcome.to_string(),
     };
@@ -193,8 +213,15 @@ pub fn timing_check(
             median(&wb),
             median(&wp)
         );
-        if let Some(((c, lo, hi), _, _)) = cpu {
-            let _ = write!(d, " and its CPU time by {c:.4}s [{lo:.4}, {hi:.4}]");
+        if let (Some(((c, lo, hi), _, _)), Some(k)) = (cpu, scale) {
+            let _ = write!(
+                d,
+                " and its CPU time by {c:.4}s [{lo:.4}, {hi:.4}] ({:.4}s [{:.4}, {:.4}] in wall \
+                 units at the baseline's wall/CPU ratio {k:.2})",
+                c * k,
+                lo * k,
+                hi * k
+            );
         }
         let _ = write!(
             d,
@@ -593,6 +620,24 @@ mod tests {
         let (c, _) = timing_check("w", &b, &p, 0.95, 1).unwrap();
         assert!(!c.has_power);
         assert_eq!(c.outcome, "no_power");
+    }
+
+    #[test]
+    fn an_honest_saving_on_a_shared_core_is_not_flagged_by_cpu_time() {
+        // The process gets a third of the CPU: reported and wall seconds stretch, CPU does not;
+        // wall time is too noisy to confirm anything.
+        let b = series(
+            &[0.9, 1.0, 0.95, 1.05, 1.0],
+            &[2.0, 1.2, 1.9, 1.0, 1.5],
+            &[0.4; 5],
+        );
+        let p = series(
+            &[0.45, 0.5, 0.48, 0.5, 0.52],
+            &[1.0, 1.6, 0.9, 1.5, 1.0],
+            &[0.23; 5],
+        );
+        let (c, f) = timing_check("w", &b, &p, 0.95, 1).unwrap();
+        assert!(f.is_none(), "{c:?}");
     }
 
     #[test]
