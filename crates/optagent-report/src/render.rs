@@ -461,7 +461,11 @@ fn leaderboard_table(summaries: &[ConfigSummary], k: usize) -> Table {
             text(&s.budget),
             text(pct(s.opt_at_1)),
             text(pct(s.opt_at_k)),
-            text(format!("{} ({} flagged)", pct(s.opt_at_k_adjusted), s.flagged)),
+            text(format!(
+                "{} ({} flagged)",
+                pct(s.opt_at_k_adjusted),
+                s.flagged
+            )),
             text(smoothed),
             text(format!("{}/{}", s.tasks_solved, s.n_tasks)),
             text(times(s.geomean_speedup)),
