@@ -422,6 +422,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn cpu_time_of_the_process_tree_is_measured() {
+        let (_d, s) = sb();
+        // The work is in a grandchild: the shell waits for it, and wait4 counts it.
+        let o = s
+            .exec(&ExecRequest::new(
+                "sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'",
+            ))
+            .await
+            .unwrap();
+        assert!(o.success());
+        let cpu = o.cpu.expect("the local backend measures CPU time");
+        assert!(cpu > Duration::from_millis(20), "cpu {cpu:?}");
+        assert!(o.isolation.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_isolated_run_cannot_write_the_tree_but_may_write_its_writable_paths() {
+        if !bwrap_available() {
+            eprintln!("SKIP: bubblewrap (bwrap) is not installed or cannot make a sandbox here");
+            return;
+        }
+        let (d, s) = sb();
+        std::fs::create_dir_all(d.path().join("out")).unwrap();
+        let req = ExecRequest::new(
+            "echo x > in-tree.txt; echo y > out/ok.txt; echo z > \"$TMPDIR/t\"; echo $HOME",
+        )
+        .isolation(Some(crate::Isolation {
+            read_only_tree: true,
+            writable: vec!["out".into()],
+            fresh_dirs: true,
+        }));
+        let o = s.exec(&req).await.unwrap();
+        let iso = o.isolation.clone().expect("isolation reported");
+        assert!(
+            iso.read_only_tree && iso.private_tmp && iso.fresh_dirs,
+            "{iso:?}"
+        );
+        assert_eq!(iso.mechanism, "bwrap");
+        assert!(!d.path().join("in-tree.txt").exists(), "{o:?}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("out/ok.txt")).unwrap(),
+            "y\n"
+        );
+        // The fresh HOME is gone after the run.
+        let home = o.stdout.trim();
+        assert!(home.contains("optagent-run-"), "{home}");
+        assert!(!std::path::Path::new(home).exists());
+    }
+
+    #[tokio::test]
     async fn output_is_capped_and_counted() {
         let (_d, s) = sb();
         let req = ExecRequest::new("head -c 100000 /dev/zero | tr '\\0' a").max_output(1000);
