@@ -438,6 +438,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::print_stderr)] // the SKIP line the CI's skip summary reads
     async fn an_isolated_run_cannot_write_the_tree_but_may_write_its_writable_paths() {
         if !bwrap_available() {
             eprintln!("SKIP: bubblewrap (bwrap) is not installed or cannot make a sandbox here");
