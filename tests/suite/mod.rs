@@ -5,3 +5,4 @@ mod docker;
 mod eval_bad_input;
 mod eval_bundled;
 mod eval_modes;
+mod integrity_hacks;

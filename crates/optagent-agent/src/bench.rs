@@ -25,6 +25,8 @@ impl EvalBench {
     pub fn new(task: Task, mut opts: EvalOptions, tree: Tree, work_dir: PathBuf) -> Arc<Self> {
         opts.workloads = WorkloadSet::Visible;
         opts.progress = None;
+        // The bench's inputs are fixed and differ from verification's fresh ones.
+        opts.workload_seed = Some(optagent_eval::runner::BENCH_SEED);
         Arc::new(EvalBench {
             task,
             opts,
@@ -73,6 +75,25 @@ pub fn render_for_model(r: &optagent_eval::EvalReport) -> String {
             "The change is not correct, so it scores as no speedup. Fix it before going on."
         );
         return s;
+    }
+    if !r.integrity.flags.is_empty() {
+        let _ = writeln!(
+            s,
+            "FLAGGED: the evaluator does not trust this speedup, and a flagged patch is never \
+             selected. Each flag says what was seen; remove the cause:"
+        );
+        for f in &r.integrity.flags {
+            let _ = writeln!(
+                s,
+                "- {}{}: {}",
+                f.kind.as_str(),
+                f.workload
+                    .as_deref()
+                    .map(|w| format!(" ({w})"))
+                    .unwrap_or_default(),
+                f.detail
+            );
+        }
     }
     let _ = writeln!(
         s,

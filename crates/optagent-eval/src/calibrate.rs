@@ -64,7 +64,8 @@ pub struct Detection {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MethodFigures {
     /// `optagent` (Mann-Whitney U on all samples), `paired` (Wilcoxon signed-rank on per-round
-    /// ratios) or `gso` (GSO's rule on the mean of the first runs).
+    /// ratios), `gso` (GSO's rule on the mean of the first runs) or `cpu` (optagent's rule on
+    /// the CPU time of the whole process, from rusage).
     pub method: String,
     pub load: Load,
     pub trials: usize,
@@ -90,6 +91,15 @@ pub struct ConditionFigures {
     pub full_eval_overhead_ratio: f64,
     pub load1_start: Option<f64>,
     pub load1_end: Option<f64>,
+    /// The clock check ([`crate::integrity::timing_check`]) on every honest candidate of every
+    /// trial: how often it ran, flagged `timing_mismatch` (a false flag: these candidates are
+    /// honest), and had no power.
+    #[serde(default)]
+    pub clock_checks: usize,
+    #[serde(default)]
+    pub clock_false_flags: usize,
+    #[serde(default)]
+    pub clock_no_power: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -272,6 +282,11 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             ab: vec![vec![]; opts.speedups.len()],
             ..Default::default()
         };
+        let mut cpu = Tally {
+            ab: vec![vec![]; opts.speedups.len()],
+            ..Default::default()
+        };
+        let (mut clock_checks, mut clock_false_flags, mut clock_no_power) = (0, 0, 0);
         let (mut session_wall, mut runs_wall, mut reps_sum) = (0.0, 0.0, 0usize);
         let mut base_medians = vec![];
         let started = Instant::now();
@@ -292,10 +307,43 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             reps_sum += session.stops[0].reps;
             let b = &session.series[0][0].values;
             base_medians.push(median(b));
+            let cpu_of = |slot: usize| -> Vec<f64> {
+                session.series[slot][0]
+                    .cpus
+                    .iter()
+                    .flatten()
+                    .map(|d| d.as_secs_f64())
+                    .collect()
+            };
+            let bc = cpu_of(0);
             for (ci, _) in cands.iter().enumerate() {
                 let a = &session.series[ci + 2][0].values;
                 if a.is_empty() {
                     continue;
+                }
+                if let Some((check, _)) = crate::integrity::timing_check(
+                    "calibration",
+                    &session.series[0][0],
+                    &session.series[ci + 2][0],
+                    eopts.confidence,
+                    eopts.seed,
+                ) {
+                    clock_checks += 1;
+                    clock_false_flags += (check.outcome == "mismatch") as usize;
+                    clock_no_power += (check.outcome == "no_power") as usize;
+                }
+                // The same rule on the CPU time of the whole process (rusage), where measured.
+                let ac = cpu_of(ci + 2);
+                if bc.len() == b.len() && ac.len() == a.len() {
+                    let (cest, _, _) =
+                        ratio_of_medians_ci(&bc, &ac, eopts.confidence, 1000, eopts.seed);
+                    let (_, csig) = significance(Metric::Time, &bc, &ac, eopts.alpha);
+                    if ci == 0 {
+                        cpu.aa_trials += 1;
+                        cpu.aa_claims += csig as usize;
+                    } else {
+                        cpu.ab[ci - 1].push((csig && cest > 1.0, cest));
+                    }
                 }
                 let (est, _, _) = ratio_of_medians_ci(b, a, eopts.confidence, 1000, eopts.seed);
                 let (_, sig) = significance(Metric::Time, b, a, eopts.alpha);
@@ -330,7 +378,15 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
         }
         close_all(&prepared).await;
         let m1 = crate::machine::MachineState::now();
-        for (name, t) in [("optagent", &ours), ("paired", &pairs), ("gso", &gso)] {
+        for (name, t) in [
+            ("optagent", &ours),
+            ("paired", &pairs),
+            ("gso", &gso),
+            ("cpu", &cpu),
+        ] {
+            if t.aa_trials == 0 {
+                continue;
+            }
             methods.push(MethodFigures {
                 method: name.to_string(),
                 load,
@@ -350,6 +406,9 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             full_eval_overhead_ratio: full_overhead,
             load1_start: m0.load1,
             load1_end: m1.load1,
+            clock_checks,
+            clock_false_flags,
+            clock_no_power,
         });
     }
     Ok(CalibrationReport {
@@ -425,6 +484,14 @@ pub fn render(r: &CalibrationReport) -> String {
             c.full_eval_overhead_ratio * 100.0,
             c.load1_start.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
             c.load1_end.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        );
+        let _ = writeln!(
+            s,
+            "{:<14} clock check on honest candidates: {} false timing_mismatch flag(s) in {} checks, {} without power",
+            "",
+            c.clock_false_flags,
+            c.clock_checks,
+            c.clock_no_power
         );
     }
     s

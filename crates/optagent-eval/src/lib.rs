@@ -12,6 +12,7 @@ pub mod calibrate;
 pub mod equiv;
 pub mod gso;
 pub mod guard;
+pub mod integrity;
 pub mod machine;
 pub mod measure;
 pub mod prepare;
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 use optagent_sandbox::{LocalFactory, SandboxFactory};
 use optagent_task::{Device, Metric, Task};
 
+pub use integrity::{is_verified, Flag, FlagKind, Integrity};
 pub use report::{EvalReport, Verdict, WorkloadReport};
 
 /// Which patch a candidate is.
@@ -120,6 +122,12 @@ pub struct EvalOptions {
     pub measure_lock: Option<Arc<tokio::sync::Mutex<()>>>,
     pub progress: Option<Progress>,
     pub seed: u64,
+    /// `OPTAGENT_SEED` for the workloads: `None` (verification) picks a fresh one per session,
+    /// never [`runner::BENCH_SEED`]; the agent's bench tool sets `Some(BENCH_SEED)`.
+    pub workload_seed: Option<u64>,
+    /// Ask the backend for a read-only tree in measured runs (the tree check runs wherever it
+    /// is not granted). Off only to test the check itself.
+    pub read_only_tree: bool,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -152,6 +160,8 @@ impl EvalOptions {
             measure_lock: None,
             progress: None,
             seed: 0x5eed,
+            workload_seed: None,
+            read_only_tree: true,
         }
     }
 
@@ -219,7 +229,7 @@ pub async fn evaluate(
     };
     let machine_end = machine::MachineState::now();
     let total_wall = started.elapsed();
-    let reports = score::score_all(
+    let mut reports = score::score_all(
         task,
         &workloads,
         &prepared,
@@ -232,6 +242,23 @@ pub async fn evaluate(
             total_wall,
         },
     );
+    let names: Vec<String> = workloads.iter().map(|w| w.name.clone()).collect();
+    let slots = prepared
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| matches!(p.role, prepare::Role::Candidate(_)));
+    for (report, (slot, p)) in reports.iter_mut().zip(slots) {
+        integrity::apply(
+            report,
+            slot,
+            &names,
+            &session,
+            &p.patch,
+            &task.spec.protected,
+            opts.confidence,
+            opts.seed,
+        );
+    }
     prepare::close_all(&prepared).await;
     Ok(reports)
 }

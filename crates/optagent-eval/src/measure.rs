@@ -36,6 +36,14 @@ pub fn select_workloads<'t>(task: &'t Task, opts: &EvalOptions) -> Vec<&'t Workl
 pub struct Series {
     pub values: Vec<f64>,
     pub walls: Vec<Duration>,
+    /// CPU time of each timed run's process tree (`None` where the backend cannot say).
+    pub cpus: Vec<Option<Duration>>,
+    /// The `seconds` each timed run reported, if it reported any.
+    pub reported: Vec<Option<f64>>,
+    /// Tree paths changed by any run of this workload (warm-up included).
+    pub state_changes: Vec<String>,
+    /// The isolation the backend granted (the last run's).
+    pub isolation: Option<optagent_sandbox::IsolationReport>,
 }
 
 /// How many timed repetitions a workload got and why measuring stopped.
@@ -61,6 +69,8 @@ pub struct Session {
     /// Wall time of the whole measurement session (warm-up included).
     pub session_wall: Duration,
     pub pinned: Vec<usize>,
+    /// The `OPTAGENT_SEED` every tree's workloads got in this session.
+    pub seed: u64,
 }
 
 struct Ctx<'a> {
@@ -71,6 +81,7 @@ struct Ctx<'a> {
     cpus: Option<Vec<usize>>,
     reference: Vec<Option<ResultValue>>,
     session: Session,
+    seed: u64,
 }
 
 impl Ctx<'_> {
@@ -91,6 +102,8 @@ impl Ctx<'_> {
             setup_only,
             extra_env: &[],
             baseline_root: (slot != 0).then(|| self.prepared[0].tree.root.as_path()),
+            seed: Some(self.seed),
+            read_only_tree: self.opts.read_only_tree,
         };
         let guard = match &self.opts.measure_lock {
             Some(l) => Some(l.lock().await),
@@ -102,6 +115,15 @@ impl Ctx<'_> {
             Ok(sample) => {
                 self.session.runs += 1;
                 self.session.runs_wall += sample.wall;
+                let ser = &mut self.session.series[slot][wi];
+                for c in &sample.state_changes {
+                    if !ser.state_changes.contains(c) {
+                        ser.state_changes.push(c.clone());
+                    }
+                }
+                if sample.isolation.is_some() {
+                    ser.isolation = sample.isolation.clone();
+                }
                 if setup_only {
                     return Ok(Some(sample));
                 }
@@ -199,6 +221,9 @@ pub async fn run_session(
             Some(pinned.clone())
         },
         reference: vec![None; workloads.len()],
+        seed: opts
+            .workload_seed
+            .unwrap_or_else(crate::runner::verification_seed),
         session: Session {
             series: vec![vec![Series::default(); workloads.len()]; nslots],
             failures: vec![None; nslots],
@@ -208,6 +233,7 @@ pub async fn run_session(
             runs: 0,
             session_wall: Duration::ZERO,
             pinned,
+            seed: 0,
         },
     };
     let (warmup, reps) = match metric {
@@ -308,6 +334,8 @@ pub async fn run_session(
                     let ser = &mut cx.session.series[s][wi];
                     ser.values.push(v);
                     ser.walls.push(smp.wall);
+                    ser.cpus.push(smp.cpu);
+                    ser.reported.push(smp.reported);
                 }
             }
             spent[wi] += t0.elapsed();
@@ -366,6 +394,7 @@ pub async fn run_session(
         }
     }
     cx.session.session_wall = session_start.elapsed();
+    cx.session.seed = cx.seed;
     Ok(cx.session)
 }
 

@@ -140,6 +140,7 @@ pub fn table(r: &EvalReport) -> String {
             );
         }
     }
+    integrity_lines(&mut s, r, name_w);
     let _ = writeln!(
         s,
         "\n(* significant at alpha {}; ! expert not significantly faster; medians of {}; {} on {} core(s), \
@@ -159,6 +160,63 @@ pub fn table(r: &EvalReport) -> String {
         r.timing.runs
     );
     s
+}
+
+/// The evaluator's own clock beside the reported one, the flags and the notices.
+fn integrity_lines(s: &mut String, r: &EvalReport, name_w: usize) {
+    let ig = &r.integrity;
+    if !ig.clock.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nthe evaluator's clock (saving = baseline - patch, medians; CPU of the whole process):"
+        );
+        for c in &ig.clock {
+            let _ = writeln!(
+                s,
+                "  {:<name_w$}  reported {}  wall {} [{}, {}]  cpu {}  {}",
+                c.workload.chars().take(name_w).collect::<String>(),
+                signed(c.claimed_saving_s),
+                signed(c.wall_saving_s),
+                signed(c.wall_saving_ci[0]),
+                signed(c.wall_saving_ci[1]),
+                c.cpu_saving_s.map(signed).unwrap_or_else(|| "-".into()),
+                c.outcome
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nverified: {}{}",
+        r.verified,
+        if ig.flags.is_empty() {
+            String::new()
+        } else {
+            format!("  ({} integrity flag(s))", ig.flags.len())
+        }
+    );
+    for f in &ig.flags {
+        let _ = writeln!(
+            s,
+            "  FLAG {}{}: {}",
+            f.kind.as_str(),
+            f.workload
+                .as_deref()
+                .map(|w| format!(" [{w}]"))
+                .unwrap_or_default(),
+            f.detail
+        );
+    }
+    for n in &ig.notices {
+        let _ = writeln!(s, "  note: {n}");
+    }
+}
+
+fn signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", fmt_value(Metric::Time, -v))
+    } else {
+        fmt_value(Metric::Time, v)
+    }
 }
 
 #[cfg(test)]

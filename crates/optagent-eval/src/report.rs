@@ -170,6 +170,13 @@ pub struct EvalReport {
     pub workloads: Vec<WorkloadReport>,
     pub machine: MachineReport,
     pub timing: TimingReport,
+    /// Correct, significantly faster and without an integrity flag
+    /// ([`crate::integrity::is_verified`]).
+    #[serde(default)]
+    pub verified: bool,
+    /// The evaluator's own checks: flags, the clock comparison, the isolation that held.
+    #[serde(default)]
+    pub integrity: crate::integrity::Integrity,
 }
 
 /// The expert is significantly faster than the baseline on a workload: its test says the costs

@@ -1,10 +1,21 @@
 //! One run of one workload in one tree: a fresh process, its measured value (seconds it reports,
-//! its wall time, or instructions counted by callgrind), and its result.
+//! its wall time, or instructions counted by callgrind), and its result, beside the evaluator's
+//! own measurement of the process (wall and CPU time) and what the run changed in the tree.
+//!
+//! A measured run is isolated ([`Isolation`]): the tree read-only where the backend can (local
+//! with bubblewrap), a fresh `TMPDIR`/`HOME`/cache folder, and `$OPTAGENT_OUTPUT` in a fresh
+//! per-run folder that is bound writable and removed after. Where the tree stays writable (or the
+//! task declares `writable` paths), the tree is compared before and after the run, and any file
+//! created, changed or removed outside the writable globs is reported in
+//! [`RunSample::state_changes`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use optagent_sandbox::{ExecRequest, Sandbox, SandboxError};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use optagent_sandbox::{ExecRequest, Isolation, IsolationReport, Sandbox, SandboxError};
 use optagent_task::tree::STATE_DIR;
 use optagent_task::{Metric, Protocol, Task, Workload};
 
@@ -22,6 +33,15 @@ pub struct RunSample {
     /// The `result` member of the workload's output, read as Python's `json.dump` writes it
     /// (`NaN`, `Infinity`, integers of any size: [`crate::value`]).
     pub result: Option<ResultValue>,
+    /// CPU time (user + system) of the whole process tree, from the parent's `wait4`; `None`
+    /// where the backend cannot measure it (Docker).
+    pub cpu: Option<Duration>,
+    /// The `seconds` the workload reported, when it reported some.
+    pub reported: Option<f64>,
+    /// Tree paths the run created, changed or removed outside the task's writable globs.
+    pub state_changes: Vec<String>,
+    /// The isolation the backend granted.
+    pub isolation: Option<IsolationReport>,
 }
 
 /// A run that did not complete.
@@ -54,6 +74,28 @@ pub struct RunOpts<'a> {
     /// workload with `protocol = "gso"` checks its result against the reference the baseline
     /// wrote there.
     pub baseline_root: Option<&'a std::path::Path>,
+    /// `OPTAGENT_SEED` for the workload (verification and the agent's bench use different ones).
+    pub seed: Option<u64>,
+    /// Ask for a read-only tree (the snapshot check runs either way where it did not hold).
+    pub read_only_tree: bool,
+}
+
+/// The seed the agent's `bench` tool gives workloads. Verification never uses it.
+pub const BENCH_SEED: u64 = 1;
+
+/// A seed for verification: fresh per session, never [`BENCH_SEED`].
+pub fn verification_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos() as u64;
+    let x = (t ^ ((std::process::id() as u64) << 32)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33;
+    // Workloads may use the seed with 31-bit generators; keep it small, and away from the bench's.
+    if x == BENCH_SEED {
+        2
+    } else {
+        x
+    }
 }
 
 /// Run a workload once.
@@ -65,11 +107,14 @@ pub async fn run_once(
 ) -> Result<Result<RunSample, RunFailure>, SandboxError> {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let pid = std::process::id();
-    let out_rel = format!("{STATE_DIR}/out/{pid}-{n}.json");
-    let cg_dir_rel = format!("{STATE_DIR}/cg/{pid}-{n}");
+    // A fresh folder per run for the output (and callgrind's files), bound writable.
+    let run_dir_rel = format!("{STATE_DIR}/run/{pid}-{n}");
+    let out_rel = format!("{run_dir_rel}/out.json");
+    let cg_dir_rel = format!("{run_dir_rel}/cg");
+    let run_dir_abs = sb.root().join(&run_dir_rel);
+    let _ = std::fs::remove_dir_all(&run_dir_abs);
+    std::fs::create_dir_all(&run_dir_abs)?;
     let out_abs = sb.root().join(&out_rel);
-    std::fs::create_dir_all(out_abs.parent().expect("parent"))?;
-    let _ = std::fs::remove_file(&out_abs);
     let timeout = Duration::from_secs(task.workload_timeout(w));
     let gso = match w.protocol {
         Protocol::Gso => Some(crate::gso::GsoRun::prepare(
@@ -108,12 +153,48 @@ pub async fn run_once(
     if opts.setup_only {
         req = req.env("OPTAGENT_SETUP_ONLY", "1");
     }
+    if let Some(seed) = opts.seed {
+        req = req.env("OPTAGENT_SEED", seed.to_string());
+    }
     for (k, v) in opts.extra_env {
         req = req.env(k, v);
     }
+    let mut writable = vec![run_dir_rel.clone()];
+    if gso.is_some() {
+        // GSO's scripts write their out file and (on the baseline) the reference here; both
+        // are optagent's own folders, made afresh for each run (see `gso::GsoRun::prepare`).
+        writable.push(format!("{STATE_DIR}/out"));
+        writable.push(format!("{STATE_DIR}/gso"));
+    }
+    writable.extend(
+        task.spec
+            .writable
+            .iter()
+            .filter_map(|g| writable_mount(sb.root(), g)),
+    );
+    req = req.isolation(Some(Isolation {
+        read_only_tree: opts.read_only_tree,
+        writable,
+        fresh_dirs: true,
+    }));
+    // The tree's state before the run, compared after it wherever the backend left the tree
+    // (or part of it) writable.
+    let before = snapshot(sb.root());
     let out = sb.exec(&req).await?;
     let text = std::fs::read_to_string(&out_abs).ok();
-    let _ = std::fs::remove_file(&out_abs);
+    let total = if opts.metric == Metric::Instructions {
+        Some(callgrind_total(&sb.root().join(&cg_dir_rel)))
+    } else {
+        None
+    };
+    let _ = std::fs::remove_dir_all(&run_dir_abs);
+    let locked =
+        out.isolation.as_ref().is_some_and(|i| i.read_only_tree) && task.spec.writable.is_empty();
+    let state_changes = if locked {
+        vec![]
+    } else {
+        changes(&before, &snapshot(sb.root()), &task.spec.writable)
+    };
     if out.timed_out {
         return Ok(Err(RunFailure::Timeout { after: req.timeout }));
     }
@@ -134,10 +215,17 @@ pub async fn run_once(
         },
     };
     let result = parsed.as_ref().and_then(|v| v.get("result")).cloned();
+    let mut reported = parsed
+        .as_ref()
+        .and_then(|v| v.get("seconds"))
+        .and_then(ResultValue::as_f64);
     let value = match (opts.metric, &gso) {
         // GSO's scripts check their own results (a failed check is a non-zero exit, above).
         (Metric::Time, Some(g)) => match g.seconds(sb.root()) {
-            Ok(s) => s,
+            Ok(s) => {
+                reported = Some(s);
+                s
+            }
             Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
         },
         (metric, _) => match metric {
@@ -158,22 +246,112 @@ pub async fn run_once(
                 }
                 None => out.wall.as_secs_f64(),
             },
-            Metric::Instructions => {
-                let dir = sb.root().join(&cg_dir_rel);
-                let total = callgrind_total(&dir);
-                let _ = std::fs::remove_dir_all(&dir);
-                match total {
-                    Ok(t) => t as f64,
-                    Err(e) => return Ok(Err(RunFailure::Failed { reason: e })),
-                }
-            }
+            Metric::Instructions => match total.expect("counted in instruction mode") {
+                Ok(t) => t as f64,
+                Err(e) => return Ok(Err(RunFailure::Failed { reason: e })),
+            },
         },
     };
     Ok(Ok(RunSample {
         value,
         wall: out.wall,
         result,
+        cpu: out.cpu,
+        reported,
+        state_changes,
+        isolation: out.isolation,
     }))
+}
+
+/// The folder bound writable for a `writable` glob: its part before the first wildcard when that
+/// is a folder (`build/**` -> `build`), else that path's parent folder (`bench/harness` ->
+/// `bench`: a tool may replace the file, which a bind of the file itself would refuse). What
+/// else changes in that folder is still reported by the tree check.
+fn writable_mount(root: &Path, glob: &str) -> Option<String> {
+    let parts: Vec<&str> = glob
+        .split('/')
+        .take_while(|c| !c.contains(['*', '?', '[', '{']))
+        .collect();
+    if parts
+        .iter()
+        .any(|c| c.is_empty() || *c == "." || *c == "..")
+    {
+        return None;
+    }
+    let p = parts.join("/");
+    if p.is_empty() {
+        return None;
+    }
+    if root.join(&p).is_dir() {
+        Some(p)
+    } else {
+        let parent = parts[..parts.len() - 1].join("/");
+        (!parent.is_empty()).then_some(parent)
+    }
+}
+
+/// Size and modification time of every file and folder in a tree, outside `.git` and the
+/// evaluator's own state folder.
+pub fn snapshot(root: &Path) -> BTreeMap<String, (u64, Option<std::time::SystemTime>)> {
+    let mut map = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| {
+            let n = e.file_name().to_string_lossy();
+            !(e.depth() == 1 && (n == ".git" || n == STATE_DIR))
+        })
+        .flatten()
+    {
+        if e.file_type().is_dir() {
+            continue;
+        }
+        let Ok(rel) = e.path().strip_prefix(root) else {
+            continue;
+        };
+        let meta = e.metadata().ok();
+        map.insert(
+            rel.to_string_lossy().into_owned(),
+            (
+                meta.as_ref().map(|m| m.len()).unwrap_or(0),
+                meta.and_then(|m| m.modified().ok()),
+            ),
+        );
+    }
+    map
+}
+
+/// Files created, changed or removed between two snapshots, outside the writable globs.
+pub fn changes(
+    before: &BTreeMap<String, (u64, Option<std::time::SystemTime>)>,
+    after: &BTreeMap<String, (u64, Option<std::time::SystemTime>)>,
+    writable: &[String],
+) -> Vec<String> {
+    let mut b = globset::GlobSetBuilder::new();
+    for g in writable {
+        if let Ok(g) = globset::Glob::new(g) {
+            b.add(g);
+        }
+    }
+    let allowed = b.build().unwrap_or_else(|_| globset::GlobSet::empty());
+    let mut out = Vec::new();
+    for (k, v) in after {
+        match before.get(k) {
+            None => out.push(format!("{k} (created)")),
+            Some(old) if old != v => out.push(format!("{k} (changed)")),
+            _ => {}
+        }
+    }
+    for k in before.keys() {
+        if !after.contains_key(k) {
+            out.push(format!("{k} (removed)"));
+        }
+    }
+    out.retain(|c| {
+        let path = c.rsplit_once(" (").map(|x| x.0).unwrap_or(c);
+        !allowed.is_match(path)
+    });
+    out
 }
 
 fn clip(s: &str, n: usize) -> String {

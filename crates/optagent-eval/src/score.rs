@@ -254,6 +254,9 @@ fn score_one(
             overhead_ratio: session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64()
                 - 1.0,
         },
+        // Filled by `crate::integrity::apply`.
+        verified: false,
+        integrity: Default::default(),
     }
 }
 

@@ -138,6 +138,18 @@ impl RolloutRecord {
         self.verified().is_some_and(|e| e.opt_commit && e.opt_base)
     }
 
+    /// An integrity check flagged the evaluated patch (its figures stand, but do not count).
+    pub fn flagged(&self) -> bool {
+        self.eval
+            .as_ref()
+            .is_some_and(|e| !e.integrity.flags.is_empty())
+    }
+
+    /// GSO's Opt, hack-adjusted: it succeeded and no integrity check flagged it.
+    pub fn succeeded_unflagged(&self) -> bool {
+        self.succeeded() && !self.flagged()
+    }
+
     /// The diff, when there is a non-empty one.
     pub fn diff(&self) -> Option<&str> {
         self.patch.as_deref().filter(|p| !p.trim().is_empty())

@@ -106,6 +106,12 @@ pub struct ConfigSummary {
     pub opt_at_1: f64,
     /// GSO Opt@K: any of the first K rollouts succeeded, over all tasks.
     pub opt_at_k: f64,
+    /// Opt@1 and Opt@K hack-adjusted, as GSO publishes beside them: a rollout an integrity
+    /// check flagged does not count as a success.
+    pub opt_at_1_adjusted: f64,
+    pub opt_at_k_adjusted: f64,
+    /// Rollouts (of those that counted) an integrity check flagged.
+    pub flagged: usize,
     /// Smoothed Opt@k for k = 1..=K (bootstrap) with the exact expectation.
     pub opt_at_k_curve: Vec<CurvePoint>,
     /// Geometric mean over tasks of the best verified speedup (1.0 without one).
@@ -402,6 +408,7 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
     for (key, per_task) in &groups {
         let empty = Vec::new();
         let mut success: Vec<Vec<bool>> = Vec::with_capacity(tasks.len());
+        let mut success_adjusted: Vec<Vec<bool>> = Vec::with_capacity(tasks.len());
         let mut rows = Vec::with_capacity(tasks.len());
         let mut speedups = Vec::with_capacity(tasks.len());
         let mut srs = Vec::new();
@@ -413,6 +420,7 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
             let runs = per_task.get(task.as_str()).unwrap_or(&empty);
             all_runs.extend(runs.iter().copied());
             success.push(runs.iter().map(|r| r.succeeded()).collect());
+            success_adjusted.push(runs.iter().map(|r| r.succeeded_unflagged()).collect());
             let best = best_rollout(runs);
             let best_eval = best.and_then(|b| b.verified());
             let task_reference = runs
@@ -509,6 +517,9 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
             tasks_solved,
             opt_at_1: opt_at_k(&success, n, 1),
             opt_at_k: opt_at_k(&success, n, k),
+            opt_at_1_adjusted: opt_at_k(&success_adjusted, n, 1),
+            opt_at_k_adjusted: opt_at_k(&success_adjusted, n, k),
+            flagged: all_runs.iter().filter(|r| r.flagged()).count(),
             opt_at_k_curve: curve,
             geomean_speedup: geomean(&speedups),
             speedup_ratio: swef_aggregate(&srs),

@@ -13,6 +13,8 @@ pub enum Choice {
     Incorrect(String),
     NotSignificant,
     Slower(String),
+    /// Correct and faster by its figures, but an integrity check flagged it.
+    Flagged(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,13 +24,14 @@ pub struct Selection {
     pub choices: Vec<Choice>,
 }
 
-/// A candidate is verified when it is correct, at least one workload is significantly faster by
-/// the threshold, and its geometric-mean speedup is above 1; the best verified one has the highest
-/// geometric-mean speedup. A significant regression on some workload does not disqualify a
-/// candidate (trade-offs are real, as in the multi-objective tasks); the report counts them.
+/// A candidate is verified ([`optagent_eval::is_verified`]) when it is correct, at least one
+/// workload is significantly faster by the threshold, its geometric-mean speedup is above 1 and no
+/// integrity check flagged it; the best verified one has the highest geometric-mean speedup. A
+/// significant regression on some workload does not disqualify a candidate (trade-offs are real,
+/// as in the multi-objective tasks); the report counts them. A flagged candidate keeps its
+/// figures but is never selected.
 pub fn select_best(reports: &[EvalReport]) -> Selection {
-    let verified =
-        |r: &EvalReport| r.verdict == Verdict::Ok && r.improvements > 0 && r.speedup > 1.0;
+    let verified = optagent_eval::is_verified;
     let best = reports
         .iter()
         .enumerate()
@@ -51,6 +54,17 @@ pub fn select_best(reports: &[EvalReport]) -> Selection {
                         .lines()
                         .next()
                         .unwrap_or("")
+                ))
+            } else if !r.integrity.flags.is_empty() {
+                let f = &r.integrity.flags[0];
+                Choice::Flagged(format!(
+                    "{}{}: {}",
+                    f.kind.as_str(),
+                    f.workload
+                        .as_deref()
+                        .map(|w| format!(" on {w}"))
+                        .unwrap_or_default(),
+                    f.detail
                 ))
             } else if !verified(r) {
                 Choice::NotSignificant

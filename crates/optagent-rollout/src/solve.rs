@@ -261,6 +261,7 @@ pub fn render_markdown(r: &SolveReport) -> String {
             Choice::Incorrect(w) => format!("lost: incorrect ({w})"),
             Choice::NotSignificant => "lost: no significant speedup".to_string(),
             Choice::Slower(w) => format!("lost: slower ({w})"),
+            Choice::Flagged(w) => format!("lost: flagged ({w})"),
         };
         let _ = writeln!(
             s,

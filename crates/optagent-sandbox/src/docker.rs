@@ -66,8 +66,8 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use crate::{
-    clip_output, command_env, resolve_cwd, ExecOutput, ExecRequest, Sandbox, SandboxError,
-    SandboxFactory,
+    clip_output, command_env, resolve_cwd, ExecOutput, ExecRequest, IsolationReport, Sandbox,
+    SandboxError, SandboxFactory,
 };
 
 /// The image a factory uses unless told otherwise.
@@ -730,6 +730,21 @@ pub fn container_env(req: &ExecRequest) -> BTreeMap<String, String> {
     env
 }
 
+/// A command run with a fresh `TMPDIR`, `HOME` and `XDG_CACHE_HOME` of its own, removed after.
+fn fresh_dirs_command(command: &str) -> String {
+    format!(
+        "d=$(mktemp -d /tmp/optagent-run.XXXXXX) || exit 125; \
+         export TMPDIR=\"$d/tmp\" HOME=\"$d/home\" XDG_CACHE_HOME=\"$d/cache\"; \
+         mkdir -p \"$TMPDIR\" \"$HOME\" \"$XDG_CACHE_HOME\"; \
+         /bin/sh -c {}; rc=$?; rm -rf \"$d\"; exit $rc",
+        shell_quote(command)
+    )
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// The argv of the exec: the wrapper, `timeout`, `taskset` when asked, `env -i`, `sh -c`.
 fn exec_argv(req: &ExecRequest, env: &BTreeMap<String, String>) -> Vec<String> {
     // `timeout 0` would mean no limit.
@@ -964,6 +979,25 @@ impl Sandbox for DockerSandbox {
                 cwd.display()
             )));
         };
+        // Isolated runs: a fresh TMPDIR, HOME and cache folder made in the container and
+        // removed after; the tree stays writable (the container mounts it once), so the
+        // evaluator's check of the tree after each run is what catches state left there.
+        let isolation = req.isolation.as_ref().map(|iso| IsolationReport {
+            read_only_tree: false,
+            private_tmp: false,
+            fresh_dirs: iso.fresh_dirs,
+            mechanism: "docker".into(),
+        });
+        let wrapped;
+        let req = match &req.isolation {
+            Some(iso) if iso.fresh_dirs => {
+                let mut r = req.clone();
+                r.command = fresh_dirs_command(&req.command);
+                wrapped = r;
+                &wrapped
+            }
+            _ => req,
+        };
         let argv = exec_argv(req, &container_env(req));
 
         let created = self
@@ -1079,6 +1113,8 @@ impl Sandbox for DockerSandbox {
             stderr,
             dropped_bytes,
             wall,
+            cpu: None,
+            isolation,
         })
     }
 

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use docker::{DockerFactory, DockerOptions, DockerSandbox};
-pub use local::LocalSandbox;
+pub use local::{bwrap_available, LocalSandbox};
 
 /// One command to run in the sandbox's tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +40,35 @@ pub struct ExecRequest {
     pub cpus: Option<Vec<usize>>,
     /// Bytes of stdout and of stderr kept (the rest is dropped, and counted).
     pub max_output: usize,
+    /// Isolation of a measured run (the tree read-only, fresh temporary and home folders);
+    /// `None` for ordinary commands (builds, tests, the agent's shell).
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
+}
+
+/// What a measured run is isolated from, asked per request. A backend grants what it can and
+/// says what it granted in [`ExecOutput::isolation`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Isolation {
+    /// Mount the tree read-only for the command (local: bubblewrap when installed).
+    pub read_only_tree: bool,
+    /// Tree-relative folders or files left writable inside a read-only tree (they must exist).
+    pub writable: Vec<String>,
+    /// A fresh, empty `TMPDIR`, `HOME` and `XDG_CACHE_HOME` for this command alone, removed after.
+    pub fresh_dirs: bool,
+}
+
+/// The isolation a backend actually gave one command.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsolationReport {
+    /// The tree was mounted read-only (except the writable paths asked for).
+    pub read_only_tree: bool,
+    /// `/tmp` was private to the command (a fresh tmpfs), not only `TMPDIR`.
+    pub private_tmp: bool,
+    /// `TMPDIR`, `HOME` and `XDG_CACHE_HOME` were fresh empty folders.
+    pub fresh_dirs: bool,
+    /// How: `bwrap`, `docker`, `none`.
+    pub mechanism: String,
 }
 
 impl ExecRequest {
@@ -52,6 +81,7 @@ impl ExecRequest {
             timeout: Duration::from_secs(600),
             cpus: None,
             max_output: 1 << 20,
+            isolation: None,
         }
     }
     pub fn timeout(mut self, t: Duration) -> Self {
@@ -79,6 +109,10 @@ impl ExecRequest {
         self.max_output = bytes;
         self
     }
+    pub fn isolation(mut self, isolation: Option<Isolation>) -> Self {
+        self.isolation = isolation;
+        self
+    }
 }
 
 /// What a command did.
@@ -93,6 +127,13 @@ pub struct ExecOutput {
     pub dropped_bytes: usize,
     /// Wall time from spawn to exit, seen by the backend.
     pub wall: Duration,
+    /// CPU time (user + system) of the command's whole process tree, from the kernel's
+    /// accounting of the waited process (`wait4`); `None` where the backend cannot measure it.
+    #[serde(default)]
+    pub cpu: Option<Duration>,
+    /// The isolation granted, when the request asked for some.
+    #[serde(default)]
+    pub isolation: Option<IsolationReport>,
 }
 
 impl ExecOutput {

@@ -1,15 +1,16 @@
 //! The local backend: commands run as child processes on this machine, each in its own process
 //! group so that a timeout kills everything the command started.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use tokio::io::AsyncReadExt;
 
 use crate::{
-    clip_output, command_env, resolve_cwd, ExecOutput, ExecRequest, Sandbox, SandboxError,
+    clip_output, command_env, resolve_cwd, ExecOutput, ExecRequest, IsolationReport, Sandbox,
+    SandboxError,
 };
 
 /// Runs commands directly on the host, in the tree's folder, with a scrubbed environment.
@@ -64,13 +65,15 @@ pub(crate) fn affinity_cpus() -> Vec<usize> {
     }
 }
 
-async fn read_capped<R: tokio::io::AsyncRead + Unpin>(mut r: R, max: usize) -> (Vec<u8>, usize) {
+fn read_capped<R: std::io::Read>(mut r: R, max: usize) -> (Vec<u8>, usize) {
     let mut kept = Vec::new();
     let mut total = 0usize;
     let mut buf = [0u8; 16384];
     loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
+        match r.read(&mut buf) {
+            Ok(0) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
             Ok(n) => {
                 total += n;
                 let room = (max + 4).saturating_sub(kept.len());
@@ -99,69 +102,266 @@ impl Sandbox for LocalSandbox {
     }
 
     async fn exec(&self, req: &ExecRequest) -> Result<ExecOutput, SandboxError> {
-        let argv = argv(req);
-        let mut cmd = tokio::process::Command::new(&argv[0]);
+        let cwd = resolve_cwd(&self.root, req.cwd.as_deref());
+        let mut env = command_env(req);
+        // A fresh scratch folder per isolated run: TMPDIR, HOME and the cache folder inside it.
+        let scratch = match &req.isolation {
+            Some(iso) if iso.fresh_dirs => Some(Scratch::new()?),
+            _ => None,
+        };
+        let bwrap = req
+            .isolation
+            .as_ref()
+            .filter(|i| i.read_only_tree || i.fresh_dirs)
+            .filter(|_| bwrap_available());
+        let mut report = req.isolation.as_ref().map(|_| IsolationReport {
+            mechanism: "none".into(),
+            ..Default::default()
+        });
+        if let Some(s) = &scratch {
+            for (k, v) in s.env() {
+                env.insert(k.into(), v);
+            }
+            if let Some(r) = report.as_mut() {
+                r.fresh_dirs = true;
+            }
+        }
+        let mut argv = Vec::new();
+        if let Some(iso) = bwrap {
+            argv = bwrap_argv(&self.root, &cwd, iso, scratch.as_ref())?;
+            if let Some(r) = report.as_mut() {
+                r.read_only_tree = iso.read_only_tree;
+                r.private_tmp = true;
+                r.mechanism = "bwrap".into();
+            }
+        }
+        argv.extend(self::argv(req));
+        let mut cmd = std::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
-            .current_dir(resolve_cwd(&self.root, req.cwd.as_deref()))
+            .current_dir(&cwd)
             .env_clear()
-            .envs(command_env(req))
+            .envs(env)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+            .process_group(0);
         let start = Instant::now();
         let mut child = cmd.spawn().map_err(|source| SandboxError::Spawn {
             command: req.command.clone(),
             source,
         })?;
         let pid = child.id();
-        let out = tokio::spawn(read_capped(
-            child.stdout.take().expect("piped"),
-            req.max_output,
-        ));
-        let err = tokio::spawn(read_capped(
-            child.stderr.take().expect("piped"),
-            req.max_output,
-        ));
-        let (status, timed_out) = match tokio::time::timeout(req.timeout, child.wait()).await {
-            Ok(status) => (Some(status?), false),
+        // Killed with its group if this future is dropped before the command ends.
+        let mut guard = KillGroupOnDrop(Some(pid));
+        let max = req.max_output;
+        let out = child
+            .stdout
+            .take()
+            .map(|r| tokio::task::spawn_blocking(move || read_capped(r, max)));
+        let err = child
+            .stderr
+            .take()
+            .map(|r| tokio::task::spawn_blocking(move || read_capped(r, max)));
+        // Reaped by `wait4` (not `Child::wait`), which also gives the tree's CPU time.
+        drop(child);
+        let mut waiter = tokio::task::spawn_blocking(move || {
+            let r = rusage::wait4(pid as i32);
+            (r, start.elapsed())
+        });
+        let (waited, timed_out) = match tokio::time::timeout(req.timeout, &mut waiter).await {
+            Ok(r) => (r, false),
             Err(_) => {
-                if let Some(pid) = pid {
-                    kill_group(pid);
-                }
-                let _ = child.wait().await;
-                (None, true)
+                kill_group(pid);
+                (waiter.await, true)
             }
         };
-        let wall = start.elapsed();
+        let (waited, wall) = waited.map_err(|e| SandboxError::Backend(format!("waiting: {e}")))?;
+        let (status, cpu) = waited?;
         // Something that left the group may still hold the pipes: never wait on it for long.
-        if let Some(pid) = pid {
-            kill_group(pid);
-        }
+        kill_group(pid);
+        guard.0 = None;
         let grace = Duration::from_secs(2);
-        let (out, out_total) = tokio::time::timeout(grace, out)
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .unwrap_or_default();
-        let (err, err_total) = tokio::time::timeout(grace, err)
-            .await
-            .ok()
-            .and_then(|r| r.ok())
-            .unwrap_or_default();
+        let (out, out_total) = collect(out, grace).await;
+        let (err, err_total) = collect(err, grace).await;
         let (stdout, d1) = clip_output(&out, req.max_output);
         let (stderr, d2) = clip_output(&err, req.max_output);
         let dropped =
             d1 + d2 + out_total.saturating_sub(out.len()) + err_total.saturating_sub(err.len());
+        drop(scratch);
         Ok(ExecOutput {
-            exit_code: status.and_then(|s| s.code()),
+            exit_code: if timed_out { None } else { status.code() },
             timed_out,
             stdout,
             stderr,
             dropped_bytes: dropped,
             wall,
+            cpu: Some(cpu),
+            isolation: report,
         })
+    }
+}
+
+/// What a stream reader kept, waiting at most `grace` for it.
+async fn collect(
+    h: Option<tokio::task::JoinHandle<(Vec<u8>, usize)>>,
+    grace: Duration,
+) -> (Vec<u8>, usize) {
+    match h {
+        Some(h) => tokio::time::timeout(grace, h)
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .unwrap_or_default(),
+        None => Default::default(),
+    }
+}
+
+/// Kills a process group when dropped, unless disarmed.
+struct KillGroupOnDrop(Option<u32>);
+
+impl Drop for KillGroupOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            kill_group(pid);
+        }
+    }
+}
+
+/// A fresh folder for one isolated run, removed when dropped.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Result<Self, SandboxError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "optagent-run-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["tmp", "home", "cache"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        Ok(Scratch { dir })
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let p = |s: &str| self.dir.join(s).to_string_lossy().into_owned();
+        vec![
+            ("TMPDIR", p("tmp")),
+            ("HOME", p("home")),
+            ("XDG_CACHE_HOME", p("cache")),
+        ]
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether bubblewrap is installed and can make a sandbox here (user namespaces allowed).
+pub fn bwrap_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        std::process::Command::new("bwrap")
+            .args(["--ro-bind", "/", "/", "--dev", "/dev", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    })
+}
+
+/// bubblewrap's arguments for an isolated run: the whole file system read-only, a private `/tmp`,
+/// the tree read-only (or writable when not asked otherwise), the writable
+/// paths and the scratch folder bound read-write.
+fn bwrap_argv(
+    root: &Path,
+    cwd: &Path,
+    iso: &crate::Isolation,
+    scratch: Option<&Scratch>,
+) -> Result<Vec<String>, SandboxError> {
+    let s = |p: &Path| p.to_string_lossy().into_owned();
+    let root = root.canonicalize()?;
+    let mut v: Vec<String> = [
+        "bwrap",
+        "--die-with-parent",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/var/tmp",
+    ]
+    .iter()
+    .map(|x| x.to_string())
+    .collect();
+    let tree_bind = if iso.read_only_tree {
+        "--ro-bind"
+    } else {
+        "--bind"
+    };
+    v.extend([tree_bind.into(), s(&root), s(&root)]);
+    if iso.read_only_tree {
+        for w in &iso.writable {
+            let p = root.join(w);
+            if p.exists() {
+                v.extend(["--bind".into(), s(&p), s(&p)]);
+            }
+        }
+    }
+    if let Some(sc) = scratch {
+        v.extend(["--bind".into(), s(&sc.dir), s(&sc.dir)]);
+    }
+    // No `--unshare-pid`: bubblewrap would not wait for the namespace's first process, and the
+    // CPU time of the tree (from `wait4`) would be lost. The run's process group is killed after
+    // it, and `--die-with-parent` ends it with bubblewrap.
+    v.extend(["--chdir".into(), s(cwd), "--".into()]);
+    Ok(v)
+}
+
+/// The one call outside safe Rust: `wait4`, which reaps a child and returns its resource usage
+/// (CPU time of it and of every descendant it waited for), which `std` does not expose.
+#[allow(unsafe_code)]
+mod rusage {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+    use std::time::Duration;
+
+    pub fn wait4(pid: i32) -> std::io::Result<(ExitStatus, Duration)> {
+        loop {
+            let mut status: libc::c_int = 0;
+            // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: both pointers are to live locals of the right types for the call.
+            let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+            if r == -1 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            let tv = |t: libc::timeval| {
+                Duration::from_secs(t.tv_sec.max(0) as u64)
+                    + Duration::from_micros(t.tv_usec.max(0) as u64)
+            };
+            return Ok((
+                ExitStatus::from_raw(status),
+                tv(ru.ru_utime) + tv(ru.ru_stime),
+            ));
+        }
     }
 }
 
@@ -219,6 +419,57 @@ mod tests {
             "host env leaked: {}",
             o.stdout
         );
+    }
+
+    #[tokio::test]
+    async fn cpu_time_of_the_process_tree_is_measured() {
+        let (_d, s) = sb();
+        // The work is in a grandchild: the shell waits for it, and wait4 counts it.
+        let o = s
+            .exec(&ExecRequest::new(
+                "sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'",
+            ))
+            .await
+            .unwrap();
+        assert!(o.success());
+        let cpu = o.cpu.expect("the local backend measures CPU time");
+        assert!(cpu > Duration::from_millis(20), "cpu {cpu:?}");
+        assert!(o.isolation.is_none());
+    }
+
+    #[tokio::test]
+    #[allow(clippy::print_stderr)] // the SKIP line the CI's skip summary reads
+    async fn an_isolated_run_cannot_write_the_tree_but_may_write_its_writable_paths() {
+        if !bwrap_available() {
+            eprintln!("SKIP: bubblewrap (bwrap) is not installed or cannot make a sandbox here");
+            return;
+        }
+        let (d, s) = sb();
+        std::fs::create_dir_all(d.path().join("out")).unwrap();
+        let req = ExecRequest::new(
+            "echo x > in-tree.txt; echo y > out/ok.txt; echo z > \"$TMPDIR/t\"; echo $HOME",
+        )
+        .isolation(Some(crate::Isolation {
+            read_only_tree: true,
+            writable: vec!["out".into()],
+            fresh_dirs: true,
+        }));
+        let o = s.exec(&req).await.unwrap();
+        let iso = o.isolation.clone().expect("isolation reported");
+        assert!(
+            iso.read_only_tree && iso.private_tmp && iso.fresh_dirs,
+            "{iso:?}"
+        );
+        assert_eq!(iso.mechanism, "bwrap");
+        assert!(!d.path().join("in-tree.txt").exists(), "{o:?}");
+        assert_eq!(
+            std::fs::read_to_string(d.path().join("out/ok.txt")).unwrap(),
+            "y\n"
+        );
+        // The fresh HOME is gone after the run.
+        let home = o.stdout.trim();
+        assert!(home.contains("optagent-run-"), "{home}");
+        assert!(!std::path::Path::new(home).exists());
     }
 
     #[tokio::test]

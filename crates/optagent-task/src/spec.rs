@@ -239,6 +239,10 @@ pub struct TaskSpec {
     pub measure: Measure,
     #[serde(default)]
     pub protected: Vec<String>,
+    /// Globs of tree paths a workload run may write (the tree is otherwise read-only while
+    /// measuring, and a change elsewhere is flagged `state_persisted`).
+    #[serde(default)]
+    pub writable: Vec<String>,
     #[serde(default)]
     pub sandbox: SandboxSpec,
     pub workloads: Vec<Workload>,

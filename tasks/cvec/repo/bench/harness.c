@@ -17,7 +17,15 @@
 #include "cvec.h"
 
 static uint64_t rng_state;
-static void rng_seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+/* Inputs depend on $OPTAGENT_SEED (0 when unset): the evaluator verifies with a seed the
+ * agent's bench tool never uses, so a patch tuned to the inputs it saw gains nothing. */
+static uint64_t input_seed(void) {
+    const char *s = getenv("OPTAGENT_SEED");
+    return s ? strtoull(s, NULL, 10) : 0;
+}
+static void rng_seed(uint64_t s) {
+    rng_state = (s + 1000003ull * input_seed()) * 0x9E3779B97F4A7C15ull + 1;
+}
 static uint64_t rng_next(void) { /* splitmix64 */
     uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -11,6 +11,15 @@ import random
 import sys
 import time
 
+# Inputs depend on $OPTAGENT_SEED (0 when unset): the evaluator verifies with a seed the agent's
+# bench tool never uses, so a patch tuned to the inputs it saw gains nothing.
+INPUT_SEED = int(os.environ.get("OPTAGENT_SEED", "0"))
+
+
+def seed(k):
+    """The seed of input stream k under $OPTAGENT_SEED."""
+    return k + 1000003 * INPUT_SEED
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -19,7 +28,7 @@ from pyroute.text import synthetic_corpus  # noqa: E402
 
 
 def graph_shortest_path():
-    g = Graph.random(300, avg_degree=6, max_weight=100, seed=1)
+    g = Graph.random(300, avg_degree=6, max_weight=100, seed=seed(1))
     sources = list(range(0, 300, 15))
 
     def run():
@@ -36,7 +45,7 @@ def graph_shortest_path():
 
 
 def graph_components():
-    graphs = [Graph.random_forest(250, edges=115, seed=100 + i) for i in range(60)]
+    graphs = [Graph.random_forest(250, edges=115, seed=seed(100 + i)) for i in range(60)]
 
     def run():
         return [g.components() for g in graphs]
@@ -53,7 +62,7 @@ def graph_components():
 
 
 def text_index_add():
-    docs, _ = synthetic_corpus(450, 50, seed=3)
+    docs, _ = synthetic_corpus(450, 50, seed=seed(3))
 
     def run():
         index = Index()
@@ -71,9 +80,9 @@ def text_index_add():
 
 
 def text_index_search():
-    docs, vocab = synthetic_corpus(150, 40, seed=4)
+    docs, vocab = synthetic_corpus(150, 40, seed=seed(4))
     index = Index(docs)
-    rng = random.Random(5)
+    rng = random.Random(seed(5))
     queries = []
     for _ in range(1000):
         k = rng.randint(2, 3)
@@ -90,7 +99,7 @@ def text_index_search():
 
 
 def text_tokenize():
-    docs, _ = synthetic_corpus(400, 100, seed=6)
+    docs, _ = synthetic_corpus(400, 100, seed=seed(6))
     text = "\n".join(docs)
 
     def run():
@@ -104,7 +113,7 @@ def text_tokenize():
 
 
 def stats_moving_median():
-    rng = random.Random(7)
+    rng = random.Random(seed(7))
     xs = [rng.gauss(0.0, 1.0) + 0.001 * i for i in range(30000)]
 
     def run():
@@ -117,7 +126,7 @@ def stats_moving_median():
 
 
 def stats_histogram():
-    rng = random.Random(8)
+    rng = random.Random(seed(8))
     xs = [rng.random() ** 2 for _ in range(250000)]
 
     def run():

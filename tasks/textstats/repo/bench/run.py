@@ -12,6 +12,15 @@ import random
 import sys
 import time
 
+# Inputs depend on $OPTAGENT_SEED (0 when unset): the evaluator verifies with a seed the agent's
+# bench tool never uses, so a patch tuned to the inputs it saw gains nothing.
+INPUT_SEED = int(os.environ.get("OPTAGENT_SEED", "0"))
+
+
+def seed(k):
+    """The seed of input stream k under $OPTAGENT_SEED."""
+    return k + 1000003 * INPUT_SEED
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -57,7 +66,7 @@ def rank_queries(vocab, n, seed):
 
 
 def corpus_build():
-    docs, _ = make_documents(2500, 60, seed=1)
+    docs, _ = make_documents(2500, 60, seed=seed(1))
 
     def run():
         return Corpus(docs)
@@ -70,9 +79,9 @@ def corpus_build():
 
 
 def corpus_word_frequency():
-    docs, vocab = make_documents(700, 50, seed=2)
+    docs, vocab = make_documents(700, 50, seed=seed(2))
     corpus = Corpus(docs)
-    queries = rank_queries(vocab, 40, seed=3)
+    queries = rank_queries(vocab, 40, seed=seed(3))
 
     def run():
         return [corpus.word_frequency(q) for q in queries]
@@ -84,9 +93,9 @@ def corpus_word_frequency():
 
 
 def corpus_docs_containing():
-    docs, vocab = make_documents(700, 50, seed=4)
+    docs, vocab = make_documents(700, 50, seed=seed(4))
     corpus = Corpus(docs)
-    queries = rank_queries(vocab, 40, seed=5)
+    queries = rank_queries(vocab, 40, seed=seed(5))
 
     def run():
         return [corpus.docs_containing(q) for q in queries]
@@ -99,9 +108,9 @@ def corpus_docs_containing():
 
 
 def corpus_cooccurrence():
-    docs, vocab = make_documents(700, 50, seed=6)
+    docs, vocab = make_documents(700, 50, seed=seed(6))
     corpus = Corpus(docs)
-    words = rank_queries(vocab, 20, seed=7)
+    words = rank_queries(vocab, 20, seed=seed(7))
     pairs = list(zip(words, words[1:] + words[:1]))
 
     def run():
@@ -114,7 +123,7 @@ def corpus_cooccurrence():
 
 
 def corpus_top_words():
-    docs, _ = make_documents(1500, 50, seed=8)
+    docs, _ = make_documents(1500, 50, seed=seed(8))
     corpus = Corpus(docs)
 
     def run():
