@@ -4,13 +4,15 @@
 //! system and task prompts from `prompts/`; [`budget`] tracks steps, tokens, cost and time and
 //! tells the model what is left; [`context`] shortens old tool outputs when the conversation nears
 //! the model's window; [`trajectory`] records everything as JSONL with secrets scrubbed;
-//! [`bench`] lets the model's `bench` tool call the evaluator; [`rollout`] is the loop.
+//! [`bench`] lets the model's `bench` tool call the evaluator; [`rollout`] is the loop; [`judge`]
+//! is the optional LLM judge of a scored patch.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod bench;
 pub mod budget;
 pub mod context;
+pub mod judge;
 pub mod prompts;
 pub mod rollout;
 pub mod trajectory;

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use optagent_sandbox::{LocalFactory, SandboxFactory};
 use optagent_task::{Device, Metric, Task};
 
-pub use report::{EvalReport, Verdict, WorkloadReport};
+pub use report::{EvalReport, Integrity, IntegrityFlag, Verdict, WorkloadReport};
 
 /// Which patch a candidate is.
 #[derive(Debug, Clone)]

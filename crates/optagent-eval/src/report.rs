@@ -158,4 +158,26 @@ pub struct EvalReport {
     pub workloads: Vec<WorkloadReport>,
     pub machine: MachineReport,
     pub timing: TimingReport,
+    /// What the integrity defences found, and the LLM judge's verdict when one was asked.
+    #[serde(default)]
+    pub integrity: Integrity,
+}
+
+/// The integrity section of a report: flags, and the optional LLM judge's verdict (kept as JSON:
+/// the evaluator does not call models; `optagent_agent::judge::JudgeVerdict` is its shape).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Integrity {
+    #[serde(default)]
+    pub flags: Vec<IntegrityFlag>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<serde_json::Value>,
+}
+
+/// One thing an integrity check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntegrityFlag {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<String>,
+    pub detail: String,
 }

@@ -211,5 +211,6 @@ fn score_one(
             overhead_ratio: session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64()
                 - 1.0,
         },
+        integrity: Default::default(),
     }
 }

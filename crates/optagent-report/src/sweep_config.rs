@@ -10,6 +10,8 @@
 //! concurrency = 2                                 # rollouts at once, overall; default 2
 //! max_cost_usd = 20.0                             # the sweep stops starting rollouts past this
 //! output = "../results/bundled-two-models"        # results folder, relative to this file
+//! judge = "openai/gpt-5"                          # optional LLM judge of correct patches
+//! judge_votes = 3                                 # optional, default 3
 //!
 //! [[models]]
 //! model = "openai/gpt-5-mini"                     # "provider/model"
@@ -108,6 +110,12 @@ pub struct SweepConfig {
     pub max_cost_usd: f64,
     /// The results folder; relative to the config file's folder.
     pub output: String,
+    /// An LLM judge (`provider/model`) asked about every correct patch (`--judge` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<String>,
+    /// Votes of the judge (`--judge-votes` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_votes: Option<usize>,
     /// The folder relative paths are resolved against (the config file's; not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -25,7 +25,8 @@ impl LocalSandbox {
 }
 
 /// The command line actually spawned: pinned with `taskset` when CPUs are asked for and the tool
-/// exists.
+/// exists, in a separate pid namespace (bubblewrap) where available, so that the command cannot
+/// read optagent's environment from `/proc`.
 fn argv(req: &ExecRequest) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(cpus) = req.cpus.as_ref().filter(|c| !c.is_empty()) {
@@ -35,6 +36,13 @@ fn argv(req: &ExecRequest) -> Vec<String> {
         }
     }
     v.extend(["sh".to_string(), "-c".to_string(), req.command.clone()]);
+    if crate::bwrap::available() {
+        let opts = crate::bwrap::BwrapOptions {
+            unshare_pid: true,
+            ..Default::default()
+        };
+        return crate::bwrap::wrap(v, &opts);
+    }
     v
 }
 
@@ -219,6 +227,24 @@ mod tests {
             "host env leaked: {}",
             o.stdout
         );
+    }
+
+    #[tokio::test]
+    async fn a_command_cannot_read_optagents_environment_from_proc() {
+        let (_d, s) = sb();
+        // This test process stands in for optagent: a variable only it holds.
+        std::env::set_var("OPTAGENT_TEST_PROC_SCAN_TOKEN", "proc-scan-secret-value-42");
+        let o = s
+            .exec(&ExecRequest::new(
+                "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c proc-scan-secret; true",
+            ))
+            .await
+            .unwrap();
+        if crate::bwrap::available() {
+            assert_eq!(o.stdout.trim(), "0", "{o:?}");
+        } else {
+            eprintln!("SKIP: bwrap is missing; only PR_SET_DUMPABLE protects optagent here");
+        }
     }
 
     #[tokio::test]
