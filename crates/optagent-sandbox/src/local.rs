@@ -230,6 +230,7 @@ mod tests {
     }
 
     #[tokio::test]
+    #[allow(clippy::print_stderr)] // the SKIP line the CI summary counts
     async fn a_command_cannot_read_optagents_environment_from_proc() {
         let (_d, s) = sb();
         // This test process stands in for optagent: a variable only it holds.
