@@ -209,6 +209,20 @@ impl SweepConfig {
                 }
             }
         }
+        if let Some(j) = &self.judge {
+            if !j
+                .split_once('/')
+                .is_some_and(|(p, n)| !p.trim().is_empty() && !n.trim().is_empty())
+            {
+                return Err((
+                    key("judge"),
+                    format!("{j:?} is not of the form \"provider/model\""),
+                ));
+            }
+        }
+        if self.judge_votes == Some(0) {
+            return Err((key("judge_votes"), "must be at least 1".into()));
+        }
         if self.budgets.is_empty() {
             return Err((key("budgets"), "no [[budgets]] entry".into()));
         }
