@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::trajectory::Redactor;
 
+/// Votes asked for when the caller names no number.
+pub const DEFAULT_VOTES: usize = 3;
 /// Tries per vote: the first ask and two more after an unusable reply.
 pub const MAX_ATTEMPTS: usize = 3;
 /// A workload file larger than this is named but not shown to the judge.

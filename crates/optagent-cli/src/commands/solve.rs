@@ -56,9 +56,9 @@ pub struct JudgeArgs {
     /// the same --base-url, --api-key-env and --config as the agent's model.
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub judge: Option<String>,
-    /// Votes of the judge; per category, the majority of the votes cast decides.
-    #[arg(long, default_value_t = 3, value_name = "N")]
-    pub judge_votes: usize,
+    /// Votes of the judge (default 3); per category, the majority of the votes cast decides.
+    #[arg(long, value_name = "N")]
+    pub judge_votes: Option<usize>,
 }
 
 impl JudgeArgs {
@@ -68,7 +68,8 @@ impl JudgeArgs {
         optagent_model::key_variable(spec, &model.options())
     }
 
-    /// The judge, when one is asked for (`spec` overrides the flag, e.g. from a sweep file).
+    /// The judge, when one is asked for. `spec` and `votes` come from a sweep file and apply
+    /// where the flags are not given.
     pub fn open(
         &self,
         spec: Option<&str>,
@@ -84,11 +85,13 @@ impl JudgeArgs {
             .map_err(|e| anyhow::anyhow!("--judge {spec}: {e}"))?;
         let mut secrets: Vec<String> = secret_vars.to_vec();
         secrets.extend(optagent_model::key_variable(spec, &opts));
-        let votes = if self.judge.is_some() {
-            self.judge_votes
-        } else {
-            votes.unwrap_or(self.judge_votes)
-        };
+        let votes = self
+            .judge_votes
+            .or(votes)
+            .unwrap_or(optagent_agent::judge::DEFAULT_VOTES);
+        if votes == 0 {
+            anyhow::bail!("--judge-votes 0: the judge needs at least one vote");
+        }
         Ok(Some(
             Judge::new(m, votes).with_redactor(Redactor::from_env(&secrets)),
         ))
