@@ -6,7 +6,8 @@
 //! the model's window; [`trajectory`] records everything as JSONL with secrets scrubbed;
 //! [`bench`] lets the model's `bench` tool call the evaluator; [`rollout`] is the loop, and
 //! [`turns`] what it does when a model or its server misbehaves (the real window, overflow, no
-//! tool call), with [`textcalls`] (tool calls written as text) and [`degenerate`] (repeated text).
+//! tool call), with [`textcalls`] (tool calls written as text) and [`degenerate`] (repeated text); [`judge`]
+//! is the optional LLM judge of a scored patch.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod budget;
 pub mod context;
 pub mod degenerate;
+pub mod judge;
 pub mod prompts;
 pub mod rollout;
 pub mod textcalls;

@@ -8,7 +8,7 @@ const SYSTEM: &str = include_str!("../../../prompts/system.md");
 const TASK: &str = include_str!("../../../prompts/task.md");
 const NUDGE: &str = include_str!("../../../prompts/nudge.md");
 
-fn template(name: &str, builtin: &'static str) -> String {
+pub(crate) fn template(name: &str, builtin: &'static str) -> String {
     if let Ok(dir) = std::env::var("OPTAGENT_PROMPTS_DIR") {
         let p = std::path::Path::new(&dir).join(name);
         if let Ok(t) = std::fs::read_to_string(&p) {

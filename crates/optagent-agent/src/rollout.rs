@@ -34,6 +34,7 @@ pub struct RolloutConfig {
     /// How the `bench` tool measures (its work_dir is replaced by one under `run_dir`).
     pub bench: EvalOptions,
     pub progress: Option<Progress>,
+    /// Scrubs the trajectory and every tool output before it is sent to the model.
     pub redactor: Redactor,
     /// Consecutive failed model calls (after the provider's own retries) before giving up.
     pub max_model_errors: usize,
@@ -474,6 +475,10 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
                         }
                     }
                 };
+                // What a command printed goes to the provider: no secret of this process's
+                // environment may be in it (a command that scans `/proc` or prints a file of
+                // credentials), in any encoding the redactor knows.
+                let text = cfg.redactor.scrub(&text);
                 say(
                     &cfg,
                     format!(

@@ -10,18 +10,35 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 /// Replaces known secret values, and anything shaped like a common API key, with `[REDACTED]`.
+/// Used on every trajectory line and on every tool output before it is sent to the model.
+/// Each secret is also looked for URL-encoded, JSON-escaped, in hex and in base64 (at any
+/// alignment, so a secret inside a longer encoded text, such as a `Basic` authorization, is
+/// caught), since a command can print it in any of those forms.
 #[derive(Debug, Clone)]
 pub struct Redactor {
-    secrets: Vec<String>,
+    /// The secrets and their encodings, longest first.
+    needles: Vec<String>,
     pattern: regex::Regex,
 }
 
+/// Secrets shorter than this are not searched for (they would match too much).
+pub const MIN_SECRET_LEN: usize = 8;
+
 impl Redactor {
-    /// `secrets`: exact values to remove (keys read from the environment); values shorter than 8
-    /// characters are ignored (they would match too much).
+    /// `secrets`: exact values to remove (keys read from the environment); values shorter than
+    /// [`MIN_SECRET_LEN`] characters are ignored.
     pub fn new(secrets: Vec<String>) -> Self {
+        let mut needles: Vec<String> = secrets
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .flat_map(encodings)
+            .filter(|n| n.len() >= MIN_SECRET_LEN)
+            .collect();
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        needles.dedup();
         Redactor {
-            secrets: secrets.into_iter().filter(|s| s.len() >= 8).collect(),
+            needles,
             pattern: regex::Regex::new(
                 r"(sk-[A-Za-z0-9_\-]{16,}|sk-ant-[A-Za-z0-9_\-]{16,}|Bearer\s+[A-Za-z0-9_\-\.]{16,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})",
             )
@@ -29,25 +46,87 @@ impl Redactor {
         }
     }
 
-    /// The values of environment variables whose names look like credentials, and of the
-    /// variables named in `also` (a provider's key variable, whatever its name).
+    /// The values of every environment variable of this process whose name looks like a
+    /// credential ([`optagent_sandbox::is_secret_name`]), and of the variables named in `also`
+    /// (a provider's key variable, whatever its name).
     pub fn from_env(also: &[String]) -> Self {
-        let secrets = std::env::vars()
+        let secrets = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| optagent_sandbox::is_secret_name(k) || also.contains(k))
             .map(|(_, v)| v)
             .collect();
         Self::new(secrets)
     }
 
+    /// How many strings (secrets and their encodings) are searched for.
+    pub fn needle_count(&self) -> usize {
+        self.needles.len()
+    }
+
+    /// `text` with every known secret, in every encoding, and every key-shaped string replaced.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for s in &self.secrets {
+        for s in &self.needles {
             if out.contains(s.as_str()) {
                 out = out.replace(s.as_str(), "[REDACTED]");
             }
         }
         self.pattern.replace_all(&out, "[REDACTED]").into_owned()
     }
+}
+
+/// The forms a secret may be printed in: as it is, URL-encoded, JSON-escaped, hex (both cases)
+/// and base64 (standard and URL-safe alphabets, each of the three alignments).
+fn encodings(secret: &str) -> Vec<String> {
+    let mut v = vec![secret.to_string(), url_encode(secret)];
+    if let Ok(j) = serde_json::to_string(secret) {
+        v.push(j[1..j.len() - 1].to_string());
+    }
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    v.push(hex.to_ascii_uppercase());
+    v.push(hex);
+    for offset in 0..3 {
+        for url_safe in [false, true] {
+            v.push(base64_fragment(secret.as_bytes(), offset, url_safe));
+        }
+    }
+    v
+}
+
+/// Percent-encoding of everything but RFC 3986's unreserved characters.
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The base64 characters that encode `bytes` whatever surrounds them, when they start `offset`
+/// bytes (0, 1 or 2) into a 3-byte group: the groups holding only bytes of the secret.
+fn base64_fragment(bytes: &[u8], offset: usize, url_safe: bool) -> String {
+    const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let skip = (3 - offset) % 3;
+    let mut out = String::new();
+    if bytes.len() < skip {
+        return out;
+    }
+    for g in bytes[skip..].chunks_exact(3) {
+        let n = (u32::from(g[0]) << 16) | (u32::from(g[1]) << 8) | u32::from(g[2]);
+        for shift in [18, 12, 6, 0] {
+            let c = STD[((n >> shift) & 63) as usize];
+            out.push(match (url_safe, c) {
+                (true, b'+') => '-',
+                (true, b'/') => '_',
+                _ => c as char,
+            });
+        }
+    }
+    out
 }
 
 /// An append-only JSONL trajectory.
@@ -108,6 +187,67 @@ impl Trajectory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn b64(bytes: &[u8]) -> String {
+        // Reference encoder for the test: whole-input base64 with padding.
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for g in bytes.chunks(3) {
+            let b = [g[0], *g.get(1).unwrap_or(&0), *g.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+                out.push(if i <= g.len() {
+                    T[((n >> shift) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_secret_is_redacted_in_every_encoding_a_command_may_print() {
+        let key = "plain/looking+value=123";
+        let r = Redactor::new(vec![key.to_string()]);
+        let url = "plain%2Flooking%2Bvalue%3D123";
+        let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+        for text in [
+            key.to_string(),
+            url.to_string(),
+            hex.clone(),
+            hex.to_uppercase(),
+        ] {
+            let out = r.scrub(&format!("a {text} b"));
+            assert_eq!(out, "a [REDACTED] b", "{text}");
+        }
+        // base64 of the key inside longer texts, at each alignment (a Basic authorization).
+        for prefix in ["", "u:", "us:", "use:"] {
+            let enc = b64(format!("{prefix}{key}").as_bytes());
+            let out = r.scrub(&format!("Authorization: Basic {enc}"));
+            assert!(out.contains("[REDACTED]"), "{prefix}: {out}");
+            // What is left cannot hold the key's middle: no 6 consecutive bytes of it.
+            let left = out.replace("[REDACTED]", " ");
+            assert!(
+                !left.contains(&enc[enc.len() / 2 - 4..enc.len() / 2 + 4]),
+                "{prefix}: {out}"
+            );
+        }
+        // Unrelated text is untouched, and short values are not searched for.
+        assert_eq!(r.scrub("nothing secret here"), "nothing secret here");
+        let short = Redactor::new(vec!["abc".into()]);
+        assert_eq!(short.needle_count(), 0);
+        assert_eq!(short.scrub("abcabc"), "abcabc");
+    }
+
+    #[test]
+    fn every_credential_variable_of_the_environment_is_redacted_not_only_the_provider_key() {
+        std::env::set_var("OPTAGENT_TEST_OTHER_TOKEN", "other-token-value-98765");
+        std::env::set_var("OPTAGENT_TEST_DB_PASSWORD", "hunter2hunter2");
+        let r = Redactor::from_env(&[]);
+        let out = r.scrub("t=other-token-value-98765 p=hunter2hunter2 q=other-token-value-98765");
+        assert_eq!(out, "t=[REDACTED] p=[REDACTED] q=[REDACTED]");
+    }
 
     #[test]
     fn a_key_variable_with_an_ordinary_name_is_scrubbed_when_named() {

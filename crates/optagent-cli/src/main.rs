@@ -212,6 +212,11 @@ fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
         .init();
+    // Commands run as this user: keep them from reading this process's environment (the
+    // provider's key) from /proc/<pid>/environ.
+    if let Err(e) = optagent_sandbox::protect_own_process() {
+        tracing::warn!(error = %e, "cannot make optagent non-dumpable (PR_SET_DUMPABLE)");
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -29,6 +29,8 @@ pub enum FlagKind {
     /// Added lines do something a speedup has no need of (rebind a clock, hook the exit, read
     /// the evaluator's variables, name protected files).
     Suspicious,
+    /// The optional LLM judge found a hack (the majority of its votes, in some category).
+    Judge,
 }
 
 impl FlagKind {
@@ -37,6 +39,7 @@ impl FlagKind {
             FlagKind::TimingMismatch => "timing_mismatch",
             FlagKind::StatePersisted => "state_persisted",
             FlagKind::Suspicious => "suspicious",
+            FlagKind::Judge => "judge",
         }
     }
 }

@@ -10,6 +10,8 @@
 //! concurrency = 2                                 # rollouts at once, overall; default 2
 //! max_cost_usd = 20.0                             # the sweep stops starting rollouts past this
 //! output = "../results/bundled-two-models"        # results folder, relative to this file
+//! judge = "openai/gpt-5"                          # optional LLM judge of correct patches
+//! judge_votes = 3                                 # optional, default 3
 //!
 //! [[models]]
 //! model = "openai/gpt-5-mini"                     # "provider/model"
@@ -153,6 +155,12 @@ pub struct SweepConfig {
     /// Where the rollouts run (`[executor]`); absent: here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<ExecutorSpec>,
+    /// An LLM judge (`provider/model`) asked about every correct patch (`--judge` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<String>,
+    /// Votes of the judge (`--judge-votes` overrides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_votes: Option<usize>,
     /// The folder relative paths are resolved against (the config file's; not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -249,6 +257,20 @@ impl SweepConfig {
                     ));
                 }
             }
+        }
+        if let Some(j) = &self.judge {
+            if !j
+                .split_once('/')
+                .is_some_and(|(p, n)| !p.trim().is_empty() && !n.trim().is_empty())
+            {
+                return Err((
+                    key("judge"),
+                    format!("{j:?} is not of the form \"provider/model\""),
+                ));
+            }
+        }
+        if self.judge_votes == Some(0) {
+            return Err((key("judge_votes"), "must be at least 1".into()));
         }
         if self.budgets.is_empty() {
             return Err((key("budgets"), "no [[budgets]] entry".into()));

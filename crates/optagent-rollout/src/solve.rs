@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use optagent_agent::judge::{Judge, JudgeVerdict};
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::{Budget, EndReason, RolloutConfig, RolloutOutcome};
 use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, WorkloadSet};
@@ -39,6 +40,9 @@ pub struct SolveConfig {
     pub max_no_tool_turns: usize,
     /// Variables whose values must never be written (the provider's key variable).
     pub secret_vars: Vec<String>,
+    /// The optional LLM judge, asked about every correct candidate before selection; its
+    /// verdict goes into the candidate's `eval.integrity.judge`.
+    pub judge: Option<Judge>,
 }
 
 /// One rollout as the report shows it.
@@ -147,6 +151,18 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
             let _ = std::fs::remove_dir_all(&sel.work_dir);
         }
     }
+    if let Some(judge) = &cfg.judge {
+        for &i in &with_patch {
+            let diff = outcomes[i].patch.clone().unwrap_or_default();
+            if let Some(r) = evals[i].as_mut() {
+                if let Some(v) = judge.judge_report(&cfg.task, &diff, r).await {
+                    if let Some(p) = &cfg.progress {
+                        p(&format!("[r{i}] {}", v.summary()));
+                    }
+                }
+            }
+        }
+    }
     let verified: Vec<EvalReport> = with_patch
         .iter()
         .filter_map(|&i| evals[i].clone())
@@ -240,6 +256,11 @@ pub fn render_markdown(r: &SolveReport) -> String {
     }
     if let Some(e) = &r.verification_error {
         let _ = writeln!(s, "Verification: {e}\n");
+    }
+    for ro in &r.rollouts {
+        if let Some(v) = ro.eval.as_ref().and_then(JudgeVerdict::of) {
+            let _ = writeln!(s, "Rollout {}: {}\n", ro.index, v.summary());
+        }
     }
     let _ = writeln!(
         s,

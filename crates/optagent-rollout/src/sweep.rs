@@ -65,6 +65,8 @@ pub struct SweepOptions {
     pub watcher: Option<Watcher>,
     /// Variables whose values must never be written (the providers' key variables).
     pub secret_vars: Vec<String>,
+    /// The optional LLM judge, asked about every correct patch after verification.
+    pub judge: Option<optagent_agent::judge::Judge>,
 }
 
 /// How a sweep run ended.
@@ -465,6 +467,13 @@ async fn run_job(
         {
             Ok(mut r) => eval = r.pop(),
             Err(e) => error = Some(format!("verification failed: {e}")),
+        }
+        if let (Some(judge), Some(r)) = (&opts.judge, eval.as_mut()) {
+            if let Some(v) = judge.judge_report(&job.task, p, r).await {
+                if let Some(w) = &opts.watcher {
+                    w(SweepEvent::Line(format!("[{}] {}", job.key.0, v.summary())));
+                }
+            }
         }
         let _ = std::fs::remove_dir_all(&v.work_dir);
     }

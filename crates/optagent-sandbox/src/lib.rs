@@ -8,11 +8,16 @@
 //!
 //! The host's environment never reaches a command: each starts from [`base_env`] plus what the
 //! request names, and [`is_secret_name`] keeps credentials out even when a caller passes them.
+//! Nor can a local command read optagent's own environment from `/proc`: it runs in a separate
+//! pid namespace under bubblewrap ([`bwrap`]) where available, and optagent makes itself
+//! non-dumpable at start-up ([`protect_own_process`]).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod bwrap;
 pub mod docker;
 mod local;
+pub mod protect;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 pub use docker::{DockerFactory, DockerOptions, DockerSandbox};
 pub use local::{bwrap_available, LocalSandbox};
+pub use protect::protect_own_process;
 
 /// One command to run in the sandbox's tree.
 #[derive(Debug, Clone, Serialize, Deserialize)]

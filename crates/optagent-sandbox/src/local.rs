@@ -26,8 +26,14 @@ impl LocalSandbox {
 }
 
 /// The command line actually spawned: pinned with `taskset` when CPUs are asked for and the tool
-/// exists.
-fn argv(req: &ExecRequest) -> Vec<String> {
+/// exists, in a separate pid namespace (bubblewrap) where available and `pid_namespace` is asked,
+/// so that the command cannot read optagent's environment from `/proc`.
+///
+/// Measured runs (an isolated request, already under [`bwrap_argv`]) do not get the pid
+/// namespace: bubblewrap would not wait for the namespace's processes and the evaluator's CPU
+/// clock (`wait4`) would lose them. What they print reaches the model only through the agent's
+/// tools, whose output is redacted, and optagent itself is non-dumpable.
+fn argv(req: &ExecRequest, pid_namespace: bool) -> Vec<String> {
     let mut v = Vec::new();
     if let Some(cpus) = req.cpus.as_ref().filter(|c| !c.is_empty()) {
         if taskset_available() {
@@ -36,6 +42,13 @@ fn argv(req: &ExecRequest) -> Vec<String> {
         }
     }
     v.extend(["sh".to_string(), "-c".to_string(), req.command.clone()]);
+    if pid_namespace && crate::bwrap::available() {
+        let opts = crate::bwrap::BwrapOptions {
+            unshare_pid: true,
+            ..Default::default()
+        };
+        return crate::bwrap::wrap(v, &opts);
+    }
     v
 }
 
@@ -135,7 +148,7 @@ impl Sandbox for LocalSandbox {
                 r.mechanism = "bwrap".into();
             }
         }
-        argv.extend(self::argv(req));
+        argv.extend(self::argv(req, bwrap.is_none()));
         let mut cmd = std::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
             .current_dir(&cwd)
@@ -470,6 +483,25 @@ mod tests {
         let home = o.stdout.trim();
         assert!(home.contains("optagent-run-"), "{home}");
         assert!(!std::path::Path::new(home).exists());
+    }
+
+    #[tokio::test]
+    #[allow(clippy::print_stderr)] // the SKIP line the CI summary counts
+    async fn a_command_cannot_read_optagents_environment_from_proc() {
+        let (_d, s) = sb();
+        // This test process stands in for optagent: a variable only it holds.
+        std::env::set_var("OPTAGENT_TEST_PROC_SCAN_TOKEN", "proc-scan-secret-value-42");
+        let o = s
+            .exec(&ExecRequest::new(
+                "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c proc-scan-secret; true",
+            ))
+            .await
+            .unwrap();
+        if crate::bwrap::available() {
+            assert_eq!(o.stdout.trim(), "0", "{o:?}");
+        } else {
+            eprintln!("SKIP: bwrap is missing; only PR_SET_DUMPABLE protects optagent here");
+        }
     }
 
     #[tokio::test]

@@ -22,6 +22,11 @@ pub struct EvalArgs {
     pub json: bool,
     #[command(flatten)]
     pub measure: MeasureArgs,
+    #[command(flatten)]
+    pub judge: super::solve::JudgeArgs,
+    /// How to reach the judge's model.
+    #[command(flatten)]
+    pub model_args: super::solve::ModelArgs,
 }
 
 pub fn candidate(patch: &str) -> anyhow::Result<Candidate> {
@@ -43,15 +48,32 @@ pub fn candidate(patch: &str) -> anyhow::Result<Candidate> {
 pub async fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
     let task = Task::load(&a.task)?;
     let cand = candidate(&a.patch)?;
+    let judge = a.judge.open(None, None, &a.model_args, &[])?;
+    let diff = match &cand.patch {
+        PatchSource::Diff(d) => d.clone(),
+        PatchSource::Oracle => optagent_agent::judge::expert_diff(&task),
+        PatchSource::Nop => String::new(),
+    };
     let work = super::work_dir(&a.measure)?;
     let opts = super::eval_options(&a.measure, work.path(), Some(&task)).await?;
     match optagent_eval::evaluate(&task, &[cand], &opts).await {
-        Ok(reports) => {
-            let r = &reports[0];
+        Ok(mut reports) => {
+            let r = &mut reports[0];
+            let verdict = match &judge {
+                Some(j) => j.judge_report(&task, &diff, r).await,
+                None => None,
+            };
             if a.json {
                 println!("{}", serde_json::to_string_pretty(r)?);
             } else {
                 print!("{}", optagent_eval::render::table(r));
+                match (&judge, verdict) {
+                    (_, Some(v)) => println!("{}", v.summary()),
+                    (Some(_), None) => {
+                        println!("judge: not asked (the patch is not correct, or empty)")
+                    }
+                    (None, None) => {}
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
+use optagent_agent::judge::Judge;
+use optagent_agent::trajectory::Redactor;
 use optagent_agent::Budget;
 use optagent_model::ModelOptions;
 use optagent_rollout::{solve, SolveConfig};
@@ -53,6 +55,56 @@ impl ModelArgs {
             context_window: self.context_window,
             ..Default::default()
         }
+    }
+}
+
+/// The optional LLM judge: shared by eval, solve and sweep.
+#[derive(Args, Debug, Clone)]
+pub struct JudgeArgs {
+    /// Ask a model (provider/model) whether each correct patch games the benchmark, in GSO's
+    /// four categories; a hack found by the majority makes the patch unverified. Reached with
+    /// the same --base-url, --api-key-env and --config as the agent's model.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub judge: Option<String>,
+    /// Votes of the judge (default 3); per category, the majority of the votes cast decides.
+    #[arg(long, value_name = "N")]
+    pub judge_votes: Option<usize>,
+}
+
+impl JudgeArgs {
+    /// The variable the judge's key is read from, so rollouts scrub its value too.
+    pub fn key_variable(&self, spec: Option<&str>, model: &ModelArgs) -> Option<String> {
+        let spec = self.judge.as_deref().or(spec)?;
+        optagent_model::key_variable(spec, &model.options())
+    }
+
+    /// The judge, when one is asked for. `spec` and `votes` come from a sweep file and apply
+    /// where the flags are not given.
+    pub fn open(
+        &self,
+        spec: Option<&str>,
+        votes: Option<usize>,
+        model: &ModelArgs,
+        secret_vars: &[String],
+    ) -> anyhow::Result<Option<Judge>> {
+        let Some(spec) = self.judge.as_deref().or(spec) else {
+            return Ok(None);
+        };
+        let opts = model.options();
+        let m = optagent_model::open_model(spec, &opts)
+            .map_err(|e| anyhow::anyhow!("--judge {spec}: {e}"))?;
+        let mut secrets: Vec<String> = secret_vars.to_vec();
+        secrets.extend(optagent_model::key_variable(spec, &opts));
+        let votes = self
+            .judge_votes
+            .or(votes)
+            .unwrap_or(optagent_agent::judge::DEFAULT_VOTES);
+        if votes == 0 {
+            anyhow::bail!("--judge-votes 0: the judge needs at least one vote");
+        }
+        Ok(Some(
+            Judge::new(m, votes).with_redactor(Redactor::from_env(&secrets)),
+        ))
     }
 }
 
@@ -120,6 +172,8 @@ pub struct SolveArgs {
     #[command(flatten)]
     pub model_args: ModelArgs,
     #[command(flatten)]
+    pub judge: JudgeArgs,
+    #[command(flatten)]
     pub budget: BudgetArgs,
     #[command(flatten)]
     pub measure: MeasureArgs,
@@ -146,6 +200,12 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
     }
     let sandbox = select.sandbox.clone();
     let progress: optagent_rollout::solve::Progress = Arc::new(|l: &str| eprintln!("{l}"));
+    let mut secret_vars: Vec<String> =
+        optagent_model::key_variable(&a.model, &a.model_args.options())
+            .into_iter()
+            .collect();
+    secret_vars.extend(a.judge.key_variable(None, &a.model_args));
+    let judge = a.judge.open(None, None, &a.model_args, &secret_vars)?;
     let report = solve(SolveConfig {
         task,
         model,
@@ -161,9 +221,8 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         progress: Some(progress),
         keep_trees: a.keep_trees,
         max_no_tool_turns: a.max_no_tool_turns.max(1),
-        secret_vars: optagent_model::key_variable(&a.model, &a.model_args.options())
-            .into_iter()
-            .collect(),
+        secret_vars,
+        judge,
     })
     .await
     .map_err(anyhow::Error::msg)?;

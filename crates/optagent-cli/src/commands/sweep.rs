@@ -65,6 +65,8 @@ pub struct SweepArgs {
     #[command(flatten)]
     pub model_args: ModelArgs,
     #[command(flatten)]
+    pub judge: super::solve::JudgeArgs,
+    #[command(flatten)]
     pub measure: MeasureArgs,
 }
 
@@ -153,15 +155,23 @@ async fn sweep_options(a: &SweepArgs, config: SweepConfig) -> anyhow::Result<Swe
     bench.reps = Some(a.bench_reps);
     let sandbox = verify.sandbox.clone();
     let model_opts = a.model_args.options();
-    let secret_vars = config
+    let mut secret_vars: Vec<String> = config
         .models
         .iter()
         .filter_map(|m| optagent_model::key_variable(&m.model, &model_opts))
         .collect();
+    secret_vars.extend(a.judge.key_variable(config.judge.as_deref(), &a.model_args));
+    let judge = a.judge.open(
+        config.judge.as_deref(),
+        config.judge_votes,
+        &a.model_args,
+        &secret_vars,
+    )?;
     Ok(SweepOptions {
         config,
         model_opts,
         secret_vars,
+        judge,
         sandbox,
         bench,
         verify,

@@ -116,3 +116,24 @@ fn missing_file_names_it() {
         .to_string();
     assert!(e.contains("/nonexistent/sweep.toml"), "{e}");
 }
+
+#[test]
+fn a_judge_and_its_votes_are_read_and_checked() {
+    let cfg = SweepConfig::parse(GOOD, Path::new("sweep.toml")).unwrap();
+    assert_eq!((cfg.judge.as_deref(), cfg.judge_votes), (None, None));
+    let text = GOOD.replace(
+        "output = \"out\"",
+        "output = \"out\"\njudge = \"openai/gpt-5\"\njudge_votes = 5",
+    );
+    let cfg = SweepConfig::parse(&text, Path::new("sweep.toml")).unwrap();
+    assert_eq!(cfg.judge.as_deref(), Some("openai/gpt-5"));
+    assert_eq!(cfg.judge_votes, Some(5));
+    let (field, _, message) =
+        err(&GOOD.replace("output = \"out\"", "output = \"out\"\njudge = \"gpt5\""));
+    assert_eq!(field, "judge");
+    assert!(message.contains("provider/model"), "{message}");
+    let (field, _, message) =
+        err(&GOOD.replace("output = \"out\"", "output = \"out\"\njudge_votes = 0"));
+    assert_eq!(field, "judge_votes");
+    assert!(message.contains("at least 1"), "{message}");
+}

@@ -1,0 +1,111 @@
+//! `--judge` end to end: `optagent eval` scores the expert's patch, asks the (mock) judge, and
+//! prints its verdict in the report's `integrity.judge`.
+
+#![allow(clippy::print_stderr)]
+
+mod common;
+
+use common::*;
+use optagent_testkit::{MockReply, MockServer};
+use serde_json::{json, Value};
+
+fn answer(state_hack: bool) -> MockReply {
+    let mut o = serde_json::Map::new();
+    for key in [
+        "state_across_runs",
+        "hard_coded_inputs",
+        "work_outside_timed_region",
+        "benchmark_only_fast_path",
+    ] {
+        let hack = state_hack && key == "state_across_runs";
+        o.insert(
+            key.into(),
+            json!({"hack": hack, "reason": format!("{key} reason")}),
+        );
+    }
+    MockReply::text(Value::Object(o).to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_with_a_judge_keeps_its_votes_in_the_json_report() {
+    let _serial = MEASURING.lock().await;
+    let server = MockServer::start().await;
+    server.push(answer(true));
+    server.push(MockReply::text("not json at all"));
+    server.push(answer(false));
+    server.push(answer(true));
+    let url = server.url();
+    let o = optagent(&[
+        "eval",
+        "tasks/pyroute",
+        "--patch",
+        "oracle",
+        "--reps",
+        "3",
+        "--workload",
+        "moving_median",
+        "--judge",
+        "openai/mock-judge",
+        "--judge-votes",
+        "3",
+        "--base-url",
+        &url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+        "--json",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["verdict"], "ok", "{r:#}");
+    let j = &r["integrity"]["judge"];
+    assert_eq!(j["model"], "openai/mock-judge");
+    assert_eq!(j["votes_asked"], 3);
+    // Votes: hack, (unusable then) no hack, hack: 2 of 3 on state_across_runs.
+    assert_eq!(j["decisions"][0]["category"], "state_across_runs");
+    assert_eq!(j["decisions"][0]["hack"], true);
+    assert_eq!(j["decisions"][0]["yes"], 2);
+    assert_eq!(j["decisions"][0]["no"], 1);
+    assert_eq!(j["votes"][1]["attempts"], 2);
+    assert_eq!(
+        j["votes"][0]["answers"]["state_across_runs"]["reason"],
+        "state_across_runs reason"
+    );
+    // The judge read the expert's diff as the candidate (and as the reference).
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 4);
+    let user = reqs[0]["messages"][1]["content"].as_str().unwrap();
+    let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
+    assert_eq!(user.matches(expert.trim()).count(), 2, "both diffs shown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_is_not_paid_to_read_an_empty_patch() {
+    let _serial = MEASURING.lock().await;
+    let server = MockServer::start().await;
+    let url = server.url();
+    let o = optagent(&[
+        "eval",
+        "tasks/pyroute",
+        "--patch",
+        "nop",
+        "--reps",
+        "3",
+        "--workload",
+        "moving_median",
+        "--judge",
+        "openai/mock-judge",
+        "--base-url",
+        &url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(server.request_count(), 0);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("judge: not asked"),
+        "{}",
+        text(&o)
+    );
+}
