@@ -2,6 +2,8 @@
 
 mod common;
 mod docker;
+mod equiv_rules;
 mod eval_bad_input;
 mod eval_bundled;
 mod eval_modes;
+mod score_rules;

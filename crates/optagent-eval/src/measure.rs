@@ -351,7 +351,7 @@ pub async fn run_session(
 
 /// Instruction counts net of the workload's setup; falls back to the full count when the
 /// workload ignores `OPTAGENT_SETUP_ONLY` (its setup-only run costs about as much as a full one).
-fn net_value(metric: Metric, full: f64, setup: f64) -> f64 {
+pub fn net_value(metric: Metric, full: f64, setup: f64) -> f64 {
     match metric {
         Metric::Time => full,
         Metric::Instructions => {
