@@ -196,7 +196,10 @@ async fn a_broken_baseline_is_a_task_error_not_a_verdict() {
 async fn cuda_task_without_gpu_is_skipped_with_a_reason() {
     let _serial = MEASURING.lock().await;
     if optagent_eval::machine::cuda_available().is_ok() {
-        eprintln!("a GPU is present: the skip path is not what this machine shows");
+        optagent_testkit::skip(
+            "cuda_task_without_gpu_is_skipped_with_a_reason",
+            "a GPU is present, so the no-GPU path cannot be shown here",
+        );
         return;
     }
     let d = tempfile::tempdir().unwrap();

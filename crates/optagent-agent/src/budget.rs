@@ -160,4 +160,95 @@ mod tests {
         s.steps = 10;
         assert_eq!(b.exhausted(&s), Some("steps"));
     }
+
+    fn only(max_cost_usd: Option<f64>, max_wall: Option<Duration>) -> Budget {
+        Budget {
+            max_steps: 1000,
+            max_tokens: None,
+            max_cost_usd,
+            max_wall,
+        }
+    }
+
+    #[test]
+    fn the_warning_starts_at_exactly_80_percent() {
+        assert_eq!(WARN_AT, 0.8);
+        let b = Budget {
+            max_steps: 10,
+            max_tokens: None,
+            max_cost_usd: None,
+            max_wall: None,
+        };
+        let mut s = Spent::new();
+        s.steps = 7;
+        assert!(!b.status_line(&s).contains("WARNING"), "70%");
+        s.steps = 8;
+        assert!(b.status_line(&s).contains("WARNING"), "80%");
+        assert_eq!(b.used_share(&s), 0.8);
+        assert_eq!(b.exhausted(&s), None);
+    }
+
+    #[test]
+    fn cost_warns_then_runs_out() {
+        let b = only(Some(2.0), None);
+        let mut s = Spent::new();
+        s.cost_usd = 1.5;
+        assert!(!b.status_line(&s).contains("WARNING"), "75%");
+        assert!(b.status_line(&s).contains("cost $1.50/$2.00"));
+        s.cost_usd = 1.6;
+        assert!(b.status_line(&s).contains("WARNING"), "80%");
+        assert_eq!(b.exhausted(&s), None);
+        s.cost_usd = 2.0;
+        assert_eq!(b.exhausted(&s), Some("cost"));
+        // The largest share of any budget counts.
+        assert!((b.used_share(&s) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn time_warns_then_runs_out() {
+        let b = only(None, Some(Duration::from_secs(100)));
+        let mut s = Spent::new();
+        let ago = |secs| {
+            Instant::now()
+                .checked_sub(Duration::from_secs(secs))
+                .unwrap()
+        };
+        s.started = ago(50);
+        assert!(!b.status_line(&s).contains("WARNING"), "50%");
+        assert_eq!(b.exhausted(&s), None);
+        s.started = ago(85);
+        let line = b.status_line(&s);
+        assert!(line.contains("WARNING"), "85%: {line}");
+        assert!(line.contains("time left 0m1"), "{line}");
+        s.started = ago(100);
+        assert_eq!(b.exhausted(&s), Some("time"));
+    }
+
+    #[test]
+    fn tokens_run_out_at_the_limit_and_unlimited_budgets_never_do() {
+        let b = Budget {
+            max_steps: 1000,
+            max_tokens: Some(1000),
+            max_cost_usd: None,
+            max_wall: None,
+        };
+        let mut s = Spent::new();
+        s.tokens = 999;
+        assert_eq!(b.exhausted(&s), None);
+        s.tokens = 1000;
+        assert_eq!(b.exhausted(&s), Some("tokens"));
+        let free = only(None, None);
+        s.cost_usd = 1e9;
+        assert_eq!(free.exhausted(&s), None);
+        assert!(!free.status_line(&s).contains("cost"));
+        assert_eq!(
+            free.describe(),
+            "at most 1000 steps (tool calls)",
+            "only the limits set are described"
+        );
+        assert_eq!(
+            only(Some(2.5), Some(Duration::from_secs(600))).describe(),
+            "at most 1000 steps (tool calls), $2.50, 10 minutes"
+        );
+    }
 }

@@ -307,6 +307,13 @@ mod tests {
         assert!(c.count(&m, None) > 3000);
     }
 
+    fn tool_text(m: &Message) -> &str {
+        let Message::Tool { content, .. } = m else {
+            panic!("not a tool message: {m:?}")
+        };
+        content
+    }
+
     #[test]
     fn oldest_tool_outputs_shortened_first_recent_kept() {
         let big = "x\n".repeat(5000);
@@ -315,14 +322,61 @@ mod tests {
             m.push(Message::tool(format!("c{i}"), big.clone()));
         }
         let before = estimate_tokens(&m);
-        let n = compact(&mut m, before / 2, 2);
-        assert!(n >= 1);
-        assert!(estimate_tokens(&m) <= before / 2 + 3000);
-        if let Message::Tool { content, .. } = &m[1] {
-            assert!(content.starts_with("[shortened"));
+        assert_eq!(before, 8 + 5 * (10_000 / 4 + 8));
+        let target = before / 2;
+        let n = compact(&mut m, target, 2);
+        // Each shortening saves about 2,360 tokens: three of the three old outputs are needed.
+        assert_eq!(n, 3);
+        assert!(estimate_tokens(&m) <= target, "{}", estimate_tokens(&m));
+        for old in &m[1..=3] {
+            let c = tool_text(old);
+            assert!(
+                c.starts_with("[shortened to save context: 5000 lines, 10000 chars originally]\n"),
+                "{c}"
+            );
+            assert!(c.contains("\n[...]\n"), "head and tail kept: {c}");
+            assert!(c.len() < 600, "{}", c.len());
         }
-        if let Message::Tool { content, .. } = &m[5] {
-            assert_eq!(content.len(), big.len(), "recent outputs stay whole");
+        for recent in &m[4..=5] {
+            assert_eq!(tool_text(recent), big, "recent outputs stay whole");
         }
+        assert!(matches!(&m[0], Message::System { content } if content == "s"));
+        // Nothing left to shorten: a second pass changes nothing.
+        let again = m.clone();
+        assert_eq!(compact(&mut m, 0, 2), 0);
+        assert_eq!(m, again);
+    }
+
+    #[test]
+    fn shortening_stops_once_under_the_target() {
+        let big = "y".repeat(8000);
+        let mut m: Vec<Message> = (0..4)
+            .map(|i| Message::tool(format!("c{i}"), big.clone()))
+            .collect();
+        let before = estimate_tokens(&m);
+        let n = compact(&mut m, before - 1, 0);
+        assert_eq!(n, 1, "one shortening is enough");
+        assert!(tool_text(&m[0]).starts_with("[shortened"));
+        for kept in &m[1..] {
+            assert_eq!(
+                tool_text(kept),
+                big,
+                "the oldest goes first, the others stay"
+            );
+        }
+        // Already under the target: nothing is touched.
+        let mut m2: Vec<Message> = (0..2)
+            .map(|i| Message::tool(format!("c{i}"), big.clone()))
+            .collect();
+        assert_eq!(compact(&mut m2, u64::MAX, 0), 0);
+    }
+
+    #[test]
+    fn small_outputs_are_never_shortened() {
+        let mut m: Vec<Message> = (0..3)
+            .map(|i| Message::tool(format!("c{i}"), "z".repeat(600)))
+            .collect();
+        assert_eq!(compact(&mut m, 0, 0), 0);
+        assert!(m.iter().all(|x| tool_text(x).len() == 600));
     }
 }

@@ -13,6 +13,31 @@ pub static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 pub const FAKE_KEY: &str = "sk-test-0123456789abcdefghijklmnop";
 
+/// The built-in providers' key variables: cleared for every command a test runs, so a developer
+/// who has one set (to use a real provider) runs the same tests as CI.
+pub const PROVIDER_KEY_VARS: [&str; 7] = [
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "OPENROUTER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "VLLM_API_KEY",
+    "LLAMACPP_API_KEY",
+    "OLLAMA_API_KEY",
+];
+
+/// A command of the `optagent` binary with a hermetic environment: the fake key in MOCK_API_KEY,
+/// no user config, no provider key of the developer's.
+pub fn optagent_cmd() -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"));
+    c.env("MOCK_API_KEY", FAKE_KEY)
+        .env_remove("OPTAGENT_CONFIG")
+        .env("XDG_CONFIG_HOME", "/nonexistent-optagent-config-home");
+    for v in PROVIDER_KEY_VARS {
+        c.env_remove(v);
+    }
+    c
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -26,11 +51,8 @@ pub fn task(id: &str) -> PathBuf {
 
 /// Run `optagent` with args, the fake key in MOCK_API_KEY.
 pub async fn optagent(args: &[&str]) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"))
+    optagent_cmd()
         .args(args)
-        .env("MOCK_API_KEY", FAKE_KEY)
-        .env_remove("OPTAGENT_CONFIG")
-        .env("XDG_CONFIG_HOME", "/nonexistent-optagent-config-home")
         .current_dir(repo_root())
         .output()
         .await

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
@@ -295,7 +297,10 @@ async fn solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("skipping: no Docker engine or image optagent/base:bookworm (crates/optagent-sandbox/image/build.sh builds it)");
+        optagent_testkit::skip(
+            "solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key",
+            "no Docker engine or image optagent/base:bookworm (crates/optagent-sandbox/image/build.sh builds it)",
+        );
         return;
     }
     let server = MockServer::start().await;
@@ -335,14 +340,28 @@ async fn solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key
         "docker"
     );
     assert_eq!(report["rollouts"][0]["eval"]["verdict"], "ok");
+    // Only this test's containers count (their trees are under `out`); another run's containers
+    // on the same engine, with the same `optagent=1` label, are none of its business.
     let left = std::process::Command::new("docker")
-        .args(["ps", "-aq", "--filter", "label=optagent=1"])
+        .args([
+            "ps",
+            "-a",
+            "--filter",
+            "label=optagent=1",
+            "--format",
+            "{{.ID}} {{.Label \"optagent.root\"}}",
+        ])
         .output()
         .unwrap();
-    assert!(
-        String::from_utf8_lossy(&left.stdout).trim().is_empty(),
-        "containers left behind"
-    );
+    let ours: Vec<String> = String::from_utf8_lossy(&left.stdout)
+        .lines()
+        .filter(|l| {
+            l.split_once(' ')
+                .is_some_and(|(_, root)| Path::new(root).starts_with(out.path()))
+        })
+        .map(str::to_string)
+        .collect();
+    assert!(ours.is_empty(), "containers left behind: {ours:?}");
 }
 
 /// Edits of the hunks of `diff` that touch `file` only.

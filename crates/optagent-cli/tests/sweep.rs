@@ -77,7 +77,7 @@ async fn model() -> MockServer {
 }
 
 fn sweep_cmd(cfg: &Path, url: &str) -> tokio::process::Command {
-    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"));
+    let mut c = optagent_cmd();
     c.args([
         "sweep",
         cfg.to_str().unwrap(),
@@ -90,9 +90,6 @@ fn sweep_cmd(cfg: &Path, url: &str) -> tokio::process::Command {
         "--reps",
         "5",
     ])
-    .env("MOCK_API_KEY", FAKE_KEY)
-    .env_remove("OPTAGENT_CONFIG")
-    .env("XDG_CONFIG_HOME", "/nonexistent-optagent-config-home")
     .stdout(std::process::Stdio::piped())
     .stderr(std::process::Stdio::piped());
     c

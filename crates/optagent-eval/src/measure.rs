@@ -420,7 +420,7 @@ fn tie_floor_note(workload: &str, base: &[f64], other: &[f64], alpha: f64) -> Op
 
 /// Instruction counts net of the workload's setup; falls back to the full count when the
 /// workload ignores `OPTAGENT_SETUP_ONLY` (its setup-only run costs about as much as a full one).
-fn net_value(metric: Metric, full: f64, setup: f64) -> f64 {
+pub fn net_value(metric: Metric, full: f64, setup: f64) -> f64 {
     match metric {
         Metric::Time => full,
         Metric::Instructions => {

@@ -348,27 +348,6 @@ async fn authorization_header_carries_the_key() {
 }
 
 #[tokio::test]
-async fn keyless_local_provider_sends_no_authorization() {
-    let server = MockServer::start().await;
-    server.push(MockReply::text("a"));
-    let o = ModelOptions {
-        base_url: Some(server.url()),
-        ignore_user_config: true,
-        ..Default::default()
-    };
-    // vLLM's key is optional; its variable is not set in the test environment.
-    assert!(std::env::var_os("VLLM_API_KEY").is_none());
-    let model = open_model("vllm/Qwen/Qwen2.5-Coder-7B-Instruct", &o).unwrap();
-    model.chat(&user("hi")).await.unwrap();
-    assert_eq!(server.authorizations(), [None]);
-    assert_eq!(model.info().model, "Qwen/Qwen2.5-Coder-7B-Instruct");
-    assert_eq!(
-        server.requests()[0]["model"],
-        "Qwen/Qwen2.5-Coder-7B-Instruct"
-    );
-}
-
-#[tokio::test]
 async fn request_parameters_follow_the_provider() {
     let server = MockServer::start().await;
     server.push(MockReply::text("a"));

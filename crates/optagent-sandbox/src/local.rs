@@ -401,11 +401,23 @@ mod tests {
         assert!(!o.success());
     }
 
+    /// Whether process `pid` is gone (or a zombie waiting to be reaped: dead all the same).
+    fn gone(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            // The state follows the command name in parentheses.
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+        }
+    }
+
     #[tokio::test]
     async fn timeout_kills_the_whole_group() {
-        let (_d, s) = sb();
-        let req =
-            ExecRequest::new("sleep 30 & sleep 30; echo never").timeout(Duration::from_millis(300));
+        let (d, s) = sb();
+        // The background sleeper writes its pid; it must die with the command.
+        let req = ExecRequest::new("sleep 30 & echo $! > bg.pid; sleep 30; echo never")
+            .timeout(Duration::from_millis(300));
         let t = Instant::now();
         let o = s.exec(&req).await.unwrap();
         assert!(o.timed_out);
@@ -415,6 +427,38 @@ mod tests {
             t.elapsed()
         );
         assert!(!o.stdout.contains("never"));
+        let bg: u32 = std::fs::read_to_string(d.path().join("bg.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let t = Instant::now();
+        while !gone(bg) && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(bg), "the background child {bg} outlived the timeout");
+    }
+
+    #[tokio::test]
+    async fn a_finished_commands_background_child_is_killed() {
+        let (d, s) = sb();
+        let o = s
+            .exec(&ExecRequest::new(
+                "sleep 30 & echo $! > bg.pid; echo started",
+            ))
+            .await
+            .unwrap();
+        assert!(o.success() && !o.timed_out, "{o:?}");
+        let bg: u32 = std::fs::read_to_string(d.path().join("bg.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let t = Instant::now();
+        while !gone(bg) && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(gone(bg), "the background child {bg} outlived its command");
     }
 
     #[tokio::test]

@@ -198,6 +198,15 @@ fn exclude(root: &Path, name: &str) -> Result<(), TreeError> {
 impl Tree {
     /// Make a fresh tree of the task's base at `dest` (which must not exist or be empty); a
     /// remote git source comes from the mirrors and cache of [`GitSources::from_env`].
+    /// A tree already on disk at `root` whose base commit is `base` (no expert revision).
+    pub fn existing(root: PathBuf, base: String) -> Tree {
+        Tree {
+            root,
+            base,
+            expert: None,
+        }
+    }
+
     pub fn materialize(task: &Task, dest: &Path) -> Result<Tree, TreeError> {
         Self::materialize_with(task, dest, &GitSources::from_env())
     }
@@ -601,14 +610,81 @@ mod tests {
         );
         let tree = Tree::materialize(&t, &d.path().join("w")).unwrap();
         // Context line indentation differs from the file: plain git apply refuses.
-        let p = "--- a/m.py\n+++ b/m.py\n@@ -2,3 +2,3 @@\n   x = 0\n   y = 1\n-    return 1\n+    return 3\n";
-        match tree.apply(p).unwrap() {
-            ApplyOutcome::Applied { method } => assert_ne!(method, "git apply"),
-            other => panic!("{other:?}"),
-        }
+        // (The trailing blank context line keeps git from anchoring the hunk at the file's end.)
+        let p = "--- a/m.py\n+++ b/m.py\n@@ -2,4 +2,4 @@\n   x = 0\n   y = 1\n-    return 1\n+    return 3\n \n";
+        // Only the whitespace differs: the first fallback takes it.
+        assert_eq!(
+            tree.apply(p).unwrap(),
+            ApplyOutcome::Applied {
+                method: "git apply --ignore-space-change".into()
+            }
+        );
         assert!(std::fs::read_to_string(tree.root.join("m.py"))
             .unwrap()
             .contains("return 3"));
+        assert_eq!(tree.changed_files().unwrap(), ["m.py"]);
+    }
+
+    /// Untracked files in a tree (what `git apply --reject` and `patch` leave behind).
+    fn untracked(tree: &Tree) -> Vec<String> {
+        git(
+            &tree.root,
+            &["ls-files", "--others", "--exclude-standard"],
+            "listing",
+        )
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with(STATE_DIR))
+        .map(str::to_string)
+        .collect()
+    }
+
+    #[test]
+    fn a_patch_with_stale_context_applies_with_fuzz_and_leaves_no_orig_or_rej() {
+        let base = "a = 1\nb = 2\nc = 3\nd = 4\ne = 5\nf = 6\ng = 7\n";
+        let (d, t) = task_with_repo(&[("m.py", base)], EXPERT, "");
+        let tree = Tree::materialize(&t, &d.path().join("w")).unwrap();
+        // The first and last context lines are not in the file: every `git apply` refuses
+        // (`--reject` leaves m.py.rej), `patch --fuzz` ignores them (and leaves m.py.orig).
+        let p = "--- a/m.py\n+++ b/m.py\n@@ -2,5 +2,5 @@\n X = 0\n c = 3\n-d = 4\n+d = 40\n e = 5\n Y = 0\n";
+        assert_eq!(
+            tree.apply(p).unwrap(),
+            ApplyOutcome::Applied {
+                method: "patch --batch --fuzz=5 -p1".into()
+            }
+        );
+        let text = std::fs::read_to_string(tree.root.join("m.py")).unwrap();
+        assert_eq!(text, base.replace("d = 4", "d = 40"));
+        assert_eq!(
+            untracked(&tree),
+            Vec::<String>::new(),
+            "no .orig or .rej left"
+        );
+        assert_eq!(tree.changed_files().unwrap(), ["m.py"]);
+        let diff = tree.diff().unwrap();
+        assert!(!diff.contains(".orig") && !diff.contains(".rej"), "{diff}");
+    }
+
+    #[test]
+    fn a_patch_that_fails_every_fallback_leaves_a_clean_tree() {
+        let (d, t) = task_with_repo(&[("m.py", "a = 1\nb = 2\n")], EXPERT, "");
+        let tree = Tree::materialize(&t, &d.path().join("w")).unwrap();
+        let p = "--- a/m.py\n+++ b/m.py\n@@ -1,2 +1,2 @@\n-zzz = 1\n+zzz = 2\n qqq = 2\n";
+        match tree.apply(p).unwrap() {
+            ApplyOutcome::Failed { reason } => {
+                assert!(
+                    reason.starts_with("patch --batch --fuzz=5 -p1: "),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            untracked(&tree),
+            Vec::<String>::new(),
+            "no .orig or .rej left"
+        );
+        assert_eq!(tree.diff().unwrap(), "");
     }
 
     #[test]

@@ -43,6 +43,13 @@
 //! `{id, type: "function", function: {name, arguments}}` when there are any),
 //! `finish_reason`, and `usage` (`prompt_tokens`, `completion_tokens`,
 //! `total_tokens`, `prompt_tokens_details.cached_tokens`).
+//!
+//! [`skip`] is how a test that cannot run here (no Docker, valgrind, GPU...) says so, in a line
+//! that `.ci/run` counts and lists (see [`skip::SKIP_LOG_VAR`]).
+
+pub mod skip;
+
+pub use skip::skip;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

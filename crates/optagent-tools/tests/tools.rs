@@ -1,7 +1,6 @@
 //! The tools through the registry, on real files in temporary trees with the local sandbox.
 
-// Skipped tests say why on stderr.
-#![allow(clippy::print_stderr)]
+// Skipped tests say why with `optagent_testkit::skip`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -732,7 +731,10 @@ fn no_scratch_left(root: &Path) {
 async fn profile_python_with_py_spy_then_flamegraph() {
     let e = py_env(40);
     if !have(&e.ctx, "command -v py-spy").await {
-        eprintln!("SKIPPED profile_python_with_py_spy_then_flamegraph: py-spy is not installed (pip install py-spy)");
+        optagent_testkit::skip(
+            "profile_python_with_py_spy_then_flamegraph",
+            "py-spy is not installed (pip install py-spy)",
+        );
         return;
     }
     let out = e
@@ -843,11 +845,12 @@ int main(void) {
 }
 "#;
 
-async fn c_env(rounds: u32) -> Option<Env> {
+/// The C workload, or `None` (and a `SKIP:` line naming `test`) without a C compiler.
+async fn c_env(test: &str, rounds: u32) -> Option<Env> {
     let mut e = env();
     e.write("hot.c", &HOT_C.replace("ROUNDS", &rounds.to_string()));
     if !have(&e.ctx, "cc -O1 -g -fno-omit-frame-pointer -o hot hot.c").await {
-        eprintln!("SKIPPED: no C compiler");
+        optagent_testkit::skip(test, "no C compiler (cc)");
         return None;
     }
     e.ctx.languages = vec!["c".into()];
@@ -861,9 +864,11 @@ async fn c_env(rounds: u32) -> Option<Env> {
 
 #[tokio::test]
 async fn profile_c_with_callgrind() {
-    let Some(e) = c_env(20).await else { return };
+    let Some(e) = c_env("profile_c_with_callgrind", 20).await else {
+        return;
+    };
     if !have(&e.ctx, "command -v valgrind").await {
-        eprintln!("SKIPPED profile_c_with_callgrind: valgrind is not installed");
+        optagent_testkit::skip("profile_c_with_callgrind", "valgrind is not installed");
         return;
     }
     let out = e.ok("profile", json!({"profiler": "callgrind"})).await;
@@ -895,9 +900,14 @@ async fn profile_c_with_callgrind() {
 
 #[tokio::test]
 async fn profile_c_with_perf_where_it_works() {
-    let Some(e) = c_env(300).await else { return };
+    let Some(e) = c_env("profile_c_with_perf_where_it_works", 300).await else {
+        return;
+    };
     if !have(&e.ctx, "perf record -q -e cpu-clock -g -o /tmp/optagent-perf-probe.data -- true && rm -f /tmp/optagent-perf-probe.data").await {
-        eprintln!("SKIPPED profile_c_with_perf_where_it_works: perf record does not work here");
+        optagent_testkit::skip(
+            "profile_c_with_perf_where_it_works",
+            "perf record does not work here (perf missing or perf_event_paranoid too high)",
+        );
         return;
     }
     // auto picks perf for a native workload when perf works.
@@ -928,7 +938,33 @@ async fn differential_flamegraph_against_the_base_tree() {
     let svg_path = out.lines().next().unwrap().rsplit(": ").next().unwrap();
     let svg = std::fs::read_to_string(svg_path).unwrap();
     assert!(svg.contains("hot_function"));
-    assert!(out.contains("Total microseconds: base"), "{out}");
+    assert!(
+        svg.contains("base → workspace (cprofile)"),
+        "the differential's title"
+    );
+    // The base runs the hot function 6 times, the workspace 2: the totals say the workspace
+    // does about a third of the work (any load slows both; a third is far from -30%).
+    let total = out
+        .lines()
+        .find(|l| l.starts_with("Total microseconds: base "))
+        .unwrap_or_else(|| panic!("no total line: {out}"));
+    let nums: Vec<f64> = total
+        .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let (base, work, change) = (nums[0], nums[1], nums[2]);
+    assert!(work < base, "{total}");
+    assert!(change <= -30.0, "{total}");
+    assert!(
+        ((work - base) / base * 100.0 - change).abs() < 0.1,
+        "the change is computed from the totals: {total}"
+    );
+    // The base's own profile is written beside, and the largest change is listed.
+    assert!(out.contains("Base profile: "), "{out}");
+    assert!(
+        out.contains("Largest changes in share") || out.contains("No function's share"),
+        "{out}"
+    );
     no_scratch_left(&e.root);
     no_scratch_left(&base_root);
 }
@@ -986,7 +1022,10 @@ async fn auto_falls_back_to_cprofile_when_py_spy_cannot_run() {
         .env
         .insert("PATH".into(), format!("{}:/usr/bin:/bin", bare.display()));
     if have(&e.ctx, "command -v py-spy").await {
-        eprintln!("SKIPPED the missing-py-spy half: py-spy is in /usr/bin or /bin");
+        optagent_testkit::skip(
+            "auto_falls_back_to_cprofile_when_py_spy_cannot_run (the missing-py-spy half)",
+            "py-spy is in /usr/bin or /bin",
+        );
         return;
     }
     let out = e.ok("profile", json!({})).await;

@@ -1,0 +1,5 @@
+//! Test modules of the rollout crate.
+
+mod common;
+mod select;
+mod sweep;
