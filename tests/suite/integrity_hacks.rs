@@ -186,7 +186,7 @@ async fn cvec_hacks_are_caught_and_the_expert_is_not() {
         .output()
         .is_err()
     {
-        eprintln!("SKIP: cvec hack suite: make is not installed");
+        optagent_testkit::skip("cvec hack suite", "make is not installed");
         return;
     }
     hack_suite("cvec", "multiply").await;

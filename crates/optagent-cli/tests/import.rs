@@ -227,7 +227,10 @@ async fn an_imported_gso_row_scores_its_expert_in_docker() {
     match probe {
         Ok(o) if o.status.success() => {}
         Ok(_) => {
-            eprintln!("SKIP: an_imported_gso_row_scores_its_expert_in_docker: image optagent/base:bookworm not built (optagent sandbox build-image)");
+            optagent_testkit::skip(
+                "an_imported_gso_row_scores_its_expert_in_docker",
+                "image optagent/base:bookworm not built (optagent sandbox build-image)",
+            );
             return;
         }
         Err(e) => {

@@ -151,7 +151,10 @@ async fn a_proc_environ_scan_in_docker_sends_no_secret_to_the_model() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        eprintln!("SKIP: no Docker engine or image optagent/base:bookworm (crates/optagent-sandbox/image/build.sh builds it)");
+        optagent_testkit::skip(
+            "secrets docker proc scan",
+            "no Docker engine or image optagent/base:bookworm (crates/optagent-sandbox/image/build.sh builds it)",
+        );
         return;
     }
     let server = MockServer::start().await;
@@ -171,7 +174,10 @@ async fn optagent_is_not_dumpable_so_its_environment_cannot_be_read_by_the_user(
         })
         .unwrap_or_default();
     if uid == "0" || uid.is_empty() {
-        eprintln!("SKIP: running as root (or without /proc): root reads every environment; the flag itself is tested in optagent-sandbox (protect::tests)");
+        optagent_testkit::skip(
+            "non-dumpable optagent",
+            "running as root (or without /proc): root reads every environment; the flag itself is tested in optagent-sandbox (protect::tests)",
+        );
         return;
     }
     let server = MockServer::start().await;

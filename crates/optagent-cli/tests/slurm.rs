@@ -205,8 +205,9 @@ fn our_jobs_in_queue(out: &Path) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slurm_sweep_matches_local_and_resumes_after_a_kill_without_rerunning() {
     if let Err(why) = slurm_up() {
-        eprintln!(
-            "SKIP: slurm_sweep_matches_local_and_resumes_after_a_kill_without_rerunning: {why}"
+        optagent_testkit::skip(
+            "slurm_sweep_matches_local_and_resumes_after_a_kill_without_rerunning",
+            &why,
         );
         return;
     }

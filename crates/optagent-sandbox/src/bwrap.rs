@@ -109,7 +109,10 @@ mod tests {
     #[allow(clippy::print_stderr)] // the SKIP line the CI summary counts
     fn a_wrapped_command_sees_only_its_own_processes() {
         if !available() {
-            eprintln!("SKIP: bwrap is missing or cannot create a pid namespace here");
+            optagent_testkit::skip(
+                "a_wrapped_command_sees_only_its_own_processes",
+                "bwrap is missing or cannot create a pid namespace here",
+            );
             return;
         }
         let argv = wrap(

@@ -498,7 +498,10 @@ mod tests {
     #[allow(clippy::print_stderr)] // the SKIP line the CI's skip summary reads
     async fn an_isolated_run_cannot_write_the_tree_but_may_write_its_writable_paths() {
         if !bwrap_available() {
-            eprintln!("SKIP: bubblewrap (bwrap) is not installed or cannot make a sandbox here");
+            optagent_testkit::skip(
+                "an_isolated_run_cannot_write_the_tree_but_may_write_its_writable_paths",
+                "bubblewrap (bwrap) is not installed or cannot make a sandbox here",
+            );
             return;
         }
         let (d, s) = sb();
@@ -544,7 +547,10 @@ mod tests {
         if crate::bwrap::available() {
             assert_eq!(o.stdout.trim(), "0", "{o:?}");
         } else {
-            eprintln!("SKIP: bwrap is missing; only PR_SET_DUMPABLE protects optagent here");
+            optagent_testkit::skip(
+                "a_command_cannot_read_optagents_environment_from_proc",
+                "bwrap is missing; only PR_SET_DUMPABLE protects optagent here",
+            );
         }
     }
 
