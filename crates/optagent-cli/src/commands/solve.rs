@@ -104,6 +104,18 @@ pub struct SolveArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// After verification, merge verified patches that improve different workloads, verify the
+    /// merged patch against its parts in a second session, and keep it when it beats them all.
+    #[arg(long)]
+    pub merge: bool,
+    /// Rounds of K rollouts: each round after the first starts from the best verified patch so
+    /// far (its figures in the prompt), which a round's best replaces only when verified faster.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Give each rollout a strategy prompt chosen by its seed (prompts/strategies/: algorithmic
+    /// change, data layout, vectorization or native code, avoiding repeated work).
+    #[arg(long, alias = "strategies")]
+    pub diversify: bool,
     #[command(flatten)]
     pub model_args: ModelArgs,
     #[command(flatten)]
@@ -150,6 +162,9 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         secret_vars: optagent_model::key_variable(&a.model, &a.model_args.options())
             .into_iter()
             .collect(),
+        merge: a.merge,
+        rounds: a.rounds.max(1),
+        diversify: a.diversify,
     })
     .await
     .map_err(anyhow::Error::msg)?;
