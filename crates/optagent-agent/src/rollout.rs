@@ -47,6 +47,11 @@ pub struct RolloutConfig {
     pub keep_trees: bool,
     /// A label shown in progress lines (e.g. `r2`).
     pub label: String,
+    /// A patch applied to the work tree before the model starts (refining in rounds); the
+    /// rollout's patch is still the whole diff against the task's base.
+    pub start_patch: Option<String>,
+    /// Text appended to the first user message (a round's figures, a strategy).
+    pub extra_prompt: Option<String>,
 }
 
 /// Why a rollout ended.
@@ -198,6 +203,8 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
         "seed": cfg.seed,
         "sandbox": cfg.sandbox.kind(),
         "output_limit": info.output_limit,
+        "start_patch": cfg.start_patch.is_some(),
+        "extra_prompt": cfg.extra_prompt,
     });
     if let (Some(m), serde_json::Value::Object(w)) =
         (meta.as_object_mut(), window.meta(info.context_window))
@@ -222,6 +229,22 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
             return RolloutOutcome::setup_failed(e, traj_path, started.elapsed().as_secs_f64());
         }
     };
+    if let Some(p) = &cfg.start_patch {
+        let why = match trees.work.apply(p) {
+            Ok(optagent_task::ApplyOutcome::Applied { .. }) => None,
+            Ok(optagent_task::ApplyOutcome::Failed { reason }) => Some(reason),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            let e = format!("the starting patch does not apply to the work tree: {why}");
+            traj.event(
+                "end",
+                json!({"reason": {"kind": "setup_failed", "detail": e}}),
+            );
+            trees.close().await;
+            return RolloutOutcome::setup_failed(e, traj_path, started.elapsed().as_secs_f64());
+        }
+    }
     let mut ctx = ToolContext::new(trees.work_sandbox.clone(), cfg.run_dir.clone());
     ctx.base_sandbox = Some(trees.base_sandbox.clone());
     ctx.languages = cfg.task.spec.languages.clone();
@@ -265,10 +288,14 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
             Ok(s) => s,
             Err(e) => break 'run EndReason::SetupFailed(e),
         };
-        let first = match crate::prompts::task_prompt(&cfg.task, &cfg.budget.describe()) {
+        let mut first = match crate::prompts::task_prompt(&cfg.task, &cfg.budget.describe()) {
             Ok(s) => s,
             Err(e) => break 'run EndReason::SetupFailed(e),
         };
+        if let Some(extra) = &cfg.extra_prompt {
+            first.push_str("\n\n");
+            first.push_str(extra);
+        }
         messages.push(Message::system(system));
         messages.push(Message::user(first));
         let mut logged = 0usize;

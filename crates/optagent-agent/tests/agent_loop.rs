@@ -73,6 +73,8 @@ async fn rollout(server: &MockServer, budget: Budget) -> (tempfile::TempDir, Rol
         redactor: Redactor::new(vec![]),
         max_model_errors: 1,
         max_no_tool_turns: optagent_agent::turns::DEFAULT_MAX_NO_TOOL_TURNS,
+        start_patch: None,
+        extra_prompt: None,
         output_budget: 16_000,
         keep_trees: false,
         label: "t".into(),

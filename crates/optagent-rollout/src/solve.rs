@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use optagent_agent::judge::{Judge, JudgeVerdict};
+use optagent_agent::prompts::{round_prompt, strategy, RoundFigure};
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::{Budget, EndReason, RolloutConfig, RolloutOutcome};
 use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, WorkloadSet};
@@ -13,6 +14,7 @@ use optagent_sandbox::SandboxFactory;
 use optagent_task::Task;
 use serde::{Deserialize, Serialize};
 
+use crate::merge::{merge_verified, MergeOutcome, MergeReport, Verified};
 use crate::select::{select_best, Choice};
 
 pub use optagent_eval::Progress;
@@ -43,6 +45,13 @@ pub struct SolveConfig {
     /// The optional LLM judge, asked about every correct candidate before selection; its
     /// verdict goes into the candidate's `eval.integrity.judge`.
     pub judge: Option<Judge>,
+    /// Merge verified candidates that improve different workloads ([`crate::merge`]).
+    pub merge: bool,
+    /// Rounds of K rollouts; each round after the first starts from the best verified patch so
+    /// far, which a round's best replaces only when verified faster in the same session.
+    pub rounds: usize,
+    /// Give each rollout a strategy prompt chosen by its seed (`prompts/strategies/`).
+    pub diversify: bool,
 }
 
 /// One rollout as the report shows it.
@@ -50,6 +59,12 @@ pub struct SolveConfig {
 pub struct RolloutSummary {
     pub index: usize,
     pub seed: i64,
+    /// The round it ran in (0-based; always 0 without `--rounds`).
+    #[serde(default)]
+    pub round: usize,
+    /// Its strategy prompt (`--diversify`), by name.
+    #[serde(default)]
+    pub strategy: Option<String>,
     pub outcome: RolloutOutcome,
     pub choice: Choice,
     /// The verification score of its patch (None without a patch).
@@ -69,27 +84,78 @@ pub struct SolveReport {
     pub wall_s: f64,
     /// Set when verification itself could not run (e.g. a CUDA task on a machine without GPU).
     pub verification_error: Option<String>,
+    /// What `--merge` did, one per round (empty without it).
+    #[serde(default)]
+    pub merges: Vec<MergeReport>,
+    /// Set when the selected patch (`best.diff`) is a merged one: its index in `merges` (the
+    /// candidate is `merges[i].merged[merges[i].selected]`); then `selected` is None, and the
+    /// single patch that selection chose first lost to it.
+    #[serde(default)]
+    pub selected_merge: Option<usize>,
+    /// Rounds run (`--rounds`; 1 is plain best-of-K).
+    #[serde(default)]
+    pub rounds: usize,
+    /// What each round ended with.
+    #[serde(default)]
+    pub round_results: Vec<RoundSummary>,
 }
 
-/// Run the rollouts and select.
-pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
-    let started = std::time::Instant::now();
-    std::fs::create_dir_all(&cfg.out_dir)
-        .map_err(|e| format!("creating {}: {e}", cfg.out_dir.display()))?;
-    let lock = Arc::new(tokio::sync::Mutex::new(()));
+/// The best verified patch so far.
+#[derive(Debug, Clone)]
+struct Best {
+    patch: String,
+    eval: EvalReport,
+    /// Where it came from, as the report and the next round's prompt say it.
+    source: String,
+    rollout: Option<usize>,
+    /// Index into the report's `merges`.
+    merge: Option<usize>,
+}
+
+/// What one round of rollouts ended with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoundSummary {
+    /// 0-based.
+    pub round: usize,
+    /// Indices of its rollouts.
+    pub rollouts: Vec<usize>,
+    /// The best verified patch after this round (`rollout 3`, `the merged patch of rollouts
+    /// 0+1`), None while there is none.
+    pub best: Option<String>,
+    pub best_speedup: Option<f64>,
+    /// Whether this round's best replaced the best of the rounds before.
+    pub replaced: bool,
+    pub note: String,
+}
+
+/// Run K rollouts from `start` (a patch applied before the model starts), P at a time; rollout
+/// `first + i` gets seed `seed + first + i`.
+async fn run_rollouts(
+    cfg: &SolveConfig,
+    first: usize,
+    start: Option<String>,
+    extra: Option<String>,
+    lock: &Arc<tokio::sync::Mutex<()>>,
+) -> Result<Vec<RolloutOutcome>, String> {
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.parallel.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for i in 0..cfg.k {
+        let n = first + i;
         let sem = sem.clone();
         let mut bench = cfg.bench.clone();
         bench.measure_lock = Some(lock.clone());
+        let extra = match (&extra, cfg.diversify) {
+            (Some(a), true) => Some(format!("{a}\n\n{}", strategy(cfg.seed + n as i64).1)),
+            (None, true) => Some(strategy(cfg.seed + n as i64).1),
+            (a, false) => a.clone(),
+        };
         let rc = RolloutConfig {
             task: cfg.task.clone(),
             model: cfg.model.clone(),
             budget: cfg.budget.clone(),
             temperature: cfg.temperature,
-            seed: Some(cfg.seed + i as i64),
-            run_dir: cfg.out_dir.join(format!("rollout-{i}")),
+            seed: Some(cfg.seed + n as i64),
+            run_dir: cfg.out_dir.join(format!("rollout-{n}")),
             sandbox: cfg.sandbox.clone(),
             bench,
             progress: cfg.progress.clone(),
@@ -98,7 +164,9 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
             max_no_tool_turns: cfg.max_no_tool_turns,
             output_budget: 16_000,
             keep_trees: cfg.keep_trees,
-            label: format!("r{i}"),
+            label: format!("r{n}"),
+            start_patch: start.clone(),
+            extra_prompt: extra,
         };
         set.spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore open");
@@ -110,94 +178,299 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
         let (i, o) = r.map_err(|e| format!("a rollout panicked: {e}"))?;
         outcomes[i] = Some(o);
     }
-    let outcomes: Vec<RolloutOutcome> = outcomes.into_iter().map(|o| o.expect("joined")).collect();
+    Ok(outcomes.into_iter().map(|o| o.expect("joined")).collect())
+}
 
-    // Verify every candidate in one interleaved session.
-    let with_patch: Vec<usize> = (0..cfg.k)
-        .filter(|&i| outcomes[i].patch.is_some())
-        .collect();
-    let cands: Vec<Candidate> = with_patch
-        .iter()
-        .map(|&i| {
-            Candidate::new(
-                format!("rollout-{i}"),
-                PatchSource::Diff(outcomes[i].patch.clone().expect("has patch")),
-            )
+/// What the rollouts of round `round` (0-based) are told about the best patch so far.
+fn round_text(
+    round: usize,
+    rounds: usize,
+    best: Option<&Best>,
+    task: &optagent_task::Task,
+) -> Result<String, String> {
+    let figures: Vec<RoundFigure> = best
+        .map(|b| {
+            b.eval
+                .workloads
+                .iter()
+                .filter(|w| w.visible && task.spec.workloads.iter().any(|t| t.name == w.name))
+                .map(|w| RoundFigure {
+                    name: w.name.clone(),
+                    speedup: w.speedup,
+                    significant: w.significant,
+                })
+                .collect()
         })
-        .collect();
-    let mut evals: Vec<Option<EvalReport>> = vec![None; cfg.k];
+        .unwrap_or_default();
+    round_prompt(
+        round + 1,
+        rounds,
+        best.map(|b| b.source.as_str()).unwrap_or(""),
+        best.map(|b| b.eval.speedup).unwrap_or(1.0),
+        &figures,
+    )
+}
+
+/// Run the rollouts (in rounds, each from the best patch so far) and select.
+pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(&cfg.out_dir)
+        .map_err(|e| format!("creating {}: {e}", cfg.out_dir.display()))?;
+    let lock = Arc::new(tokio::sync::Mutex::new(()));
+    let rounds = cfg.rounds.max(1);
+    let mut sel = cfg.select.clone();
+    sel.workloads = WorkloadSet::All;
+    sel.sandbox = cfg.sandbox.clone();
+    let mut rollouts: Vec<RolloutSummary> = vec![];
+    let mut merges: Vec<MergeReport> = vec![];
+    let mut round_results: Vec<RoundSummary> = vec![];
+    let mut best: Option<Best> = None;
     let mut verification_error = None;
-    if !cands.is_empty() {
-        if let Some(p) = &cfg.progress {
-            p(&format!(
-                "verifying {} candidate(s) in one session",
-                cands.len()
+    for round in 0..rounds {
+        let first = round * cfg.k;
+        let extra = if rounds > 1 {
+            Some(round_text(round, rounds, best.as_ref(), &cfg.task)?)
+        } else {
+            None
+        };
+        if rounds > 1 {
+            if let Some(p) = &cfg.progress {
+                p(&format!(
+                    "round {} of {rounds}: {} rollout(s) from {}",
+                    round + 1,
+                    cfg.k,
+                    best.as_ref()
+                        .map(|b| format!("the best so far ({})", b.source))
+                        .unwrap_or_else(|| "the base".into())
+                ));
+            }
+        }
+        let outcomes = run_rollouts(
+            &cfg,
+            first,
+            best.as_ref().map(|b| b.patch.clone()),
+            extra,
+            &lock,
+        )
+        .await?;
+
+        // Verify every candidate of the round, and the best so far, in one interleaved session.
+        let with_patch: Vec<usize> = (0..cfg.k)
+            .filter(|&i| outcomes[i].patch.is_some())
+            .collect();
+        let mut cands: Vec<Candidate> = with_patch
+            .iter()
+            .map(|&i| {
+                Candidate::new(
+                    format!("rollout-{}", first + i),
+                    PatchSource::Diff(outcomes[i].patch.clone().expect("has patch")),
+                )
+            })
+            .collect();
+        if let (false, Some(b)) = (cands.is_empty(), &best) {
+            cands.push(Candidate::new(
+                "best-so-far",
+                PatchSource::Diff(b.patch.clone()),
             ));
         }
-        let mut sel = cfg.select.clone();
-        sel.workloads = WorkloadSet::All;
-        sel.sandbox = cfg.sandbox.clone();
-        sel.work_dir = cfg.out_dir.join("verify");
-        match optagent_eval::evaluate(&cfg.task, &cands, &sel).await {
-            Ok(reports) => {
-                for (j, r) in reports.into_iter().enumerate() {
-                    evals[with_patch[j]] = Some(r);
-                }
+        let mut evals: Vec<Option<EvalReport>> = vec![None; cfg.k];
+        let mut best_eval: Option<EvalReport> = None;
+        let mut round_error = None;
+        sel.work_dir = cfg.out_dir.join(if rounds > 1 {
+            format!("verify-round-{round}")
+        } else {
+            "verify".into()
+        });
+        if !cands.is_empty() {
+            if let Some(p) = &cfg.progress {
+                p(&format!(
+                    "verifying {} candidate(s) in one session",
+                    cands.len()
+                ));
             }
-            Err(EvalError::Skipped(why)) => verification_error = Some(format!("skipped: {why}")),
-            Err(e) => verification_error = Some(e.to_string()),
+            match optagent_eval::evaluate(&cfg.task, &cands, &sel).await {
+                Ok(reports) => {
+                    for (j, r) in reports.into_iter().enumerate() {
+                        match with_patch.get(j) {
+                            Some(&i) => evals[i] = Some(r),
+                            None => best_eval = Some(r),
+                        }
+                    }
+                }
+                Err(EvalError::Skipped(why)) => round_error = Some(format!("skipped: {why}")),
+                Err(e) => round_error = Some(e.to_string()),
+            }
+            if !cfg.keep_trees {
+                let _ = std::fs::remove_dir_all(&sel.work_dir);
+            }
         }
-        if !cfg.keep_trees {
-            let _ = std::fs::remove_dir_all(&sel.work_dir);
-        }
-    }
-    if let Some(judge) = &cfg.judge {
-        for &i in &with_patch {
-            let diff = outcomes[i].patch.clone().unwrap_or_default();
-            if let Some(r) = evals[i].as_mut() {
-                if let Some(v) = judge.judge_report(&cfg.task, &diff, r).await {
-                    if let Some(p) = &cfg.progress {
-                        p(&format!("[r{i}] {}", v.summary()));
+        // The optional judge reads every correct candidate before selection: a hack it finds
+        // is an integrity flag, and a flagged candidate is never selected.
+        if let Some(judge) = &cfg.judge {
+            for &i in &with_patch {
+                let diff = outcomes[i].patch.clone().unwrap_or_default();
+                if let Some(r) = evals[i].as_mut() {
+                    if let Some(v) = judge.judge_report(&cfg.task, &diff, r).await {
+                        if let Some(p) = &cfg.progress {
+                            p(&format!("[r{}] {}", first + i, v.summary()));
+                        }
                     }
                 }
             }
         }
-    }
-    let verified: Vec<EvalReport> = with_patch
-        .iter()
-        .filter_map(|&i| evals[i].clone())
-        .collect();
-    let selection = select_best(&verified);
-    let selected = selection.best.map(|j| with_patch[j]);
-    let mut rollouts = vec![];
-    for (i, outcome) in outcomes.into_iter().enumerate() {
-        let choice = match with_patch.iter().position(|&x| x == i) {
-            None => Choice::NoPatch,
-            Some(j) if evals[i].is_some() => selection.choices[j].clone(),
-            Some(_) => Choice::Incorrect(
-                verification_error
-                    .clone()
-                    .unwrap_or_else(|| "not verified".into()),
-            ),
-        };
-        rollouts.push(RolloutSummary {
-            index: i,
-            seed: cfg.seed + i as i64,
-            outcome,
-            choice,
-            eval: evals[i].clone(),
+        // Selection over the round's verified candidates and the best so far (last).
+        let scored: Vec<usize> = with_patch
+            .iter()
+            .copied()
+            .filter(|&i| evals[i].is_some())
+            .collect();
+        let mut reports: Vec<EvalReport> = scored
+            .iter()
+            .map(|&i| evals[i].clone().expect("scored"))
+            .collect();
+        if let Some(e) = &best_eval {
+            reports.push(e.clone());
+        }
+        let selection = select_best(&reports);
+        let mut replaced = false;
+        let mut note = String::new();
+        let mut round_selected: Option<usize> = None;
+        match selection.best {
+            Some(j) if j < scored.len() => {
+                let i = scored[j];
+                round_selected = Some(first + i);
+                replaced = true;
+                best = Some(Best {
+                    patch: outcomes[i].patch.clone().expect("has patch"),
+                    eval: evals[i].clone().expect("scored"),
+                    source: format!("rollout {}", first + i),
+                    rollout: Some(first + i),
+                    merge: None,
+                });
+            }
+            Some(_) => {
+                note = "the best so far beat every rollout of this round in its session".into();
+            }
+            None if best.is_some() => {
+                note =
+                    "no candidate of this round was verified faster: the best so far stays".into();
+            }
+            None => note = "no verified speedup".into(),
+        }
+        for (i, outcome) in outcomes.into_iter().enumerate() {
+            let choice = match (with_patch.contains(&i), scored.iter().position(|&x| x == i)) {
+                (false, _) => Choice::NoPatch,
+                (true, Some(j)) => selection.choices[j].clone(),
+                (true, None) => {
+                    Choice::Incorrect(round_error.clone().unwrap_or_else(|| "not verified".into()))
+                }
+            };
+            rollouts.push(RolloutSummary {
+                index: first + i,
+                seed: cfg.seed + (first + i) as i64,
+                round,
+                strategy: cfg
+                    .diversify
+                    .then(|| strategy(cfg.seed + (first + i) as i64).0),
+                outcome,
+                choice,
+                eval: evals[i].clone(),
+            });
+        }
+        if round_error.is_some() {
+            verification_error = round_error;
+        }
+        if cfg.merge {
+            // This round's verified candidates: the selected one and those that lost only by
+            // being slower.
+            let offered: Vec<Verified> = rollouts[first..]
+                .iter()
+                .filter(|r| matches!(r.choice, Choice::Selected | Choice::Slower(_)))
+                .filter_map(|r| {
+                    Some(Verified {
+                        rollout: r.index,
+                        patch: r.outcome.patch.clone()?,
+                        eval: r.eval.clone()?,
+                    })
+                })
+                .collect();
+            let mut m = merge_verified(
+                &cfg.task,
+                &offered,
+                &sel,
+                &cfg.out_dir.join(if rounds > 1 {
+                    format!("merge-round-{round}")
+                } else {
+                    "merge".into()
+                }),
+                cfg.keep_trees,
+            )
+            .await;
+            m.round = round;
+            if let Some(w) = m.selected {
+                // A merge of this round replaces the best only where this round's single patch
+                // already did (the merge session compares it with its parts, not with earlier
+                // rounds' best).
+                if round_selected.is_some() {
+                    let c = &m.merged[w];
+                    let e = c.eval.clone().expect("a selected merge was verified");
+                    if let Some(s) = round_selected {
+                        rollouts[s].choice = Choice::Slower(format!(
+                            "the merged patch of rollouts {} is faster: {:.3}x (second session)",
+                            join(&c.from),
+                            e.speedup
+                        ));
+                    }
+                    best = Some(Best {
+                        patch: c.patch.clone(),
+                        eval: e,
+                        source: format!("the merged patch of rollouts {}", join(&c.from)),
+                        rollout: None,
+                        merge: Some(merges.len()),
+                    });
+                    replaced = true;
+                } else {
+                    m.merged[w].outcome = MergeOutcome::Lost(
+                        "it beat its parts, but they did not beat the best patch of an earlier \
+                         round"
+                            .into(),
+                    );
+                    m.selected = None;
+                }
+            }
+            merges.push(m);
+        }
+        round_results.push(RoundSummary {
+            round,
+            rollouts: (first..first + cfg.k).collect(),
+            best: best.as_ref().map(|b| b.source.clone()),
+            best_speedup: best.as_ref().map(|b| b.eval.speedup),
+            replaced,
+            note,
         });
     }
-    let best_patch_path = selected.and_then(|i| {
+    let selected = best.as_ref().and_then(|b| b.rollout);
+    let selected_merge = best.as_ref().and_then(|b| b.merge);
+    // A rollout that won its round but was later beaten says so.
+    for rr in &round_results {
+        for &i in &rr.rollouts {
+            if rollouts[i].choice == Choice::Selected && Some(i) != selected {
+                rollouts[i].choice = Choice::Slower(format!(
+                    "a later round's patch is faster ({})",
+                    best.as_ref().map(|b| b.source.as_str()).unwrap_or("")
+                ));
+            }
+        }
+    }
+    let best_patch_path = best.as_ref().and_then(|b| {
         let p = cfg.out_dir.join("best.diff");
-        std::fs::write(&p, rollouts[i].outcome.patch.as_deref().unwrap_or(""))
-            .ok()
-            .map(|_| p)
+        std::fs::write(&p, &b.patch).ok().map(|_| p)
     });
     let report = SolveReport {
         task: cfg.task.id().to_string(),
         model: cfg.model.info().id.clone(),
         k: cfg.k,
+        rounds,
         total_cost_usd: rollouts.iter().map(|r| r.outcome.cost_usd).sum(),
         total_tokens: rollouts
             .iter()
@@ -208,6 +481,9 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
         best_patch_path,
         wall_s: started.elapsed().as_secs_f64(),
         verification_error,
+        merges,
+        selected_merge,
+        round_results,
     };
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     std::fs::write(cfg.out_dir.join("solve-report.json"), json)
@@ -250,9 +526,25 @@ pub fn render_markdown(r: &SolveReport) -> String {
                 r.best_patch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
             );
         }
-        None => {
-            let _ = writeln!(s, "No rollout produced a verified speedup.\n");
-        }
+        None => match r.selected_merge.and_then(|w| r.merges.get(w)) {
+            Some(m) if m.selected.is_some() => {
+                let c = &m.merged[m.selected.expect("checked")];
+                let e = c.eval.as_ref().expect("a selected merge has eval");
+                let _ = writeln!(
+                    s,
+                    "Selected the merged patch of rollouts {}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, patch {}\n",
+                    join(&c.from),
+                    e.speedup,
+                    e.expert_speedup,
+                    e.opt_base,
+                    e.opt_commit,
+                    r.best_patch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                );
+            }
+            _ => {
+                let _ = writeln!(s, "No rollout produced a verified speedup.\n");
+            }
+        },
     }
     if let Some(e) = &r.verification_error {
         let _ = writeln!(s, "Verification: {e}\n");
@@ -298,10 +590,101 @@ pub fn render_markdown(r: &SolveReport) -> String {
             choice.replace('|', "/")
         );
     }
+    let strategies: Vec<String> = r
+        .rollouts
+        .iter()
+        .filter_map(|ro| Some(format!("rollout {} {}", ro.index, ro.strategy.as_deref()?)))
+        .collect();
+    if !strategies.is_empty() {
+        let _ = writeln!(s, "\nStrategies: {}.", strategies.join(", "));
+    }
+    for m in &r.merges {
+        render_merge(&mut s, m, r.rounds > 1);
+    }
+    if r.rounds > 1 {
+        let _ = writeln!(s, "\n## Rounds\n");
+        for rr in &r.round_results {
+            let _ = writeln!(
+                s,
+                "- round {}: rollouts {}; best so far {}{}{}",
+                rr.round + 1,
+                join(&rr.rollouts),
+                rr.best.as_deref().unwrap_or("none"),
+                rr.best_speedup
+                    .map(|x| format!(" ({x:.3}x)"))
+                    .unwrap_or_default(),
+                if rr.replaced {
+                    " (replaced the previous best)".to_string()
+                } else if rr.note.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", rr.note)
+                }
+            );
+        }
+    }
     let _ = writeln!(
         s,
         "\nTotal: {} tokens, ${:.4}, {:.0}s. Trajectories: rollout-*/trajectory.jsonl",
         r.total_tokens, r.total_cost_usd, r.wall_s
     );
     s
+}
+
+fn join(xs: &[usize]) -> String {
+    xs.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join("+")
+}
+
+/// The merge section of the Markdown report.
+fn render_merge(s: &mut String, m: &MergeReport, rounds: bool) {
+    use std::fmt::Write;
+    if rounds {
+        let _ = writeln!(s, "\n## Merge (round {})\n", m.round + 1);
+    } else {
+        let _ = writeln!(s, "\n## Merge\n");
+    }
+    if let Some(n) = &m.note {
+        let _ = writeln!(s, "{n}\n");
+    }
+    for k in &m.skipped {
+        let _ = writeln!(s, "- rollout {} not merged: {}", k.rollout, k.why);
+    }
+    for c in &m.merged {
+        let speed = c
+            .eval
+            .as_ref()
+            .map(|e| format!("{}, {:.3}x", e.verdict.as_str(), e.speedup))
+            .unwrap_or_else(|| "not verified".into());
+        let outcome = match &c.outcome {
+            MergeOutcome::Selected => "selected".to_string(),
+            MergeOutcome::Lost(w) => format!("lost: {w}"),
+        };
+        let _ = writeln!(
+            s,
+            "- merged patch of rollouts {} ({}): {speed}; {outcome}",
+            join(&c.from),
+            c.patch_path.display()
+        );
+    }
+    if !m.rechecked.is_empty() {
+        let parts: Vec<String> = m
+            .rechecked
+            .iter()
+            .map(|r| {
+                format!(
+                    "rollout {} {}, {:.3}x",
+                    r.rollout,
+                    r.eval.verdict.as_str(),
+                    r.eval.speedup
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "- in the same session: {}", parts.join("; "));
+    }
+    if let Some(e) = &m.verification_error {
+        let _ = writeln!(s, "- second session: {e}");
+    }
 }

@@ -435,6 +435,8 @@ async fn run_job(
         output_budget: 16_000,
         keep_trees: false,
         label,
+        start_patch: None,
+        extra_prompt: None,
     };
     let o = optagent_agent::run_rollout(rc).await;
     let model_error = matches!(o.end, EndReason::ModelError(_));

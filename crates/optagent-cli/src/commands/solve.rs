@@ -169,6 +169,18 @@ pub struct SolveArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// After verification, merge verified patches that improve different workloads, verify the
+    /// merged patch against its parts in a second session, and keep it when it beats them all.
+    #[arg(long)]
+    pub merge: bool,
+    /// Rounds of K rollouts: each round after the first starts from the best verified patch so
+    /// far (its figures in the prompt), which a round's best replaces only when verified faster.
+    #[arg(long, default_value_t = 1)]
+    pub rounds: usize,
+    /// Give each rollout a strategy prompt chosen by its seed (prompts/strategies/: algorithmic
+    /// change, data layout, vectorization or native code, avoiding repeated work).
+    #[arg(long, alias = "strategies")]
+    pub diversify: bool,
     #[command(flatten)]
     pub model_args: ModelArgs,
     #[command(flatten)]
@@ -223,6 +235,9 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         max_no_tool_turns: a.max_no_tool_turns.max(1),
         secret_vars,
         judge,
+        merge: a.merge,
+        rounds: a.rounds.max(1),
+        diversify: a.diversify,
     })
     .await
     .map_err(anyhow::Error::msg)?;

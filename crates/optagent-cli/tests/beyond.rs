@@ -1,0 +1,503 @@
+//! Beyond best-of-K (`optagent solve --merge`), against a scripted server: rollouts that each fix
+//! a different workload end with a merged patch that is verified and faster than both.
+
+#![allow(clippy::print_stderr)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use optagent_testkit::{MockReply, MockServer};
+use serde_json::{json, Value};
+
+const DUP: &str = r#""""Two slow functions in one module."""
+
+
+def count_common(xs, ys):
+    """How many items of xs are also in ys."""
+    n = 0
+    for x in xs:
+        if x in ys:
+            n += 1
+    return n
+
+
+def first(xs):
+    """The first item of xs, or None."""
+    return xs[0] if xs else None
+
+
+def last(xs):
+    """The last item of xs, or None."""
+    return xs[-1] if xs else None
+
+
+def unique(xs):
+    """The distinct items of xs, in the order first seen."""
+    out = []
+    for x in xs:
+        if x not in out:
+            out.append(x)
+    return out
+"#;
+
+/// Fix of `count_common` (about 100x on its workload).
+const FIX_A: (&str, &str) = (
+    "    n = 0\n    for x in xs:\n        if x in ys:\n",
+    "    n = 0\n    ys = set(ys)\n    for x in xs:\n        if x in ys:\n",
+);
+/// Another fix of `count_common`, over the same lines as [`FIX_A`].
+const FIX_A2: (&str, &str) = (
+    "    n = 0\n    for x in xs:\n        if x in ys:\n            n += 1\n    return n\n",
+    "    s = frozenset(ys)\n    return sum(1 for x in xs if x in s)\n",
+);
+/// Fix of `unique` (about 100x on its workload).
+const FIX_B: (&str, &str) = (
+    "    out = []\n    for x in xs:\n        if x not in out:\n            out.append(x)\n",
+    "    out = []\n    seen = set()\n    for x in xs:\n        if x not in seen:\n            seen.add(x)\n            out.append(x)\n",
+);
+
+const RUN: &str = r#"import json
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import dup  # noqa: E402
+
+
+def main(key):
+    rng = random.Random(7)
+    if key == "common":
+        xs = [rng.randrange(100000) for _ in range(2000)]
+        ys = [rng.randrange(100000) for _ in range(3000)]
+
+        def run():
+            return dup.count_common(xs, ys)
+    else:
+        xs = [rng.randrange(1500) for _ in range(8000)]
+
+        def run():
+            r = dup.unique(xs)
+            return [len(r), sum(r), r[:10]]
+    path = os.environ.get("OPTAGENT_OUTPUT", "bench-output.json")
+    if os.environ.get("OPTAGENT_SETUP_ONLY") == "1":
+        with open(path, "w") as f:
+            json.dump({"result": None}, f)
+        return
+    start = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - start
+    with open(path, "w") as f:
+        json.dump({"seconds": seconds, "result": result}, f)
+
+
+main(sys.argv[1])
+"#;
+
+const TESTS: &str = r#"import unittest
+
+import dup
+
+
+class T(unittest.TestCase):
+    def test_count_common(self):
+        self.assertEqual(dup.count_common([1, 2, 3, 2], [2, 3, 9]), 3)
+
+    def test_unique(self):
+        self.assertEqual(dup.unique([3, 1, 3, 2, 1]), [3, 1, 2])
+
+
+if __name__ == "__main__":
+    unittest.main()
+"#;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@localhost"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git {args:?}: {o:?}");
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A task with two workloads, one per slow function of one module; the expert fixes both.
+fn two_workload_task(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("bench")).unwrap();
+    std::fs::create_dir_all(repo.join("tests")).unwrap();
+    std::fs::write(repo.join("dup.py"), DUP).unwrap();
+    std::fs::write(repo.join("bench/run.py"), RUN).unwrap();
+    std::fs::write(repo.join("tests/test_dup.py"), TESTS).unwrap();
+    // The expert's diff, taken with git from a scratch copy.
+    let scratch = dir.join("scratch");
+    std::fs::create_dir_all(&scratch).unwrap();
+    std::fs::write(scratch.join("dup.py"), DUP).unwrap();
+    git(&scratch, &["init", "-q"]);
+    git(&scratch, &["add", "-A"]);
+    git(&scratch, &["commit", "-q", "-m", "base"]);
+    let fixed = DUP.replace(FIX_A.0, FIX_A.1).replace(FIX_B.0, FIX_B.1);
+    assert!(fixed.contains("seen.add") && fixed.contains("ys = set(ys)"));
+    std::fs::write(scratch.join("dup.py"), fixed).unwrap();
+    let expert = git(&scratch, &["diff"]);
+    std::fs::write(dir.join("expert.diff"), expert).unwrap();
+    std::fs::remove_dir_all(&scratch).unwrap();
+    std::fs::write(
+        dir.join("task.toml"),
+        r#"id = "twofix"
+instruction = "Make both workloads faster; keep every result the same."
+languages = ["python"]
+protected = ["tests/**", "bench/**"]
+
+[source]
+path = "repo"
+
+[expert]
+patch = "expert.diff"
+
+[tests]
+commands = ["python3 -m unittest discover -s tests -q"]
+timeout = 60
+
+[env]
+PYTHONDONTWRITEBYTECODE = "1"
+
+[measure]
+reps = 5
+warmup = 1
+timeout = 60
+
+[[workloads]]
+name = "dup.count_common"
+command = "python3 bench/run.py common"
+
+[[workloads]]
+name = "dup.unique"
+command = "python3 bench/run.py unique"
+"#,
+    )
+    .unwrap();
+    dir.to_path_buf()
+}
+
+fn edit(fix: (&str, &str)) -> MockReply {
+    MockReply::tool_call(
+        "edit",
+        json!({"command": "replace", "path": "dup.py", "old_str": fix.0, "new_str": fix.1})
+            .to_string(),
+    )
+}
+
+/// A server whose rollout `seed` plays `scripts[seed]`, one reply per turn, then submits.
+async fn scripted(scripts: Vec<Vec<MockReply>>) -> MockServer {
+    MockServer::with_handler(move |req: &Value| {
+        let seed = req["seed"].as_i64().unwrap_or(-1) as usize;
+        let step = req["messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|x| x["role"] == "assistant").count())
+            .unwrap_or(0);
+        scripts
+            .get(seed)
+            .and_then(|s| s.get(step))
+            .cloned()
+            .unwrap_or_else(|| MockReply::tool_call("submit", "{}"))
+    })
+    .await
+}
+
+fn solve_args<'a>(task: &'a str, url: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "solve",
+        task,
+        "--model",
+        "openai/mock-model",
+        "--base-url",
+        url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+        "--out",
+        out,
+        "--bench-reps",
+        "3",
+        "--reps",
+        "5",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn report(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("solve-report.json")).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_two_rollouts_that_fix_different_workloads_is_verified_and_faster_than_both() {
+    let _serial = MEASURING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let task = two_workload_task(&dir.path().join("twofix"));
+    let task_s = task.to_str().unwrap().to_string();
+    let server = scripted(vec![vec![edit(FIX_A)], vec![edit(FIX_B)]]).await;
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let url = server.url();
+    let o = optagent(&solve_args(
+        &task_s,
+        &url,
+        &out_s,
+        &["-k", "2", "--parallel", "2", "--merge"],
+    ))
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r = report(out.path());
+    // Each single patch was verified in the first session, each on its own workload.
+    for i in 0..2 {
+        let e = &r["rollouts"][i]["eval"];
+        assert_eq!(e["verdict"], "ok", "{r:#}");
+        assert!(
+            e["improvements"].as_u64().unwrap() >= 1,
+            "rollout {i}: {e:#}"
+        );
+    }
+    let m = &r["merges"][0];
+    let merged = &m["merged"][0];
+    let mut from: Vec<u64> = merged["from"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    from.sort();
+    assert_eq!(from, vec![0, 1], "{m:#}");
+    assert_eq!(merged["outcome"]["outcome"], "selected", "{m:#}");
+    assert_eq!(r["selected_merge"], 0, "{m:#}");
+    assert!(r["selected"].is_null());
+    let me = &merged["eval"];
+    assert_eq!(me["verdict"], "ok");
+    assert_eq!(me["improvements"], 2, "{me:#}");
+    let ms = me["speedup"].as_f64().unwrap();
+    let rechecked = m["rechecked"].as_array().unwrap();
+    assert_eq!(rechecked.len(), 2);
+    for s in rechecked {
+        let ss = s["eval"]["speedup"].as_f64().unwrap();
+        assert!(ms > 2.0 * ss, "merged {ms}x against single {ss}x");
+    }
+    // The single patch that selection chose first lost to the merged one, and says so.
+    let lost: Vec<&Value> = r["rollouts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            x["choice"]["why"]
+                .as_str()
+                .is_some_and(|w| w.contains("merged patch of rollouts"))
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{r:#}");
+    // best.diff is the merged patch: both fixes.
+    let best = std::fs::read_to_string(out.path().join("best.diff")).unwrap();
+    assert!(
+        best.contains("ys = set(ys)") && best.contains("seen.add(x)"),
+        "{best}"
+    );
+    assert_eq!(best, merged["patch"].as_str().unwrap());
+    let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
+    assert!(
+        md.contains("Selected the merged patch of rollouts") && md.contains("## Merge"),
+        "{md}"
+    );
+    // `optagent eval` on the merged patch agrees: correct and both workloads faster.
+    let o = optagent(&[
+        "eval",
+        &task_s,
+        "--patch",
+        out.path().join("best.diff").to_str().unwrap(),
+        "--reps",
+        "5",
+        "--json",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let e: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(e["verdict"], "ok", "{e:#}");
+    assert_eq!(e["improvements"], 2, "{e:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_of_rollouts_that_fix_the_same_function_is_skipped_and_says_why() {
+    let _serial = MEASURING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let task = two_workload_task(&dir.path().join("twofix"));
+    let task_s = task.to_str().unwrap().to_string();
+    let server = scripted(vec![vec![edit(FIX_A)], vec![edit(FIX_A2)]]).await;
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let url = server.url();
+    let o = optagent(&solve_args(&task_s, &url, &out_s, &["-k", "2", "--merge"])).await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r = report(out.path());
+    let m = &r["merges"][0];
+    assert!(m["merged"].as_array().unwrap().is_empty(), "{m:#}");
+    let skipped = m["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{m:#}");
+    // Both improve `count_common` only; should noise make one seem to improve `unique` too,
+    // their patches conflict: skipped either way, with the reason.
+    let why = skipped[0]["why"].as_str().unwrap();
+    assert!(
+        why.contains("improves no workload beyond")
+            || (why.contains("conflicts with that of rollout") && why.contains("dup.py")),
+        "{m:#}"
+    );
+    assert!(
+        r["selected"].is_number(),
+        "a single patch is still selected"
+    );
+    assert!(r["selected_merge"].is_null());
+    let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
+    assert!(md.contains(&format!("not merged: {why}")), "{md}");
+}
+
+/// The first user message of the first request of rollout `seed`.
+fn first_prompt(requests: &[Value], seed: i64) -> String {
+    requests
+        .iter()
+        .find(|r| r["seed"].as_i64() == Some(seed))
+        .and_then(|r| {
+            r["messages"]
+                .as_array()?
+                .iter()
+                .find(|m| m["role"] == "user")
+                .and_then(|m| m["content"].as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_a_round_that_regresses_never_replaces_the_best() {
+    let _serial = MEASURING.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let task = two_workload_task(&dir.path().join("twofix"));
+    let task_s = task.to_str().unwrap().to_string();
+    // Round 1 (rollout 0) fixes both functions; round 2 (rollout 1) starts from that patch and
+    // undoes the fix of `unique`: correct, faster than the base, slower than the best so far.
+    let server = scripted(vec![
+        vec![edit(FIX_A), edit(FIX_B)],
+        vec![edit((FIX_B.1, FIX_B.0))],
+    ])
+    .await;
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let url = server.url();
+    let o = optagent(&solve_args(
+        &task_s,
+        &url,
+        &out_s,
+        &["-k", "1", "--rounds", "2"],
+    ))
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r = report(out.path());
+    assert_eq!(r["rounds"], 2);
+    let ro = &r["rollouts"];
+    assert_eq!(ro[0]["round"], 0);
+    assert_eq!(ro[1]["round"], 1);
+    // Round 2's rollout started from round 1's patch: its diff against the base keeps the fix of
+    // `count_common` it never made itself, and lacks the one it undid.
+    let p1 = std::fs::read_to_string(out.path().join("rollout-1/patch.diff")).unwrap();
+    assert!(
+        p1.contains("ys = set(ys)") && !p1.contains("seen.add"),
+        "{p1}"
+    );
+    assert_eq!(ro[1]["eval"]["verdict"], "ok", "{r:#}");
+    assert_eq!(
+        ro[1]["choice"]["outcome"], "slower",
+        "{:#}",
+        ro[1]["choice"]
+    );
+    assert_eq!(r["selected"], 0, "{r:#}");
+    let rr = &r["round_results"];
+    assert_eq!(rr[0]["replaced"], true, "{rr:#}");
+    assert_eq!(rr[1]["replaced"], false, "{rr:#}");
+    assert_eq!(rr[1]["best"], "rollout 0", "{rr:#}");
+    let best = std::fs::read_to_string(out.path().join("best.diff")).unwrap();
+    assert_eq!(
+        best,
+        std::fs::read_to_string(out.path().join("rollout-0/patch.diff")).unwrap()
+    );
+    // Each prompt says which round it is; round 2's gives the best patch's figures.
+    let reqs = server.requests();
+    let p0 = first_prompt(&reqs, 0);
+    assert!(
+        p0.contains("Round 1 of 2") && p0.contains("You start from the original base"),
+        "{p0}"
+    );
+    let p1 = first_prompt(&reqs, 1);
+    assert!(
+        p1.contains("Round 2 of 2")
+            && p1.contains("best verified patch so far (rollout 0)")
+            && p1.contains("`dup.count_common`: ")
+            && p1.contains("`dup.unique`: "),
+        "{p1}"
+    );
+    let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
+    assert!(
+        md.contains("## Rounds") && md.contains("round 2: rollouts 1"),
+        "{md}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diversify_gives_each_rollout_the_strategy_of_its_seed_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = two_workload_task(&dir.path().join("twofix"));
+    let task_s = task.to_str().unwrap().to_string();
+    // Every rollout submits at once: no patch, nothing to measure.
+    let server = scripted(vec![]).await;
+    let out = tempfile::tempdir().unwrap();
+    let out_s = out.path().to_str().unwrap().to_string();
+    let url = server.url();
+    let o = optagent(&solve_args(
+        &task_s,
+        &url,
+        &out_s,
+        &["-k", "3", "--seed", "1", "--diversify"],
+    ))
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let reqs = server.requests();
+    let r = report(out.path());
+    let expect = [
+        (1, "data-layout", "Strategy: data layout"),
+        (2, "native", "Strategy: vectorization or native code"),
+        (3, "repeated-work", "Strategy: avoid repeated work"),
+    ];
+    for (i, (seed, name, heading)) in expect.iter().enumerate() {
+        let p = first_prompt(&reqs, *seed);
+        assert!(p.contains(heading), "rollout {i}: {p}");
+        assert_eq!(
+            p.matches("## Strategy:").count(),
+            1,
+            "one strategy each: {p}"
+        );
+        assert_eq!(r["rollouts"][i]["strategy"], *name, "{r:#}");
+        let traj =
+            std::fs::read_to_string(out.path().join(format!("rollout-{i}/trajectory.jsonl")))
+                .unwrap();
+        let meta: Value = traj
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .find(|v| v["type"] == "meta")
+            .unwrap();
+        assert!(
+            meta["extra_prompt"].as_str().unwrap().contains(heading),
+            "the trajectory records the strategy: {meta}"
+        );
+    }
+    let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
+    assert!(md.contains("Strategies: rollout 0 data-layout"), "{md}");
+}
