@@ -290,6 +290,9 @@ async fn slurm_sweep_matches_local_and_resumes_after_a_kill_without_rerunning() 
         assert!(!r["placement"]["host"].as_str().unwrap().is_empty());
         assert!(!r["placement"]["cpus"].as_array().unwrap().is_empty());
     }
+    // The report says where each rollout was measured.
+    let md = std::fs::read_to_string(out_b.join("report/report.md")).unwrap();
+    assert!(md.contains("(slurm job "), "{md}");
     assert!(
         our_jobs_in_queue(&out_b).is_empty(),
         "no job left in the queue"

@@ -692,6 +692,9 @@ fn tasks_table(rows: &[&TaskRow], links: &Linker) -> Table {
             for (j, p) in ro.flamegraphs.iter().enumerate() {
                 add(&format!("flamegraph {}", j + 1), p);
             }
+            if let Some(pl) = &ro.placement {
+                rollouts.push(Inline::Text(format!(" [{pl}]")));
+            }
         }
         let best = match (r.best_speedup, r.best_rollout) {
             (Some(s), Some(i)) => format!("{} (r{i})", times(s)),

@@ -182,6 +182,8 @@ pub struct RolloutRow {
     pub patch_path: Option<String>,
     pub trajectory_path: Option<String>,
     pub flamegraphs: Vec<String>,
+    /// Where the rollout and its verification ran: `host cpus 2,3 (slurm job 17_4)`.
+    pub placement: Option<String>,
 }
 
 /// One task under one configuration.
@@ -342,9 +344,20 @@ pub fn best_rollout<'a>(runs: &[&'a RolloutRecord]) -> Option<&'a RolloutRecord>
     best
 }
 
+/// `host cpus 2,3 (slurm job 17)`: where a rollout's measurements ran.
+fn placement_text(p: &crate::record::Placement) -> String {
+    let cpus: Vec<String> = p.cpus.iter().map(|c| c.to_string()).collect();
+    let mut s = format!("{} cpus {}", p.host, cpus.join(","));
+    if let Some(j) = &p.slurm_job_id {
+        s.push_str(&format!(" (slurm job {j})"));
+    }
+    s
+}
+
 fn rollout_row(r: &RolloutRecord) -> RolloutRow {
     let e = r.eval.as_ref();
     RolloutRow {
+        placement: r.placement.as_ref().map(placement_text),
         rollout: r.rollout,
         status: r.status,
         verdict: e.map(|e| e.verdict.as_str().to_string()),
