@@ -4,7 +4,7 @@
     python3 evals/replays/make_replay.py tasks/pyroute > evals/replays/pyroute-expert.jsonl
 
 The file holds only `model_response` lines, the format `--model replay:<file>` plays back
-(crates/optagent-model/src/replay.rs): the model looks at the package, benches the base, makes
+(crates/optagent-model/src/replay.rs): the model looks at the package, makes
 one `edit` call per hunk of `expert.diff`, benches again and submits. It lets a newcomer watch
 the whole loop (tools, bench, verification, selection, report) with no model and no key.
 """
@@ -63,7 +63,7 @@ def main():
     task = Path(sys.argv[1])
     diff = (task / "expert.diff").read_text()
     calls = [("search", {"mode": "outline", "path": "pyroute/graph.py"}, "Let me look at the package first."),
-             ("bench", {}, "Measure the base before changing anything.")]
+             ("view", {"path": "pyroute/stats.py"}, "And at the statistics module.")]
     for path, old, new in hunks(diff):
         calls.append(("edit", {"command": "replace", "path": path, "old_str": old, "new_str": new}, None))
     calls.append(("bench", {}, "Check the change."))
