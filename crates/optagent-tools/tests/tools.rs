@@ -441,11 +441,11 @@ async fn definitions_references_and_outline() {
         .await;
     let expected = [
         "pkg/graph.py (20 lines)",
-        "  L3-11       class class Graph:",
-        "  L6-7          method def __init__(self, n):",
-        "  L9-11         method def shortest_path(self, a, b):",
-        "  L14-15      function def helper(x):",
-        "  L18-20      function def main():",
+        "  L3-11       class Graph:",
+        "  L6-7          def __init__(self, n):",
+        "  L9-11         def shortest_path(self, a, b):",
+        "  L14-15      def helper(x):",
+        "  L18-20      def main():",
     ];
     assert_eq!(out.lines().collect::<Vec<_>>(), expected, "{out}");
     let out = e

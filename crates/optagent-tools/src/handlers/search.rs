@@ -344,10 +344,17 @@ fn outline(path: &Path, rel: &str) -> Result<String, ToolError> {
     }
     for d in defs {
         let range = format!("L{}-{}", d.line, d.end_line);
+        // A Python signature already says what it is (`class Graph:`, `def f(x):`); a C one
+        // (`int f(int x)`) does not, so its kind is printed before it.
+        let first = d.signature.split_whitespace().next().unwrap_or("");
+        let kind = if matches!(first, "class" | "def" | "async") {
+            String::new()
+        } else {
+            format!("{} ", d.kind)
+        };
         out.push_str(&format!(
-            "  {range:<12}{}{} {}\n",
+            "  {range:<12}{}{kind}{}\n",
             "  ".repeat(d.depth),
-            d.kind,
             d.signature
         ));
     }
