@@ -142,3 +142,27 @@ pub fn user_messages(requests: &[Value]) -> Vec<String> {
     }
     out
 }
+
+/// `lib.work(n)`: a slow sum in a loop, the base of the small sweep tasks.
+pub const SLOW_WORK_SRC: &str =
+    "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n";
+/// The sweep tasks' workload: times `lib.work(300000)` and writes seconds and result.
+pub const WORK_BENCH: &str = "import json, os, sys, time\nsys.path.insert(0, '.')\nimport lib\nt = time.perf_counter()\nr = lib.work(300000)\ns = time.perf_counter() - t\nwith open(os.environ['OPTAGENT_OUTPUT'], 'w') as f:\n    json.dump({'seconds': s, 'result': r}, f)\n";
+
+/// A task `id` in `dir` whose source is [`SLOW_WORK_SRC`] and whose expert turns it into
+/// `expert_src`, with one workload ([`WORK_BENCH`]) at 5 repetitions.
+pub fn write_work_task(dir: &Path, id: &str, expert_src: &str) {
+    std::fs::create_dir_all(dir.join("repo/bench")).unwrap();
+    std::fs::write(dir.join("repo/lib.py"), SLOW_WORK_SRC).unwrap();
+    std::fs::write(dir.join("repo/bench/run.py"), WORK_BENCH).unwrap();
+    let diff = similar::TextDiff::from_lines(SLOW_WORK_SRC, expert_src)
+        .unified_diff()
+        .header("a/lib.py", "b/lib.py")
+        .to_string();
+    std::fs::write(dir.join("expert.diff"), diff).unwrap();
+    std::fs::write(
+        dir.join("task.toml"),
+        format!("id = \"{id}\"\ninstruction = \"make work() faster\"\nlanguages = [\"python\"]\nprotected = [\"bench/**\"]\n[source]\npath = \"repo\"\n[expert]\npatch = \"expert.diff\"\n[measure]\nreps = 5\n[[workloads]]\nname = \"{id}.lib.work(n=300000)\"\ncommand = \"python3 bench/run.py\"\n"),
+    )
+    .unwrap();
+}

@@ -13,13 +13,11 @@ use common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 
-const SRC: &str =
-    "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n";
+const SRC: &str = SLOW_WORK_SRC;
 /// The expert: a few times faster.
 const EXPERT: &str = "def work(n):\n    return sum(range(n))\n";
 /// The agent's patch: far faster than the expert, so opt_commit holds under any noise.
 const FAST: &str = "def work(n):\n    return n * (n - 1) // 2\n";
-const BENCH: &str = "import json, os, sys, time\nsys.path.insert(0, '.')\nimport lib\nt = time.perf_counter()\nr = lib.work(300000)\ns = time.perf_counter() - t\nwith open(os.environ['OPTAGENT_OUTPUT'], 'w') as f:\n    json.dump({'seconds': s, 'result': r}, f)\n";
 
 fn slurm_up() -> Result<(), String> {
     let o = std::process::Command::new("sinfo")
@@ -42,26 +40,10 @@ fn slurm_up() -> Result<(), String> {
     }
 }
 
-fn write_task(dir: &Path, id: &str) {
-    std::fs::create_dir_all(dir.join("repo/bench")).unwrap();
-    std::fs::write(dir.join("repo/lib.py"), SRC).unwrap();
-    std::fs::write(dir.join("repo/bench/run.py"), BENCH).unwrap();
-    let diff = similar::TextDiff::from_lines(SRC, EXPERT)
-        .unified_diff()
-        .header("a/lib.py", "b/lib.py")
-        .to_string();
-    std::fs::write(dir.join("expert.diff"), diff).unwrap();
-    std::fs::write(
-        dir.join("task.toml"),
-        format!("id = \"{id}\"\ninstruction = \"make work() faster\"\nlanguages = [\"python\"]\nprotected = [\"bench/**\"]\n[source]\npath = \"repo\"\n[expert]\npatch = \"expert.diff\"\n[measure]\nreps = 5\n[[workloads]]\nname = \"{id}.lib.work(n=300000)\"\ncommand = \"python3 bench/run.py\"\n"),
-    )
-    .unwrap();
-}
-
 /// Two models, three tasks, K = 2: 12 rollouts.
 fn write_sweep(dir: &Path) -> std::path::PathBuf {
     for id in ["alpha", "beta", "gamma"] {
-        write_task(&dir.join("tasks").join(id), id);
+        write_work_task(&dir.join("tasks").join(id), id, EXPERT);
     }
     let cfg = dir.join("sweep.toml");
     std::fs::write(

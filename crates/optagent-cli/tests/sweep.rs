@@ -11,30 +11,12 @@ use common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 
-const SRC: &str =
-    "def work(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n";
+const SRC: &str = SLOW_WORK_SRC;
 const FAST: &str = "def work(n):\n    return n * (n - 1) // 2\n";
-const BENCH: &str = "import json, os, sys, time\nsys.path.insert(0, '.')\nimport lib\nt = time.perf_counter()\nr = lib.work(300000)\ns = time.perf_counter() - t\nwith open(os.environ['OPTAGENT_OUTPUT'], 'w') as f:\n    json.dump({'seconds': s, 'result': r}, f)\n";
-
-fn write_task(dir: &Path, id: &str) {
-    std::fs::create_dir_all(dir.join("repo/bench")).unwrap();
-    std::fs::write(dir.join("repo/lib.py"), SRC).unwrap();
-    std::fs::write(dir.join("repo/bench/run.py"), BENCH).unwrap();
-    let diff = similar::TextDiff::from_lines(SRC, FAST)
-        .unified_diff()
-        .header("a/lib.py", "b/lib.py")
-        .to_string();
-    std::fs::write(dir.join("expert.diff"), diff).unwrap();
-    std::fs::write(
-        dir.join("task.toml"),
-        format!("id = \"{id}\"\ninstruction = \"make work() faster\"\nlanguages = [\"python\"]\nprotected = [\"bench/**\"]\n[source]\npath = \"repo\"\n[expert]\npatch = \"expert.diff\"\n[measure]\nreps = 5\n[[workloads]]\nname = \"{id}.lib.work(n=300000)\"\ncommand = \"python3 bench/run.py\"\n"),
-    )
-    .unwrap();
-}
 
 fn write_sweep(dir: &Path) -> std::path::PathBuf {
-    write_task(&dir.join("tasks/alpha"), "alpha");
-    write_task(&dir.join("tasks/beta"), "beta");
+    write_work_task(&dir.join("tasks/alpha"), "alpha", FAST);
+    write_work_task(&dir.join("tasks/beta"), "beta", FAST);
     let cfg = dir.join("sweep.toml");
     std::fs::write(
         &cfg,
@@ -210,7 +192,7 @@ async fn a_killed_sweep_resumes_to_the_same_results_as_an_uninterrupted_one() {
 
 /// One task, k = 1: rollout 0 makes the fast version and submits.
 fn write_small_sweep(dir: &Path, name: &str) -> std::path::PathBuf {
-    write_task(&dir.join("tasks/alpha"), "alpha");
+    write_work_task(&dir.join("tasks/alpha"), "alpha", FAST);
     let cfg = dir.join("sweep.toml");
     std::fs::write(
         &cfg,

@@ -332,25 +332,13 @@ pub fn record_file(output_dir: impl AsRef<Path>, key: &RecordKey) -> PathBuf {
     let (task, model, agent, budget, rollout) = key;
     let name = [task.as_str(), model, agent, budget]
         .iter()
-        .map(|p| path_component(p))
+        .map(|p| optagent_task::tree::path_component(p))
         .collect::<Vec<_>>()
         .join("__");
     output_dir
         .as_ref()
         .join(RECORDS_DIR)
         .join(format!("{name}__r{rollout}.json"))
-}
-
-fn path_component(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Writes one record to its own file, atomically: a temporary file in the same folder, fsynced,
