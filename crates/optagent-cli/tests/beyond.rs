@@ -468,7 +468,8 @@ async fn diversify_gives_each_rollout_the_strategy_of_its_seed_and_records_it() 
         &["-k", "3", "--seed", "1", "--diversify"],
     ))
     .await;
-    assert!(o.status.success(), "{}", text(&o));
+    // No rollout changed anything: solve ran to its end with no verified speedup (exit 3).
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let reqs = server.requests();
     let r = report(out.path());
     let expect = [

@@ -80,7 +80,9 @@ async fn solve_with_secrets(server: &MockServer, commands: &[String], extra: &[&
         .output()
         .await
         .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    // The rollout only looks around and submits no change: `solve` ran to its end and found no
+    // verified speedup (exit 3), not a failure.
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     // The key did reach the provider where it belongs: the Authorization header.
     assert_eq!(
         server.authorizations()[0].as_deref(),

@@ -173,7 +173,9 @@ async fn scripted_session_profiles_edits_benches_submits_and_the_patch_matches_t
         "3",
     ])
     .await;
-    assert!(o.status.success(), "{}", text(&o));
+    // With 3 repetitions the exact test cannot reach alpha 0.01 (its floor is p = 0.1), so
+    // nothing is verified: solve runs to its end and says so with exit 3.
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let a = std::fs::read_to_string(out.path().join("rollout-0/patch.diff")).unwrap();
     let b = std::fs::read_to_string(out2.path().join("rollout-0/patch.diff")).unwrap();
     assert_eq!(a, b, "replaying the trajectory reproduces the patch");

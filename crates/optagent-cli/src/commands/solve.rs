@@ -252,7 +252,10 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| matches!(r.outcome.end, optagent_agent::EndReason::ModelError(_)))
         .collect();
-    let code = exit::solve_code(&model_errors, report.selected.is_some());
+    let code = exit::solve_code(
+        &model_errors,
+        report.selected.is_some() || report.selected_merge.is_some(),
+    );
     match code {
         exit::ALL_MODEL_ERRORS => eprintln!(
             "no rollout ran to an end of its own: every one ended in a model error (exit {code})"
