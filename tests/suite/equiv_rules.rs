@@ -60,7 +60,7 @@ fn differences_are_named_by_their_path() {
     )
     .unwrap_err();
     assert!(
-        e.starts_with("$.a[2].b: expected 1, got 2 (rtol 1e-9, atol 0e0)"),
+        e.starts_with("$.a[2].b: expected 1.0, got 2.0 (rtol 1e-9, atol 0e0)"),
         "{e}"
     );
     let e = equivalent(&json!({"a": 1, "b": 2}), &json!({"a": 1}), 0.0, 0.0).unwrap_err();
