@@ -186,11 +186,20 @@ async fn old_tool_outputs_are_shortened_near_the_context_window() {
     // Six outputs of 5000 characters (about 1250 tokens each) in a 4096-token window: from the
     // fifth on, the conversation passes 3/4 of the window and the outputs older than the last
     // four are shortened, oldest first.
-    let server = MockServer::start().await;
-    for _ in 0..6 {
-        server.push(shell("head -c 5000 /dev/zero | tr '\\0' x"));
-    }
-    server.push(MockReply::tool_call("submit", "{}"));
+    // The server reports what a real one would: about a token per 4 characters of the request
+    // (the loop counts from the server's usage, not from its own estimate alone).
+    let server = MockServer::with_handler(|req: &Value| {
+        let msgs = req["messages"].as_array().cloned().unwrap_or_default();
+        let prompt = (serde_json::to_string(&msgs).unwrap().len() / 4) as u64;
+        let step = msgs.iter().filter(|m| m["role"] == "assistant").count();
+        let reply = if step < 6 {
+            shell("head -c 5000 /dev/zero | tr '\\0' x")
+        } else {
+            MockReply::tool_call("submit", "{}")
+        };
+        reply.with_usage(prompt, 5)
+    })
+    .await;
     let (_d, o) = rollout(&server, unlimited()).await;
     assert_eq!(o.end, EndReason::Submitted, "{o:?}");
     let reqs = server.requests();
