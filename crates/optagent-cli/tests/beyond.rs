@@ -211,24 +211,7 @@ async fn scripted(scripts: Vec<Vec<MockReply>>) -> MockServer {
 }
 
 fn solve_args<'a>(task: &'a str, url: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "solve",
-        task,
-        "--model",
-        "openai/mock-model",
-        "--base-url",
-        url,
-        "--api-key-env",
-        "MOCK_API_KEY",
-        "--out",
-        out,
-        "--bench-reps",
-        "3",
-        "--reps",
-        "5",
-    ];
-    v.extend_from_slice(extra);
-    v
+    mock_solve_args(task, "openai/mock-model", url, out, "5", extra)
 }
 
 fn report(out: &Path) -> Value {

@@ -166,3 +166,34 @@ pub fn write_work_task(dir: &Path, id: &str, expert_src: &str) {
     )
     .unwrap();
 }
+
+/// `optagent solve` against a mock server: `task` with `model` (through `--base-url url`, the key
+/// in `MOCK_API_KEY`), output in `out`, 3 bench repetitions and `reps` verification repetitions,
+/// then `extra`.
+pub fn mock_solve_args<'a>(
+    task: &'a str,
+    model: &'a str,
+    url: &'a str,
+    out: &'a str,
+    reps: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut v = vec![
+        "solve",
+        task,
+        "--model",
+        model,
+        "--base-url",
+        url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+        "--out",
+        out,
+        "--bench-reps",
+        "3",
+        "--reps",
+        reps,
+    ];
+    v.extend_from_slice(extra);
+    v
+}

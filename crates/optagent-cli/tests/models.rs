@@ -14,24 +14,7 @@ use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 
 fn solve_args<'a>(url: &'a str, out: &'a str, model: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "solve",
-        "tasks/pyroute",
-        "--model",
-        model,
-        "--base-url",
-        url,
-        "--api-key-env",
-        "MOCK_API_KEY",
-        "--out",
-        out,
-        "--bench-reps",
-        "3",
-        "--reps",
-        "3",
-    ];
-    v.extend_from_slice(extra);
-    v
+    mock_solve_args("tasks/pyroute", model, url, out, "3", extra)
 }
 
 fn events(out: &std::path::Path, rollout: usize) -> Vec<Value> {

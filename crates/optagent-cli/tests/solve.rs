@@ -12,24 +12,7 @@ use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 
 fn solve_args<'a>(url: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = vec![
-        "solve",
-        "tasks/pyroute",
-        "--model",
-        "openai/mock-model",
-        "--base-url",
-        url,
-        "--api-key-env",
-        "MOCK_API_KEY",
-        "--out",
-        out,
-        "--bench-reps",
-        "3",
-        "--reps",
-        "5",
-    ];
-    v.extend_from_slice(extra);
-    v
+    mock_solve_args("tasks/pyroute", "openai/mock-model", url, out, "5", extra)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
