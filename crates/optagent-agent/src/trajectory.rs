@@ -188,23 +188,7 @@ impl Trajectory {
 mod tests {
     use super::*;
 
-    fn b64(bytes: &[u8]) -> String {
-        // Reference encoder for the test: whole-input base64 with padding.
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for g in bytes.chunks(3) {
-            let b = [g[0], *g.get(1).unwrap_or(&0), *g.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-                out.push(if i <= g.len() {
-                    T[((n >> shift) & 63) as usize] as char
-                } else {
-                    '='
-                });
-            }
-        }
-        out
-    }
+    use optagent_testkit::base64 as b64;
 
     #[test]
     fn a_secret_is_redacted_in_every_encoding_a_command_may_print() {

@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use optagent_testkit::base64;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::json;
 
@@ -17,23 +18,6 @@ const PROVIDER_VAR: &str = "MYLAB_LLM";
 const PROVIDER_KEY: &str = "plainproviderkeyvalue0123";
 const OTHER_VAR: &str = "OPTAGENT_E2E_SERVICE_TOKEN";
 const OTHER_TOKEN: &str = "othertokenvalue-98765-xyz";
-
-fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for g in bytes.chunks(3) {
-        let b = [g[0], *g.get(1).unwrap_or(&0), *g.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            out.push(if i <= g.len() {
-                T[((n >> shift) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    out
-}
 
 /// Every form of the secrets that must not reach the provider.
 fn forbidden() -> Vec<String> {
