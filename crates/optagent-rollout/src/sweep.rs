@@ -317,11 +317,7 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
 }
 
 /// Writes `<out>/report/` from every record of the folder.
-pub(crate) fn write_sweep_report(
-    out: &Path,
-    task_ids: &[String],
-    k: usize,
-) -> Result<PathBuf, String> {
+pub fn write_sweep_report(out: &Path, task_ids: &[String], k: usize) -> Result<PathBuf, String> {
     let records = read_sweep_records(out).map_err(|e| e.to_string())?;
     let report_dir = out.join("report");
     optagent_report::render::write_report(&records, task_ids, k, &report_dir)

@@ -454,9 +454,8 @@ async fn run_slurm(a: SweepArgs, config: SweepConfig) -> anyhow::Result<ExitCode
         .filter_map(|d| optagent_task::Task::load(d).ok())
         .map(|t| t.id().to_string())
         .collect();
-    let records = read_sweep_records(&out)?;
-    let report_dir = out.join("report");
-    optagent_report::render::write_report(&records, &task_ids, k, &report_dir)?;
+    let report_dir = optagent_rollout::sweep::write_sweep_report(&out, &task_ids, k)
+        .map_err(anyhow::Error::msg)?;
     let cells = slurm::status(&out).map_err(anyhow::Error::msg)?;
     let count = |st: slurm::CellState| cells.iter().filter(|(_, s)| *s == st).count();
     println!(
