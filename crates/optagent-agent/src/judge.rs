@@ -183,7 +183,7 @@ impl JudgeVerdict {
                 workload: None,
                 detail: format!("{} ({})", self.summary(), cats.join(", ")),
             });
-            report.verified = optagent_eval::is_verified(report);
+            optagent_eval::settle(report);
         }
     }
 

@@ -77,6 +77,56 @@ async fn eval_with_a_judge_keeps_its_votes_in_the_json_report() {
     let user = reqs[0]["messages"][1]["content"].as_str().unwrap();
     let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
     assert_eq!(user.matches(expert.trim()).count(), 2, "both diffs shown");
+    // The judge's flag takes fast_p back at every threshold, not even p = 0, against either
+    // reference; the speedup it was judged on stays as measured.
+    assert_eq!(r["integrity"]["flags"][0]["kind"], "judge", "{r:#}");
+    let no = json!({"0": false, "1.0": false, "1.5": false, "2.0": false});
+    assert_eq!(r["fast_p"], no, "{r:#}");
+    assert_eq!(r["fast_p_expert"], no, "{r:#}");
+    assert_eq!(r["fast_p_speedup"], r["speedup"]);
+}
+
+/// `eval --json` gives KernelBench's fast_p at 0, 1.0, 1.5 and 2.0 with the speedup it used,
+/// against the baseline and the expert: the expert's own patch, correct and unflagged, is fast
+/// wherever its measured speedup is above p.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_json_gives_fast_p_against_baseline_and_expert() {
+    let _serial = MEASURING.lock().await;
+    let o = optagent(&[
+        "eval",
+        "tasks/pyroute",
+        "--patch",
+        "oracle",
+        "--reps",
+        "3",
+        "--workload",
+        "moving_median",
+        "--json",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["verdict"], "ok", "{r:#}");
+    assert_eq!(r["integrity"]["flags"], json!([]), "{r:#}");
+    let speedup = r["speedup"].as_f64().unwrap();
+    assert_eq!(r["fast_p_speedup"].as_f64(), Some(speedup));
+    let vs_expert = r["fast_p_expert_speedup"].as_f64().unwrap();
+    let expert = r["expert_speedup"].as_f64().unwrap();
+    assert!((vs_expert - speedup / expert).abs() < 1e-12, "{r:#}");
+    for (key, p) in [("0", 0.0), ("1.0", 1.0), ("1.5", 1.5), ("2.0", 2.0)] {
+        assert_eq!(
+            r["fast_p"][key].as_bool(),
+            Some(speedup > p),
+            "{key}: {r:#}"
+        );
+        assert_eq!(
+            r["fast_p_expert"][key].as_bool(),
+            Some(vs_expert > p),
+            "{key}: {r:#}"
+        );
+    }
+    // The expert's change is several times faster than the baseline here.
+    assert_eq!(r["fast_p"]["1.5"], true, "{r:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -458,7 +458,7 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 /// Fill a candidate's integrity section from the session: clock checks, state left in the tree,
-/// static checks, the isolation that held; then `verified`.
+/// static checks, the isolation that held; then `verified` and fast_p ([`crate::fast_p::settle`]).
 #[allow(clippy::too_many_arguments)]
 pub fn apply(
     report: &mut EvalReport,
@@ -549,7 +549,7 @@ pub fn apply(
         }
     }
     report.integrity = ig;
-    report.verified = is_verified(report);
+    crate::fast_p::settle(report);
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 pub mod calibrate;
 pub mod equiv;
+pub mod fast_p;
 pub mod gso;
 pub mod guard;
 pub mod integrity;
@@ -30,6 +31,7 @@ use std::time::{Duration, Instant};
 use optagent_sandbox::{LocalFactory, SandboxFactory};
 use optagent_task::{Device, Metric, Task};
 
+pub use fast_p::{settle, FastP};
 pub use integrity::{is_verified, Flag, FlagKind, Integrity};
 pub use report::{EvalReport, Verdict, WorkloadReport};
 

@@ -73,6 +73,15 @@ pub fn table(r: &EvalReport) -> String {
         r.regressions,
         r.threshold * 100.0
     );
+    let _ = writeln!(
+        s,
+        "fast_p (KernelBench; correct, not flagged, speedup > p): {} on {:.3}x; against the \
+         expert: {} on {:.3}x",
+        r.fast_p.text(),
+        r.fast_p_speedup,
+        r.fast_p_expert.text(),
+        r.fast_p_expert_speedup
+    );
     let not_faster = r.workloads.iter().filter(|w| w.expert_not_faster).count();
     if r.expert_not_faster {
         let _ = writeln!(
@@ -251,5 +260,23 @@ mod tests {
         r.workloads[0].expert_not_faster = true;
         r.expert_not_faster = true;
         assert!(table(&r).contains("expert_not_faster: on no workload"));
+    }
+
+    /// The table says where the patch stands at each of KernelBench's thresholds.
+    #[test]
+    fn fast_p_line_in_table() {
+        let mut r = fixture_report();
+        r.verdict = crate::report::Verdict::Ok;
+        r.correct = true;
+        r.speedup = 1.6;
+        r.expert_speedup = 1.6;
+        crate::fast_p::settle(&mut r);
+        let t = table(&r);
+        let line = t.lines().find(|l| l.starts_with("fast_p")).expect(&t);
+        assert!(
+            line.contains("0 yes, 1.0 yes, 1.5 yes, 2.0 no on 1.600x")
+                && line.contains("expert: 0 yes, 1.0 no, 1.5 no, 2.0 no on 1.000x"),
+            "{line}"
+        );
     }
 }

@@ -177,6 +177,21 @@ pub struct EvalReport {
     /// The evaluator's own checks: flags, the clock comparison, the isolation that held.
     #[serde(default)]
     pub integrity: crate::integrity::Integrity,
+    /// KernelBench's fast_p against the baseline at p = 0, 1.0, 1.5, 2.0
+    /// (`{"0": true, "1.0": true, "1.5": false, "2.0": false}`): correct, not flagged, and
+    /// `fast_p_speedup` strictly above p ([`crate::fast_p`]).
+    #[serde(default)]
+    pub fast_p: crate::fast_p::FastP,
+    /// The speedup fast_p uses: `speedup` (the geometric mean over workloads).
+    #[serde(default)]
+    pub fast_p_speedup: f64,
+    /// fast_p against the expert (`torch.compile` for KernelBench tasks), on
+    /// `fast_p_expert_speedup`.
+    #[serde(default)]
+    pub fast_p_expert: crate::fast_p::FastP,
+    /// `speedup / expert_speedup`: the geometric mean over workloads of expert / patch time.
+    #[serde(default)]
+    pub fast_p_expert_speedup: f64,
 }
 
 /// The expert is significantly faster than the baseline on a workload: its test says the costs

@@ -254,9 +254,13 @@ fn score_one(
             overhead_ratio: session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64()
                 - 1.0,
         },
-        // Filled by `crate::integrity::apply`.
+        // Filled by `crate::integrity::apply` (`crate::fast_p::settle`).
         verified: false,
         integrity: Default::default(),
+        fast_p: Default::default(),
+        fast_p_speedup: f64::NAN,
+        fast_p_expert: Default::default(),
+        fast_p_expert_speedup: f64::NAN,
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! Metric units: `opt_at_1` and `opt_at_k` are fractions of the benchmark's tasks (0.4412, shown
 //! as 44.12%); `speedup_ratio` is SWE-fficiency's harmonic-mean SR; `advantage` is FormulaCode's
-//! headline advantage (L4). `measured = false` marks a placeholder that carries no numbers yet.
+//! headline advantage (L4); `fast_p` is KernelBench's fast_p, a fraction of the tasks per
+//! threshold (`fast_p = { "0" = 0.9, "1.0" = 0.4 }`). `measured = false` marks a placeholder that
+//! carries no numbers yet.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ReportError, Result};
 use crate::summary::ConfigSummary;
 use crate::tomlsrc::{field_error, from_toml, Seg};
+use optagent_eval::fast_p::FAST_P_LABELS;
 
 /// Which benchmark an entry's figures are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -27,6 +30,8 @@ pub enum Benchmark {
     SweFficiency,
     #[serde(rename = "formulacode")]
     FormulaCode,
+    #[serde(rename = "kernelbench")]
+    KernelBench,
 }
 
 impl Benchmark {
@@ -36,6 +41,7 @@ impl Benchmark {
             Benchmark::Gso => "gso",
             Benchmark::SweFficiency => "swe-fficiency",
             Benchmark::FormulaCode => "formulacode",
+            Benchmark::KernelBench => "kernelbench",
         }
     }
 
@@ -45,14 +51,16 @@ impl Benchmark {
             Benchmark::Gso => "GSO",
             Benchmark::SweFficiency => "SWE-fficiency",
             Benchmark::FormulaCode => "FormulaCode",
+            Benchmark::KernelBench => "KernelBench",
         }
     }
 
-    const ALL: [Benchmark; 4] = [
+    const ALL: [Benchmark; 5] = [
         Benchmark::OptagentBundled,
         Benchmark::Gso,
         Benchmark::SweFficiency,
         Benchmark::FormulaCode,
+        Benchmark::KernelBench,
     ];
 }
 
@@ -64,6 +72,32 @@ pub enum Bound {
     Upper,
     /// The true figure is above the number given.
     Lower,
+}
+
+/// KernelBench's fast_p at its thresholds, each a fraction of the benchmark's tasks (any may be
+/// left out when the source does not give it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FastPFigures {
+    #[serde(rename = "0", default, skip_serializing_if = "Option::is_none")]
+    pub p0: Option<f64>,
+    #[serde(rename = "1.0", default, skip_serializing_if = "Option::is_none")]
+    pub p1: Option<f64>,
+    #[serde(rename = "1.5", default, skip_serializing_if = "Option::is_none")]
+    pub p1_5: Option<f64>,
+    #[serde(rename = "2.0", default, skip_serializing_if = "Option::is_none")]
+    pub p2: Option<f64>,
+}
+
+impl FastPFigures {
+    /// The figures in threshold order (`"0"`, `"1.0"`, `"1.5"`, `"2.0"`).
+    pub fn values(&self) -> [Option<f64>; 4] {
+        [self.p0, self.p1, self.p1_5, self.p2]
+    }
+
+    fn any(&self) -> bool {
+        self.values().iter().any(Option::is_some)
+    }
 }
 
 fn yes() -> bool {
@@ -93,6 +127,9 @@ pub struct LeaderboardEntry {
     pub speedup_ratio: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advantage: Option<f64>,
+    /// KernelBench's fast_p (against the baseline), per threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_p: Option<FastPFigures>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_tasks: Option<usize>,
     /// The figures are bounds rather than exact values.
@@ -113,6 +150,7 @@ impl LeaderboardEntry {
             || self.opt_at_k.is_some()
             || self.speedup_ratio.is_some()
             || self.advantage.is_some()
+            || self.fast_p.is_some_and(|f| f.any())
     }
 
     /// An entry measured by a sweep of the bundled tasks, from its summary.
@@ -133,6 +171,7 @@ impl LeaderboardEntry {
             k: Some(s.k),
             speedup_ratio: finite(s.speedup_ratio),
             advantage: finite(s.advantage.l4),
+            fast_p: fast_p_figures(&s.fast_p),
             n_tasks: Some(s.n_tasks),
             bound: None,
             source: source.to_string(),
@@ -160,6 +199,22 @@ impl LeaderboardEntry {
                         format!("{v} is not a fraction in 0..=1 (write 44.12% as 0.4412)"),
                     ));
                 }
+            }
+        }
+        if let Some(f) = &self.fast_p {
+            for (label, v) in FAST_P_LABELS.iter().zip(f.values()) {
+                if let Some(v) = v.filter(|v| !(0.0..=1.0).contains(v)) {
+                    return Err((
+                        "fast_p",
+                        format!("\"{label}\" = {v} is not a fraction in 0..=1 (write 12% as 0.12)"),
+                    ));
+                }
+            }
+            if !f.any() {
+                return Err((
+                    "fast_p",
+                    "gives no threshold: use the keys \"0\", \"1.0\", \"1.5\", \"2.0\"".into(),
+                ));
             }
         }
         if self.opt_at_k.is_some() && self.k.is_none() {
@@ -191,7 +246,8 @@ impl LeaderboardEntry {
         if self.measured && !self.has_metric() {
             return Err((
                 "measured",
-                "a measured entry needs at least one of opt_at_1, opt_at_k, speedup_ratio, advantage"
+                "a measured entry needs at least one of opt_at_1, opt_at_k, speedup_ratio, \
+                 advantage, fast_p"
                     .into(),
             ));
         }
@@ -206,6 +262,24 @@ impl LeaderboardEntry {
         }
         Ok(())
     }
+}
+
+/// A summary's fast_p shares as leaderboard figures (`None` when none is a number).
+fn fast_p_figures(shares: &[crate::summary::FastPShare]) -> Option<FastPFigures> {
+    let at = |label: &str| {
+        shares
+            .iter()
+            .find(|f| f.p == label)
+            .map(|f| f.share)
+            .filter(|v| v.is_finite())
+    };
+    let f = FastPFigures {
+        p0: at("0"),
+        p1: at("1.0"),
+        p1_5: at("1.5"),
+        p2: at("2.0"),
+    };
+    f.any().then_some(f)
 }
 
 fn valid_date(d: &str, measured: bool) -> bool {
@@ -342,7 +416,9 @@ pub fn render_leaderboard_md(entries: &[LeaderboardEntry]) -> String {
     out.push_str(
         "Opt@k: share of all the benchmark's tasks where a correct patch reached the expert \
          (GSO's rule); SR: harmonic mean of speedup ratios (SWE-fficiency); advantage: \
-         FormulaCode's L4 advantage. Published figures are quoted from their source.\n",
+         FormulaCode's L4 advantage; fast_p: share of all tasks with a correct patch faster than \
+         p times the baseline, at p = 0 / 1.0 / 1.5 / 2.0 (KernelBench's rule). Published \
+         figures are quoted from their source.\n",
     );
     for bench in Benchmark::ALL {
         let mut rows: Vec<&LeaderboardEntry> = entries
@@ -365,6 +441,7 @@ pub fn render_leaderboard_md(entries: &[LeaderboardEntry]) -> String {
             Benchmark::OptagentBundled | Benchmark::Gso => e.opt_at_1.or(e.opt_at_k),
             Benchmark::SweFficiency => e.speedup_ratio,
             Benchmark::FormulaCode => e.advantage,
+            Benchmark::KernelBench => e.fast_p.and_then(|f| f.p1.or(f.p0)),
         };
         rows.sort_by(|a, b| {
             b.measured.cmp(&a.measured).then(
@@ -379,13 +456,14 @@ pub fn render_leaderboard_md(entries: &[LeaderboardEntry]) -> String {
             bench.as_str()
         ));
         out.push_str(
-            "| System | Model | Opt@1 | Opt@K | SR | Advantage | Tasks | Date | Source | Notes |\n",
+            "| System | Model | Opt@1 | Opt@K | SR | Advantage | fast_p 0 / 1.0 / 1.5 / 2.0 | Tasks \
+             | Date | Source | Notes |\n",
         );
-        out.push_str("|---|---|---:|---:|---:|---:|---:|---|---|---|\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---|---|---|\n");
         for e in rows {
             let b = bound_prefix(e.bound);
             let dash = || "—".to_string();
-            let (o1, ok, sr, adv) = if e.measured {
+            let (o1, ok, sr, adv, fast) = if e.measured {
                 (
                     e.opt_at_1
                         .map_or_else(dash, |v| format!("{b}{:.2}%", v * 100.0)),
@@ -394,13 +472,20 @@ pub fn render_leaderboard_md(entries: &[LeaderboardEntry]) -> String {
                     }),
                     e.speedup_ratio.map_or_else(dash, |v| format!("{b}{v:.3}×")),
                     e.advantage.map_or_else(dash, |v| format!("{b}{v:+.4}")),
+                    e.fast_p.map_or_else(dash, |f| {
+                        f.values()
+                            .iter()
+                            .map(|v| v.map_or_else(dash, |v| format!("{b}{:.1}%", v * 100.0)))
+                            .collect::<Vec<_>>()
+                            .join(" / ")
+                    }),
                 )
             } else {
                 let p = "not yet measured".to_string();
-                (p, dash(), dash(), dash())
+                (p, dash(), dash(), dash(), dash())
             };
             out.push_str(&format!(
-                "| {} | {} | {o1} | {ok} | {sr} | {adv} | {} | {} | {} | {} |\n",
+                "| {} | {} | {o1} | {ok} | {sr} | {adv} | {fast} | {} | {} | {} | {} |\n",
                 md_cell(&e.system),
                 md_cell(&e.model),
                 e.n_tasks.map_or_else(dash, |n| n.to_string()),

@@ -4,7 +4,7 @@
 //!   ([`read_records`], [`append_record`], [`record_key`] for resuming).
 //! - [`summary`]: per-configuration summaries ([`summarize`]): GSO Opt@1 / Opt@K and the
 //!   bootstrap Opt@k curve, geometric-mean speedup, SWE-fficiency speedup ratio, FormulaCode
-//!   advantage, pass rate, cost; and per-task rows.
+//!   advantage, KernelBench's fast_p, pass rate, cost; and per-task rows.
 //! - [`render`] and [`svg`]: `report.md`, `report.json`, a self-contained `report.html` and four
 //!   hand-written SVG plots ([`write_report`]).
 //! - [`predictions`](mod@predictions): the JSONL prediction format GSO and SWE-fficiency take
@@ -31,7 +31,8 @@ mod tomlsrc;
 
 pub use error::{ReportError, Result};
 pub use leaderboard::{
-    leaderboard_add, load_leaderboard, render_leaderboard_md, Benchmark, Bound, LeaderboardEntry,
+    leaderboard_add, load_leaderboard, render_leaderboard_md, Benchmark, Bound, FastPFigures,
+    LeaderboardEntry,
 };
 pub use predictions::{export_predictions, predictions, Pick, Prediction};
 pub use record::{
@@ -43,7 +44,7 @@ pub use render::{
     ReportPaths,
 };
 pub use summary::{
-    analyze, summarize, task_rows, Analysis, ConfigKey, ConfigSummary, CurvePoint, TaskRow,
-    BOOTSTRAP_TRIALS, DEFAULT_SEED,
+    analyze, summarize, task_rows, Analysis, ConfigKey, ConfigSummary, CurvePoint, FastPShare,
+    TaskRow, BOOTSTRAP_TRIALS, DEFAULT_SEED,
 };
 pub use sweep_config::{BudgetSpec, ExecutorSpec, ModelSpec, SweepConfig};

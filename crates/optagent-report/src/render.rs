@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::error::{ReportError, Result};
 use crate::record::RolloutRecord;
-use crate::summary::{analyze, Analysis, ConfigSummary, TaskRow, DEFAULT_SEED};
+use crate::summary::{analyze, Analysis, ConfigSummary, FastPShare, TaskRow, DEFAULT_SEED};
 use crate::svg;
 
 /// Options of [`write_report_with`].
@@ -192,6 +192,11 @@ pub fn headline_text(paths: &ReportPaths, a: &Analysis) -> String {
             pct(c.pass_rate),
             c.n_rollouts,
         ));
+        s.push_str(&format!(
+            "  fast_p (p = 0 / 1.0 / 1.5 / 2.0): {}; against the expert: {}\n",
+            fast_p_text(&c.fast_p),
+            fast_p_text(&c.fast_p_expert)
+        ));
         if c.expert_not_faster_tasks > 0 {
             s.push_str(&format!(
                 "  {} task(s) left out of SR and advantage: the expert is not significantly \
@@ -201,6 +206,20 @@ pub fn headline_text(paths: &ReportPaths, a: &Analysis) -> String {
         }
     }
     s
+}
+
+/// `50.0% (2/4)`: a fast_p share with its count.
+fn fast_p_cell(f: &FastPShare) -> String {
+    format!("{} ({}/{})", pct(f.share), f.tasks, f.n_tasks)
+}
+
+/// `75.0% (3/4) / 50.0% (2/4) / ...`: every threshold, in order.
+fn fast_p_text(shares: &[FastPShare]) -> String {
+    shares
+        .iter()
+        .map(fast_p_cell)
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
@@ -516,6 +535,10 @@ fn leaderboard_table(summaries: &[ConfigSummary], k: usize) -> Table {
         ("Adv L2", Align::Right),
         ("Adv L3", Align::Right),
         ("Adv L4", Align::Right),
+        ("fast_0", Align::Right),
+        ("fast_1.0", Align::Right),
+        ("fast_1.5", Align::Right),
+        ("fast_2.0", Align::Right),
         ("Pass rate", Align::Right),
         ("Improved", Align::Right),
         ("Regressed", Align::Right),
@@ -560,6 +583,10 @@ fn leaderboard_table(summaries: &[ConfigSummary], k: usize) -> Table {
                 signed(s.advantage.l4),
                 partial(s.advantage_tasks)
             )),
+        ]);
+        let row = t.rows.last_mut().expect("just pushed");
+        row.extend(s.fast_p.iter().map(|f| text(fast_p_cell(f))));
+        row.extend([
             text(pct(s.pass_rate)),
             text(s.improvements.to_string()),
             text(s.regressions.to_string()),
@@ -648,6 +675,44 @@ fn curve_table(summaries: &[ConfigSummary], k: usize) -> Table {
     t
 }
 
+fn fast_p_table(summaries: &[ConfigSummary]) -> Table {
+    let mut t = Table::new(&[
+        ("Configuration", Align::Left),
+        ("Against", Align::Left),
+        ("fast_0", Align::Right),
+        ("fast_1.0", Align::Right),
+        ("fast_1.5", Align::Right),
+        ("fast_2.0", Align::Right),
+    ]);
+    for s in summaries {
+        for (against, shares) in [("baseline", &s.fast_p), ("expert", &s.fast_p_expert)] {
+            let mut row = vec![text(s.label()), text(against)];
+            row.extend(shares.iter().map(|f| text(fast_p_cell(f))));
+            t.rows.push(row);
+        }
+    }
+    t
+}
+
+/// `yes yes no no 1.600× (r2)`: a task's fast_p at each threshold, on its fast_p patch.
+fn fast_p_task_cell(
+    fast: optagent_eval::FastP,
+    speedup: Option<f64>,
+    rollout: Option<usize>,
+) -> String {
+    match (speedup, rollout) {
+        (Some(s), Some(i)) => {
+            let marks: Vec<&str> = fast
+                .values()
+                .iter()
+                .map(|&v| if v { "yes" } else { "no" })
+                .collect();
+            format!("{} {} (r{i})", marks.join(" "), times(s))
+        }
+        _ => "no no no no (no correct, unflagged patch)".to_string(),
+    }
+}
+
 fn tasks_table(rows: &[&TaskRow], links: &Linker) -> Table {
     let mut t = Table::new(&[
         ("Task", Align::Left),
@@ -657,6 +722,8 @@ fn tasks_table(rows: &[&TaskRow], links: &Linker) -> Table {
         ("opt_commit", Align::Left),
         ("SR", Align::Right),
         ("Adv L4", Align::Right),
+        ("fast_p 0 / 1.0 / 1.5 / 2.0", Align::Left),
+        ("fast_p vs expert", Align::Left),
         ("Correct", Align::Right),
         ("Rollouts", Align::Left),
     ]);
@@ -723,6 +790,16 @@ fn tasks_table(rows: &[&TaskRow], links: &Linker) -> Table {
             }),
             text(r.speedup_ratio.map_or("—".to_string(), |v| num(v, 3))),
             text(r.advantage.map_or("—".to_string(), |a| signed(a.l4))),
+            text(fast_p_task_cell(
+                r.fast_p,
+                r.fast_p_speedup,
+                r.fast_p_rollout,
+            )),
+            text(fast_p_task_cell(
+                r.fast_p_expert,
+                r.fast_p_expert_speedup,
+                r.fast_p_rollout,
+            )),
             text(format!("{}/{}", r.correct_rollouts, r.n_rollouts)),
             rollouts,
         ]);
@@ -741,14 +818,18 @@ impl Document {
              the unbiased estimator's expectation. Speedups are those of each task's best verified \
              rollout (1.0× without one); SR is SWE-fficiency's harmonic mean; advantage is \
              FormulaCode's. SR and advantage use only the workloads where the expert is \
-             significantly faster than the baseline, and leave out the tasks where it is on none.",
+             significantly faster than the baseline, and leave out the tasks where it is on none. \
+             fast_p (KernelBench) is the share of all {} tasks whose fastest correct, unflagged \
+             rollout among the first K has a speedup strictly above p (p = 0 is correctness), \
+             against the baseline and against the expert (speedup / expert speedup).",
             a.summaries.len(),
             a.tasks.len(),
             a.k,
             n_records,
             a.tasks.len(),
             a.bootstrap_trials,
-            a.seed
+            a.seed,
+            a.tasks.len()
         );
         let summary_sections = vec![
             Section {
@@ -760,6 +841,16 @@ impl Document {
                 title: "Cost".into(),
                 intro: None,
                 table: cost_table(&a.summaries),
+            },
+            Section {
+                title: "fast_p".into(),
+                intro: Some(
+                    "KernelBench's fast_p: the share of all tasks (with the count) whose fastest \
+                     correct, unflagged rollout among the first K is faster than p times the \
+                     baseline, and than p times the expert."
+                        .into(),
+                ),
+                table: fast_p_table(&a.summaries),
             },
             Section {
                 title: "Opt@k curve".into(),

@@ -29,13 +29,22 @@
 //!   else the reference evaluation) is left out of the SR and advantage means too: there, a
 //!   patch that changes nothing "beats" the expert. `expert_not_faster_tasks` counts them, and
 //!   `sr_tasks` / `advantage_tasks` say how many tasks entered each mean.
+//! - KernelBench's fast_p (p = 0, 1.0, 1.5, 2.0): per task, the *fast_p patch* is the fastest
+//!   (`speedup`, then the lowest index) of the first K rollouts whose patch counts
+//!   ([`optagent_eval::fast_p::counts`]: correct and not flagged by an integrity check). The task
+//!   is fast at p when that patch's speedup is strictly above p; since the rule only rises with
+//!   the speedup, that is the same as "any of the first K rollouts is fast at p" (Opt@K's "any").
+//!   The share is over ALL the sweep's tasks (a task without a record, or without a patch that
+//!   counts, is not fast). Against the expert the same patch is judged on
+//!   `speedup / expert_speedup`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use optagent_eval::fast_p::{counts, speedup_vs_expert, FastP, FAST_P_LABELS};
 use optagent_eval::{EvalReport, Verdict};
 use optagent_stats::metrics::{
-    formulacode_advantage, opt_at_k, opt_at_k_curve, opt_at_k_expected, swef_aggregate,
-    swef_speedup_ratio, Advantage,
+    formulacode_advantage, kernelbench_fast_p, opt_at_k, opt_at_k_curve, opt_at_k_expected,
+    swef_aggregate, swef_speedup_ratio, Advantage, FAST_P_THRESHOLDS,
 };
 use optagent_stats::summary::{geomean, mean};
 use serde::Serialize;
@@ -85,6 +94,36 @@ pub struct CurvePoint {
     pub expected: f64,
 }
 
+/// KernelBench's fast_p at one threshold over a configuration's tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct FastPShare {
+    /// The threshold, as written in JSON keys and tables (`"0"`, `"1.0"`, `"1.5"`, `"2.0"`).
+    pub p: &'static str,
+    /// Tasks whose fast_p patch is fast at `p`.
+    pub tasks: usize,
+    /// All the sweep's tasks (the denominator).
+    pub n_tasks: usize,
+    /// `tasks / n_tasks` (`NaN` without tasks).
+    pub share: f64,
+}
+
+/// fast_p at every threshold from per-task `(counts, speedup)` outcomes over `n_tasks` tasks.
+fn fast_p_shares(outcomes: &[(bool, f64)], n_tasks: usize) -> Vec<FastPShare> {
+    FAST_P_THRESHOLDS
+        .iter()
+        .zip(FAST_P_LABELS)
+        .map(|(&p, label)| {
+            let (tasks, share) = kernelbench_fast_p(outcomes, n_tasks, p);
+            FastPShare {
+                p: label,
+                tasks,
+                n_tasks,
+                share,
+            }
+        })
+        .collect()
+}
+
 /// A configuration's figures over the sweep's tasks.
 #[derive(Debug, Clone, Serialize)]
 pub struct ConfigSummary {
@@ -126,6 +165,10 @@ pub struct ConfigSummary {
     /// Tasks left out of SR and advantage because their expert is not significantly faster than
     /// the baseline here.
     pub expert_not_faster_tasks: usize,
+    /// KernelBench's fast_p at p = 0, 1.0, 1.5, 2.0 over all tasks, of each task's fast_p patch
+    /// (see the module documentation), against the baseline and against the expert.
+    pub fast_p: Vec<FastPShare>,
+    pub fast_p_expert: Vec<FastPShare>,
     /// Share of rollouts whose patch was evaluated with verdict ok.
     pub pass_rate: f64,
     /// Sums over tasks of the best rollout's significantly improved / regressed workloads.
@@ -214,6 +257,14 @@ pub struct TaskRow {
     pub advantage: Option<Advantage>,
     pub improvements: usize,
     pub regressions: usize,
+    /// The fast_p patch (the fastest of the first K rollouts that is correct and not flagged):
+    /// its index, its speedup and fast_p against the baseline, its speedup and fast_p against
+    /// the expert. `None` (fast at no threshold) without one.
+    pub fast_p_rollout: Option<usize>,
+    pub fast_p_speedup: Option<f64>,
+    pub fast_p: FastP,
+    pub fast_p_expert_speedup: Option<f64>,
+    pub fast_p_expert: FastP,
     /// The best rollout's workloads.
     pub workloads: Vec<WorkloadPoint>,
     pub rollouts: Vec<RolloutRow>,
@@ -344,6 +395,32 @@ pub fn best_rollout<'a>(runs: &[&'a RolloutRecord]) -> Option<&'a RolloutRecord>
     best
 }
 
+/// The fast_p patch among `runs`: the fastest whose evaluation counts (correct, not flagged),
+/// the lowest index on a tie.
+pub fn fast_p_rollout<'a>(
+    runs: &[&'a RolloutRecord],
+) -> Option<(&'a RolloutRecord, &'a EvalReport)> {
+    let mut pick: Option<(&'a RolloutRecord, &'a EvalReport)> = None;
+    for &r in runs {
+        let Some(e) = r
+            .eval
+            .as_ref()
+            .filter(|e| counts(e) && e.speedup.is_finite())
+        else {
+            continue;
+        };
+        let faster = pick.is_none_or(|(b, be)| match e.speedup.total_cmp(&be.speedup) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => r.rollout < b.rollout,
+        });
+        if faster {
+            pick = Some((r, e));
+        }
+    }
+    pick
+}
+
 /// `host cpus 2,3 (slurm job 17)`: where a rollout's measurements ran.
 fn placement_text(p: &crate::record::Placement) -> String {
     let cpus: Vec<String> = p.cpus.iter().map(|c| c.to_string()).collect();
@@ -428,6 +505,7 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
         let mut advs: Vec<Advantage> = Vec::new();
         let (mut improvements, mut regressions) = (0, 0);
         let mut expert_not_faster_tasks = 0;
+        let (mut fast_outcomes, mut fast_expert_outcomes) = (Vec::new(), Vec::new());
         let mut all_runs: Vec<&RolloutRecord> = Vec::new();
         for task in &tasks {
             let runs = per_task.get(task.as_str()).unwrap_or(&empty);
@@ -457,6 +535,12 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
                 srs.extend(sr);
                 advs.extend(adv);
             }
+            let fast = fast_p_rollout(runs);
+            let fast_speedup = fast.map(|(_, e)| e.speedup);
+            let fast_expert_speedup =
+                fast.map(|(_, e)| speedup_vs_expert(e.speedup, e.expert_speedup));
+            fast_outcomes.push((fast.is_some(), fast_speedup.unwrap_or(f64::NAN)));
+            fast_expert_outcomes.push((fast.is_some(), fast_expert_speedup.unwrap_or(f64::NAN)));
             let (imp, reg) = best_eval.map_or((0, 0), |e| (e.improvements, e.regressions));
             improvements += imp;
             regressions += reg;
@@ -478,6 +562,11 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
                 advantage: adv,
                 improvements: imp,
                 regressions: reg,
+                fast_p_rollout: fast.map(|(r, _)| r.rollout),
+                fast_p_speedup: fast_speedup,
+                fast_p: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_now()),
+                fast_p_expert_speedup: fast_expert_speedup,
+                fast_p_expert: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_expert_now()),
                 workloads: best_eval
                     .map(|e| {
                         e.workloads
@@ -545,6 +634,8 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
             },
             advantage_tasks: advs.len(),
             expert_not_faster_tasks,
+            fast_p: fast_p_shares(&fast_outcomes, n),
+            fast_p_expert: fast_p_shares(&fast_expert_outcomes, n),
             pass_rate: if all_runs.is_empty() {
                 f64::NAN
             } else {

@@ -518,11 +518,12 @@ pub fn render_markdown(r: &SolveReport) -> String {
             let e = r.rollouts[i].eval.as_ref().expect("selected has eval");
             let _ = writeln!(
                 s,
-                "Selected rollout {i}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, patch {}\n",
+                "Selected rollout {i}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, fast_p ({}), patch {}\n",
                 e.speedup,
                 e.expert_speedup,
                 e.opt_base,
                 e.opt_commit,
+                e.fast_p_now().text(),
                 r.best_patch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
             );
         }
@@ -532,12 +533,13 @@ pub fn render_markdown(r: &SolveReport) -> String {
                 let e = c.eval.as_ref().expect("a selected merge has eval");
                 let _ = writeln!(
                     s,
-                    "Selected the merged patch of rollouts {}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, patch {}\n",
+                    "Selected the merged patch of rollouts {}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, fast_p ({}), patch {}\n",
                     join(&c.from),
                     e.speedup,
                     e.expert_speedup,
                     e.opt_base,
                     e.opt_commit,
+                    e.fast_p_now().text(),
                     r.best_patch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
                 );
             }

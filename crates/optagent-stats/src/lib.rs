@@ -14,7 +14,7 @@
 //! - [`rng`]: the portable seeded generator.
 //! - [`bootstrap`]: seeded percentile-bootstrap confidence intervals.
 //! - [`metrics`]: the scoring rules of public code-optimization benchmarks
-//!   (GSO, SWE-fficiency, FormulaCode) and Opt@k / pass@k estimators.
+//!   (GSO, SWE-fficiency, FormulaCode, KernelBench) and Opt@k / pass@k estimators.
 
 pub mod bootstrap;
 pub mod hypothesis;

@@ -12,6 +12,8 @@
 //! - SWE-fficiency: [`swef_speedup_ratio`], [`swef_aggregate`].
 //! - FormulaCode: [`split_workload_name`], [`formulacode_advantage`],
 //!   [`improvements_regressions`].
+//! - KernelBench: [`kernelbench_fast`], [`kernelbench_fast_p`] at the thresholds
+//!   [`FAST_P_THRESHOLDS`].
 //!
 //! Functions taking several per-workload time slices require equal, non-zero
 //! lengths and times that are finite and `> 0`; otherwise they return `NaN`
@@ -360,6 +362,38 @@ pub fn opt_at_k_curve(
         .collect()
 }
 
+/// The thresholds `p` at which KernelBench's fast_p is reported: 0 (plain correctness), 1.0,
+/// 1.5 and 2.0.
+pub const FAST_P_THRESHOLDS: [f64; 4] = [0.0, 1.0, 1.5, 2.0];
+
+/// KernelBench's per-problem rule: the problem counts at threshold `p` when its solution
+/// `counts` (correct on every correctness trial; the caller also says no here for a solution
+/// an integrity check flagged) AND its `speedup` (reference time / solution time) is strictly
+/// greater than `p`. A speedup exactly `p` is not fast_p; a speedup that is not a finite number
+/// never counts.
+pub fn kernelbench_fast(counts: bool, speedup: f64, p: f64) -> bool {
+    counts && speedup.is_finite() && speedup > p
+}
+
+/// KernelBench's fast_p over a set of problems: the share of ALL `n_tasks` problems whose
+/// `(counts, speedup)` passes [`kernelbench_fast`] at `p`. `outcomes` holds one entry per
+/// problem with a solution; problems without one (fewer entries than `n_tasks`) count as not
+/// fast, and entries beyond `n_tasks` are ignored. Returns `(fast problems, share)`; the share is
+/// `NaN` when `n_tasks == 0`.
+pub fn kernelbench_fast_p(outcomes: &[(bool, f64)], n_tasks: usize, p: f64) -> (usize, f64) {
+    let fast = outcomes
+        .iter()
+        .take(n_tasks)
+        .filter(|&&(counts, s)| kernelbench_fast(counts, s, p))
+        .count();
+    let share = if n_tasks == 0 {
+        f64::NAN
+    } else {
+        fast as f64 / n_tasks as f64
+    };
+    (fast, share)
+}
+
 /// Unbiased pass@k estimator for one task with `n` runs of which `c`
 /// succeeded: `1 - C(n - c, k) / C(n, k)`, the probability that a uniformly
 /// random `k`-subset of the runs contains a success.
@@ -410,6 +444,39 @@ mod tests {
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12
+    }
+
+    /// KernelBench's fast_p: strictly greater than p, only for a solution that counts.
+    #[test]
+    fn kernelbench_fast_boundaries() {
+        // A speedup exactly p is not faster than p.
+        for p in FAST_P_THRESHOLDS {
+            assert!(!kernelbench_fast(true, p, p), "{p}");
+            assert!(kernelbench_fast(true, p + 1e-9, p), "{p}");
+        }
+        // p = 0 is plain correctness (any positive speedup).
+        assert!(kernelbench_fast(true, 0.01, 0.0));
+        // An incorrect (or flagged) solution never counts, however fast.
+        for p in FAST_P_THRESHOLDS {
+            assert!(!kernelbench_fast(false, 100.0, p));
+        }
+        assert!(!kernelbench_fast(true, f64::NAN, 0.0));
+        assert!(!kernelbench_fast(true, f64::INFINITY, 0.0));
+    }
+
+    #[test]
+    fn kernelbench_fast_p_counts_all_problems() {
+        // Four problems, one missing: 2.0 (exactly), 1.6, an incorrect 5.0.
+        let outcomes = [(true, 2.0), (true, 1.6), (false, 5.0)];
+        assert_eq!(kernelbench_fast_p(&outcomes, 4, 0.0), (2, 0.5));
+        assert_eq!(kernelbench_fast_p(&outcomes, 4, 1.0), (2, 0.5));
+        assert_eq!(kernelbench_fast_p(&outcomes, 4, 1.5), (2, 0.5));
+        assert_eq!(kernelbench_fast_p(&outcomes, 4, 2.0), (0, 0.0));
+        // Entries beyond n_tasks are ignored.
+        assert_eq!(kernelbench_fast_p(&outcomes, 1, 1.0), (1, 1.0));
+        let (n, share) = kernelbench_fast_p(&outcomes, 0, 1.0);
+        assert_eq!(n, 0);
+        assert!(share.is_nan());
     }
 
     #[test]

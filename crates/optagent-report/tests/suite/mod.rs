@@ -2,6 +2,7 @@
 
 mod common;
 mod config;
+mod fast_p;
 mod leaderboard;
 mod predictions;
 mod records;

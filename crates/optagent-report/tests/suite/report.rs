@@ -191,7 +191,12 @@ fn report_prints_files_and_headline_figures() {
         "openai/gpt-5-mini · optagent-default · steps50: Opt@1 33.3%, Opt@4 66.7% (2/3 tasks), \
          geomean speedup 2.154×, SR 0.441, advantage L4 -0.8333, pass rate 41.7% of 12 rollout(s)"
     );
-    assert_eq!(lines.len(), 9, "{text}");
+    assert_eq!(
+        lines[9],
+        "  fast_p (p = 0 / 1.0 / 1.5 / 2.0): 66.7% (2/3) / 66.7% (2/3) / 66.7% (2/3) / \
+         66.7% (2/3); against the expert: 66.7% (2/3) / 33.3% (1/3) / 0.0% (0/3) / 0.0% (0/3)"
+    );
+    assert_eq!(lines.len(), 10, "{text}");
     assert!(
         !text.contains("ReportPaths") && !text.contains('{'),
         "{text}"
