@@ -4,8 +4,8 @@
     python3 bench/run.py --check    KernelBench's correctness check only, no timing
 
 Both build reference.Model and solution.ModelNew from get_init_inputs() under the same seed (so
-their weights match), make inputs with reference.get_inputs() on the CPU under a trial's seed and
-move them to the device, and compare ModelNew's output with Model's on every trial with
+their weights match), make inputs with reference.get_inputs() under a trial's seed, created on the
+device, and compare ModelNew's output with Model's on every trial with
 KernelBench's tolerance (torch.allclose, rtol = atol = TOLERANCE below). The timed run is
 optagent_bench.run: warm-up, CUDA events around each call after a device synchronize and an L2
 flush, integrity checks; without CUDA, host timing (docs/task-format.md, "GPU timing").
@@ -35,8 +35,11 @@ def to_device(xs, dev):
 
 
 def make_inputs(seed, dev):
+    # Made on the device directly (KernelBench makes them on the CPU and copies them; a level-1
+    # input can be gigabytes, which the CPU would take seconds to fill).
     torch.manual_seed(seed)
-    return to_device(reference.get_inputs(), dev)
+    with torch.device(dev):
+        return to_device(reference.get_inputs(), dev)
 
 
 def build(dev):
@@ -56,7 +59,7 @@ def check(dev):
             xs = make_inputs(ob.seed_of(200 + t), dev)
             expected = ref(*[ob._clone(x) for x in xs])
             got = new(*xs)
-            why = ob.compare(ob._to_host(expected), ob._to_host(got), TOLERANCE, TOLERANCE,
+            why = ob.compare(expected, got, TOLERANCE, TOLERANCE,
                              "correctness trial %d" % t)
             if why:
                 sys.stderr.write("wrong result: %s\n" % why)

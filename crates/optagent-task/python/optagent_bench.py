@@ -22,7 +22,7 @@ gives the verdict by its own rules):
 - on CUDA, per trial: a device synchronize, an L2 flush (a buffer of twice the device's L2 size
   written), a synchronize, then CUDA events recorded around the call on the current stream and a
   synchronize of the whole device; the trial's time is the events' elapsed time.
-- the outputs are moved to the host and reduced (shape, dtype, sums, a few samples) into the
+- the outputs are reduced on the device and the figures moved to the host (shape, dtype, sums, a few samples) into the
   `result` the evaluator compares with the baseline's (`[measure] rtol/atol`); with a
   `reference`, each trial's output is also compared element-wise with the reference's output on
   an untouched copy of the same inputs (computed after the timed call, so the code under test
@@ -145,7 +145,7 @@ def summarize(out):
     """A JSON summary of an output (on the host): per tensor its shape, dtype, the sum of
     absolute values and of squares, and six samples, in float64."""
     if isinstance(out, _torch.Tensor):
-        flat = out.detach().to("cpu", _torch.float64).reshape(-1)
+        flat = out.detach().reshape(-1).to(_torch.float64)  # on its own device
         n = flat.numel()
         picks = sorted({0, n // 7, n // 3, n // 2, (2 * n) // 3, n - 1}) if n else []
         return {
@@ -171,8 +171,8 @@ def compare(expected, got, rtol, atol, where="output"):
             return "%s: expected a tensor, got %s" % (where, type(got).__name__)
         if tuple(expected.shape) != tuple(got.shape):
             return "%s: shape %s, expected %s" % (where, tuple(got.shape), tuple(expected.shape))
-        e = expected.detach().to("cpu")
-        g = got.detach().to("cpu")
+        e = expected.detach()
+        g = got.detach().to(e.device)
         if e.dtype != g.dtype:
             g = g.to(e.dtype)
         if not _torch.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
@@ -276,8 +276,8 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
             "time.perf_counter around a synchronous call; these are not GPU figures\n"
         )
     # Seeds: stream 0 for warm-up inputs, 1.. for the trials, each a fresh set.
-    trial_inputs = [make_inputs(seed_of(100 + t), dev) for t in range(trials)]
-    warm_inputs = [make_inputs(seed_of(50 + w), dev) for w in range(warmup)]
+    # Inputs are made per trial, just before it (a KernelBench input can be gigabytes).
+    first = make_inputs(seed_of(100), dev)
     if cuda:
         _cuda_sync()
     if os.environ.get("OPTAGENT_SETUP_ONLY") == "1":
@@ -291,13 +291,15 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
             _cuda_sync()
 
     with _torch.inference_mode():
-        for inp in warm_inputs:
-            call(*inp)
+        for w in range(warmup):
+            call(*make_inputs(seed_of(50 + w), dev))
             sync()
-        del warm_inputs
         stream0 = _current_stream() if cuda else None
-        times, hosts, summaries = [], [], []
-        for t, inp in enumerate(trial_inputs):
+        times, hosts, summaries, input_digests = [], [], [], set()
+        for t in range(trials):
+            inp = first if t == 0 else make_inputs(seed_of(100 + t), dev)
+            first = None
+            input_digests.add(json.dumps(summarize(inp), sort_keys=True))
             pristine = _clone(inp)
             in_ptrs = _data_ptrs(inp)
             sync()
@@ -329,7 +331,7 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
                 flags.add("stream_escape", "trial %d: the device-synchronized host time %.6fs is "
                           "%.1fx the CUDA events' %.6fs: work ran outside the timed stream"
                           % (t, host, host / max(secs, 1e-9), secs))
-            host_out = _to_host(out)
+            host_out = out
             if _data_ptrs(out) & in_ptrs:
                 flags.add("output_aliases_input", "trial %d: the output shares memory with an "
                           "input" % t)
@@ -343,18 +345,17 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
             if reference is not None:
                 expected = reference(*pristine)
                 sync()
-                why = compare(_to_host(expected), host_out, rtol, atol, "trial %d output" % t)
+                why = compare(expected, host_out, rtol, atol, "trial %d output" % t)
                 if why:
                     sys.stderr.write("optagent_bench: wrong result: %s\n" % why)
                     sys.exit(1)
                 del expected
             summaries.append(reduce(host_out))
-            del out, pristine
+            del out, pristine, inp, host_out
     # Identical outputs for distinct inputs: a result reused between calls.
     digests = [hashlib.sha256(json.dumps(s, sort_keys=True).encode()).hexdigest()
                for s in summaries]
-    inputs_differ = len({hashlib.sha256(json.dumps(summarize(_to_host(i)), sort_keys=True)
-                                         .encode()).hexdigest() for i in trial_inputs}) > 1
+    inputs_differ = len(input_digests) > 1
     if inputs_differ and len(set(digests)) == 1 and len(digests) > 1:
         flags.add("result_reused", "every trial returned the same output for different inputs")
     payload = {

@@ -52,13 +52,8 @@ pub struct Problem {
 
 /// The folders `level<N>` under `dir`, or under `dir/KernelBench`, or `dir` itself when it is one.
 fn level_dirs(dir: &Path) -> Vec<(u32, PathBuf)> {
-    let level_of = |p: &Path| -> Option<u32> {
-        p.file_name()?
-            .to_str()?
-            .strip_prefix("level")?
-            .parse()
-            .ok()
-    };
+    let level_of =
+        |p: &Path| -> Option<u32> { p.file_name()?.to_str()?.strip_prefix("level")?.parse().ok() };
     if let Some(l) = level_of(dir) {
         return vec![(l, dir.to_path_buf())];
     }
@@ -87,7 +82,9 @@ pub fn read(dir: &Path, level: Option<u32>, only: &[String]) -> Result<Vec<Probl
         message,
     };
     if !dir.is_dir() {
-        return Err(parse("not a folder (expected a KernelBench checkout)".into()));
+        return Err(parse(
+            "not a folder (expected a KernelBench checkout)".into(),
+        ));
     }
     let levels = level_dirs(dir);
     if levels.is_empty() {
@@ -228,11 +225,9 @@ pub fn replace_diff(path: &str, old: &str, new: &str) -> String {
 
 /// The task id of a problem: `kernelbench-L<level>-<stem>`.
 pub fn problem_id(p: &Problem) -> Result<String, ImportError> {
-    task_id(&format!("kernelbench-L{}-{}", p.level, p.stem)).map_err(|message| {
-        ImportError::Parse {
-            path: p.path.clone(),
-            message,
-        }
+    task_id(&format!("kernelbench-L{}-{}", p.level, p.stem)).map_err(|message| ImportError::Parse {
+        path: p.path.clone(),
+        message,
     })
 }
 
@@ -246,7 +241,9 @@ pub fn run_script() -> String {
 }
 
 fn task_toml(p: &Problem, id: &str) -> String {
-    let name = p.stem.replace(|c: char| !(c.is_alphanumeric() || c == '_'), "_");
+    let name = p
+        .stem
+        .replace(|c: char| !(c.is_alphanumeric() || c == '_'), "_");
     format!(
         r#"# Imported by `optagent import kernelbench` from {src}
 id = "{id}"
@@ -396,7 +393,9 @@ mod tests {
         assert!(e.contains("1_X.py") && e.contains("get_inputs"), "{e}");
         let e = read(d.path(), Some(2), &[]).unwrap_err().to_string();
         assert!(e.contains("no level2"), "{e}");
-        let e = read(&d.path().join("nope"), None, &[]).unwrap_err().to_string();
+        let e = read(&d.path().join("nope"), None, &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a folder"), "{e}");
     }
 
