@@ -109,6 +109,10 @@ pub struct MeasureArgs {
     /// Seed of the bootstrap intervals.
     #[arg(long, default_value_t = 0x5eed)]
     pub bootstrap_seed: u64,
+    /// Run `device = "cuda"` tasks on the CPU where no GPU is found (their workloads get
+    /// OPTAGENT_DEVICE=cpu and time on the host); without it such tasks are skipped.
+    #[arg(long)]
+    pub cpu_fallback: bool,
 }
 
 /// Makes a path argument absolute against the current folder (without touching the disk).
@@ -179,6 +183,10 @@ impl Command {
             }
             Command::Import(commands::import::ImportCmd::Gso(a)) => {
                 absolute(&mut a.dataset)?;
+                absolute(&mut a.out)
+            }
+            Command::Import(commands::import::ImportCmd::Kernelbench(a)) => {
+                absolute(&mut a.dir)?;
                 absolute(&mut a.out)
             }
             Command::Sandbox(_) => Ok(()),

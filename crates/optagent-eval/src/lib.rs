@@ -130,6 +130,10 @@ pub struct EvalOptions {
     /// Ask the backend for a read-only tree in measured runs (the tree check runs wherever it
     /// is not granted). Off only to test the check itself.
     pub read_only_tree: bool,
+    /// Run a `device = "cuda"` task where no GPU is found, on the CPU: its commands get
+    /// `OPTAGENT_DEVICE=cpu` (the timing harness then times on the host and says so). Without
+    /// it such a task is [`EvalError::Skipped`].
+    pub cpu_fallback: bool,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -164,6 +168,7 @@ impl EvalOptions {
             seed: 0x5eed,
             workload_seed: None,
             read_only_tree: true,
+            cpu_fallback: false,
         }
     }
 
@@ -191,6 +196,40 @@ pub enum EvalError {
     Other(String),
 }
 
+/// `task` as it runs here: a `device = "cuda"` task gets `OPTAGENT_DEVICE=cuda` in every command
+/// where a GPU is found (so a harness that cannot see it fails instead of timing the CPU), and
+/// `OPTAGENT_DEVICE=cpu` without one when `opts.cpu_fallback` allows it; otherwise it is skipped.
+/// A task's own `[env] OPTAGENT_DEVICE` is kept.
+pub fn device_task(task: &Task, opts: &EvalOptions) -> Result<Task, EvalError> {
+    let mut t = task.clone();
+    if task.spec.device != Device::Cuda {
+        return Ok(t);
+    }
+    let dev = match machine::cuda_available() {
+        Ok(()) => "cuda",
+        Err(_) if opts.cpu_fallback => {
+            opts.say(&format!(
+                "task {}: no CUDA GPU here; running on the CPU (--cpu-fallback): these are not GPU \
+                 figures",
+                task.id()
+            ));
+            "cpu"
+        }
+        Err(why) => {
+            return Err(EvalError::Skipped(format!(
+                "task {} needs a CUDA GPU and none was found here ({why}); --cpu-fallback runs it \
+                 on the CPU",
+                task.id()
+            )))
+        }
+    };
+    t.spec
+        .env
+        .entry("OPTAGENT_DEVICE".into())
+        .or_insert_with(|| dev.into());
+    Ok(t)
+}
+
 /// Evaluate candidates against the task's baseline and expert in one interleaved session.
 pub async fn evaluate(
     task: &Task,
@@ -198,14 +237,7 @@ pub async fn evaluate(
     opts: &EvalOptions,
 ) -> Result<Vec<EvalReport>, EvalError> {
     let started = Instant::now();
-    if task.spec.device == Device::Cuda {
-        if let Err(why) = machine::cuda_available() {
-            return Err(EvalError::Skipped(format!(
-                "task {} needs a CUDA GPU and none was found here ({why})",
-                task.id()
-            )));
-        }
-    }
+    let task = &device_task(task, opts)?;
     let metric = opts.metric.unwrap_or(task.spec.metric);
     if metric == Metric::Instructions && task.spec.device == Device::Cuda {
         return Err(EvalError::Other(

@@ -44,6 +44,11 @@ pub struct Series {
     pub state_changes: Vec<String>,
     /// The isolation the backend granted (the last run's).
     pub isolation: Option<optagent_sandbox::IsolationReport>,
+    /// The timer the workload's output named (the last run's; `optagent_bench` writes one).
+    pub timer: Option<String>,
+    /// The workload's own integrity findings over every run (warm-up included), `(kind,
+    /// detail)`, one per kind.
+    pub harness_flags: Vec<(String, String)>,
 }
 
 /// How many timed repetitions a workload got and why measuring stopped.
@@ -123,6 +128,14 @@ impl Ctx<'_> {
                 }
                 if sample.isolation.is_some() {
                     ser.isolation = sample.isolation.clone();
+                }
+                if sample.timer.is_some() {
+                    ser.timer = sample.timer.clone();
+                }
+                for (k, d) in &sample.harness_flags {
+                    if !ser.harness_flags.iter().any(|(seen, _)| seen == k) {
+                        ser.harness_flags.push((k.clone(), d.clone()));
+                    }
                 }
                 if setup_only {
                     return Ok(Some(sample));

@@ -42,6 +42,11 @@ pub struct RunSample {
     pub state_changes: Vec<String>,
     /// The isolation the backend granted.
     pub isolation: Option<IsolationReport>,
+    /// The `timer` the workload's output names (`optagent_bench`: `cuda_events` or `host`).
+    pub timer: Option<String>,
+    /// The workload's own integrity findings (`"integrity": [{"kind", "detail"}]`, written by
+    /// `optagent_bench`): `(kind, detail)`.
+    pub harness_flags: Vec<(String, String)>,
 }
 
 /// A run that did not complete.
@@ -252,6 +257,20 @@ pub async fn run_once(
             },
         },
     };
+    let timer = parsed
+        .as_ref()
+        .and_then(|v| v.get("timer"))
+        .and_then(|t| match t {
+            ResultValue::Str(s) => Some(s.clone()),
+            _ => None,
+        });
+    let harness_flags = match parsed.as_ref().and_then(|v| v.get("integrity")) {
+        None | Some(ResultValue::Null) => vec![],
+        Some(v) => match harness_flags(v) {
+            Ok(f) => f,
+            Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
+        },
+    };
     Ok(Ok(RunSample {
         value,
         wall: out.wall,
@@ -260,6 +279,8 @@ pub async fn run_once(
         reported,
         state_changes,
         isolation: out.isolation,
+        timer,
+        harness_flags,
     }))
 }
 
@@ -267,6 +288,26 @@ pub async fn run_once(
 /// is a folder (`build/**` -> `build`), else that path's parent folder (`bench/harness` ->
 /// `bench`: a tool may replace the file, which a bind of the file itself would refuse). What
 /// else changes in that folder is still reported by the tree check.
+/// The output's `integrity` member: a list of `{"kind": str, "detail": str}`.
+fn harness_flags(v: &ResultValue) -> Result<Vec<(String, String)>, String> {
+    let bad = || {
+        format!(
+            "wrote `integrity` = {}, expected a list of {{\"kind\": string, \"detail\": string}}",
+            clip(&v.to_string(), 200)
+        )
+    };
+    let ResultValue::Array(items) = v else {
+        return Err(bad());
+    };
+    items
+        .iter()
+        .map(|i| match (i.get("kind"), i.get("detail")) {
+            (Some(ResultValue::Str(k)), Some(ResultValue::Str(d))) => Ok((k.clone(), d.clone())),
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
 fn writable_mount(root: &Path, glob: &str) -> Option<String> {
     let parts: Vec<&str> = glob
         .split('/')

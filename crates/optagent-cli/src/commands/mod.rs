@@ -88,6 +88,7 @@ pub async fn eval_options(
     o.p = m.p;
     o.alpha = m.alpha;
     o.seed = m.bootstrap_seed;
+    o.cpu_fallback = m.cpu_fallback;
     o.metric = match m.metric.as_deref() {
         None => None,
         Some("time") => Some(Metric::Time),

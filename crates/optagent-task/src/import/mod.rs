@@ -1,11 +1,12 @@
 //! Importers: benchmark datasets turned into task folders.
 //!
-//! [`gso`] reads GSO's dataset rows. Importers read a JSON Lines file
+//! [`gso`] reads GSO's dataset rows; [`kernelbench`] reads KernelBench's problem files. Importers read a JSON Lines file
 //! or a JSON array ([`read_rows`]), check every row strictly (an unknown or missing field is an
 //! error naming the file, the row's line and the field), and write one task folder per row whose
 //! `task.toml` loads with [`crate::Task::load`].
 
 pub mod gso;
+pub mod kernelbench;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# GPU figures for issue 15, in one short run (budget: < 7 minutes on one H200, 16 cores).
+#
+#   bash evals/gpu/measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]
+#
+# OPTAGENT_BIN     a built optagent binary (e.g. target/release/optagent)
+# KERNELBENCH_DIR  a KernelBench checkout, its KernelBench/ folder, or its level1/ folder (plain
+#                  files; no network is needed)
+# OUT_DIR          where the --json outputs, logs and summary.md go (created)
+# PROBLEMS         level-1 problem numbers, comma-separated (default 19,23,40,47,88: ReLU,
+#                  Softmax, LayerNorm, Sum reduction, MinGPTNewGelu)
+#
+# For each problem: the expert (torch.compile) against the eager reference, and an A/A (nop:
+# the base against itself); then tasks/torchops' expert. Runs use the local sandbox (bubblewrap
+# when present, else the plain local fallback); python3 must import torch with CUDA.
+set -uo pipefail
+bin=${1:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
+kb=${2:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
+out=${3:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
+problems=${4:-19,23,40,47,88}
+here=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
+reps=${REPS:-3}
+start=$(date +%s)
+{
+  echo "date: $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.is_available())' 2>&1
+  command -v bwrap >/dev/null && echo "bwrap: $(command -v bwrap)" || echo "bwrap: absent (local fallback)"
+} >"$out/machine.txt"
+cat "$out/machine.txt"
+
+"$bin" import kernelbench "$kb" --level 1 --problems "$problems" --out "$out/tasks" --force \
+  >"$out/import.log" 2>&1 || { cat "$out/import.log"; exit 1; }
+cat "$out/import.log"
+
+run() { # name, task, patch
+  local name=$1 task=$2 patch=$3 t0=$(date +%s)
+  timeout 240 "$bin" eval "$task" --patch "$patch" --reps "$reps" --warmup 1 --json \
+    >"$out/$name.json" 2>"$out/$name.log"
+  echo "$name: exit $? in $(( $(date +%s) - t0 ))s"
+}
+for t in "$out"/tasks/*/; do
+  id=$(basename "$t")
+  run "$id.expert" "$t" oracle
+  run "$id.aa" "$t" nop
+done
+run torchops.expert "$here/tasks/torchops" oracle
+
+python3 - "$out" >"$out/summary.md" <<'PY'
+import glob, json, os, sys
+out = sys.argv[1]
+print("# GPU measurements\n")
+print("```\n" + open(os.path.join(out, "machine.txt")).read() + "```\n")
+print("| run | verdict | speedup | flags | timer |")
+print("|---|---|---|---|---|")
+for p in sorted(glob.glob(os.path.join(out, "*.json"))):
+    name = os.path.basename(p)[:-5]
+    try:
+        d = json.load(open(p))
+    except Exception as e:
+        print("| %s | no JSON (%s; see %s.log) | | | |" % (name, type(e).__name__, name))
+        continue
+    reps = d.get("reports") or d.get("candidates") or [d]
+    r = reps[0] if isinstance(reps, list) and reps else d
+    flags = [f.get("kind") + ":" + f.get("detail", "")[:60] for f in r.get("integrity", {}).get("flags", [])]
+    notes = " ".join(n for n in r.get("integrity", {}).get("notices", []) if "optagent_bench" in n)[:80]
+    print("| %s | %s | %s | %s | %s |" % (name, r.get("verdict"), r.get("speedup"), "; ".join(flags) or "-", notes))
+PY
+cat "$out/summary.md"
+echo "total: $(( $(date +%s) - start ))s"
