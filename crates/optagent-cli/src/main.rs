@@ -177,10 +177,7 @@ impl Command {
                 a.tasks.iter_mut().try_for_each(absolute)?;
                 a.measure.resolve_paths()
             }
-            Command::Import(commands::import::ImportCmd::Gso(a)) => {
-                absolute(&mut a.dataset)?;
-                absolute(&mut a.out)
-            }
+            Command::Import(c) => c.paths_mut().into_iter().try_for_each(absolute),
             Command::Sandbox(_) => Ok(()),
         }
     }

@@ -20,7 +20,10 @@ const FAST: &str = "def total(n):\n    return (n - 1) * n * (2 * n - 1) // 6\n";
 
 /// A GSO-style test script: GSO's harness arguments, the result stored under the prefix with
 /// `--reference` and checked with `--eqcheck`, and `Execution time:` appended to the out file.
-fn test_script(n: u64) -> String {
+/// The experiment calls `total()` `calls` times on small sizes, so the expert's closed form still
+/// takes milliseconds (tens of thousands of calls), well above the microsecond GSO's
+/// `Execution time:` line resolves, and `opt_commit`'s 5% agreement is a fair test.
+fn test_script(calls: u64) -> String {
     format!(
         r#"import argparse
 import json
@@ -30,17 +33,17 @@ import tiny.core
 
 
 def setup():
-    return {n}
+    return [20 + j % 7 for j in range({calls})]
 
 
-def experiment(n):
-    return {{"total": tiny.core.total(n)}}
+def experiment(sizes):
+    return {{"totals": [tiny.core.total(n) for n in sizes]}}
 
 
 def run_test(eqcheck=False, reference=False, prefix=""):
-    n = setup()
+    sizes = setup()
     t0 = time.perf_counter()
-    result = experiment(n)
+    result = experiment(sizes)
     elapsed = time.perf_counter() - t0
     ref_file = f"{{prefix}}_result.json"
     if reference:
@@ -118,7 +121,7 @@ fn row(sha: &str) -> Value {
         "opt_commit": sha,
         "api": "tiny.core.total",
         "prob_script": "import tiny.core\n\ndef experiment(n):\n    return {'total': tiny.core.total(n)}\n",
-        "tests": [test_script(400_000), test_script(300_000)],
+        "tests": [test_script(60_000), test_script(40_000)],
         "hints_text": "tiny: closed form for total()",
         "setup_commands": ["sudo apt-get update -y"],
         "install_commands": [
@@ -176,16 +179,15 @@ fn verdict(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
-/// The oracle is the expert: it is verified and opt_base, and matches the expert within noise.
-/// (`opt_commit` itself needs the two to agree within 5%; the fixture's expert runs in a few
-/// microseconds, which GSO's `Execution time:` line prints to the microsecond, so that holds on a
-/// quiet machine only.)
+/// The oracle is the expert's own change: verified, opt_base, and `opt_commit` (within 5% of the
+/// expert, GSO's rule), with the expert/oracle ratio near 1.
 fn assert_oracle_matches_expert(r: &Value) {
     assert_eq!(r["verdict"], "ok", "{r}");
     assert_eq!(r["opt_base"], true, "{r}");
     assert_eq!(r["verified"], true, "{r}");
+    assert_eq!(r["opt_commit"], true, "{r}");
     let h = r["hmean_expert_over_patch"].as_f64().unwrap();
-    assert!(h > 0.5 && h < 2.0, "expert/oracle {h}: {r}");
+    assert!(h > 0.8 && h < 1.25, "expert/oracle {h}: {r}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,7 +199,7 @@ async fn an_imported_gso_row_scores_its_expert_opt_commit_and_a_wrong_patch_wron
     let r = verdict(
         &run(
             d.path(),
-            &["eval", t, "--patch", "oracle", "--json", "--reps", "5"],
+            &["eval", t, "--patch", "oracle", "--json", "--reps", "8"],
         )
         .await,
     );

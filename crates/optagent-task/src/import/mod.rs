@@ -1,11 +1,14 @@
 //! Importers: benchmark datasets turned into task folders.
 //!
-//! [`gso`] reads GSO's dataset rows. Importers read a JSON Lines file
+//! [`gso`] reads GSO's dataset rows, [`swefficiency`] SWE-fficiency's; [`asv`] adds a
+//! repository's ASV benchmarks to a task as workloads. Dataset importers read a JSON Lines file
 //! or a JSON array ([`read_rows`]), check every row strictly (an unknown or missing field is an
 //! error naming the file, the row's line and the field), and write one task folder per row whose
 //! `task.toml` loads with [`crate::Task::load`].
 
+pub mod asv;
 pub mod gso;
+pub mod swefficiency;
 
 use std::path::{Path, PathBuf};
 
