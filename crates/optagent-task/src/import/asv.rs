@@ -109,10 +109,25 @@ pub fn command(bench_rel: &str, w: &AsvWorkload) -> String {
 /// Add the suite's workloads to the task: discovered from `imp.benchmarks`, appended to its
 /// `task.toml`, the runner written next to it. Returns the workloads added.
 pub fn import(imp: &AsvImport) -> Result<Vec<AsvWorkload>, ImportError> {
-    let task = crate::Task::load(&imp.task).map_err(|source| ImportError::Invalid {
-        path: imp.task.clone(),
+    // The task may have no workload yet (Task::load would refuse it): read the names only.
+    let toml_path = imp.task.join("task.toml");
+    let mut text = std::fs::read_to_string(&toml_path).map_err(|source| ImportError::Read {
+        path: toml_path.clone(),
         source,
     })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| ImportError::Parse {
+        path: toml_path.clone(),
+        message: format!("not TOML: {e}"),
+    })?;
+    let existing: Vec<String> = table
+        .get("workloads")
+        .and_then(|w| w.as_array())
+        .map(|ws| {
+            ws.iter()
+                .filter_map(|w| w.get("name").and_then(|n| n.as_str()).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     let benchmarks = imp
         .benchmarks
         .canonicalize()
@@ -142,18 +157,13 @@ pub fn import(imp: &AsvImport) -> Result<Vec<AsvWorkload>, ImportError> {
         });
     }
     for w in &found {
-        if task.spec.workloads.iter().any(|t| t.name == w.name) {
+        if existing.contains(&w.name) {
             return Err(ImportError::Parse {
-                path: imp.task.join("task.toml"),
+                path: toml_path.clone(),
                 message: format!("already has a workload named {:?}", w.name),
             });
         }
     }
-    let toml_path = imp.task.join("task.toml");
-    let mut text = std::fs::read_to_string(&toml_path).map_err(|source| ImportError::Read {
-        path: toml_path.clone(),
-        source,
-    })?;
     if !text.ends_with('\n') {
         text.push('\n');
     }

@@ -10,9 +10,9 @@ Written into a task folder by `optagent import asv`. Two modes:
 
   python asv_workload.py run <benchmark dir> <benchmark> <index>
       runs one benchmark at one parameter combination in this fresh process: setup(*params),
-      then the timed function in asv's way (the number of calls per sample grown until a sample
-      takes asv's default sample_time, 10 ms; then `repeat` samples), teardown(*params); writes
-      {"seconds": <median seconds per call>} to $OPTAGENT_OUTPUT.
+      one warm-up call, then `repeat` samples (the benchmark's, else 10) of `number` calls (the
+      benchmark's, else 1), teardown(*params); writes {"seconds": <median seconds per call>} to
+      $OPTAGENT_OUTPUT.
 
 Discovery follows asv_runner's (`asv_runner/discovery.py`): the benchmark dir is imported as a
 package, every module below it is walked, classes and functions whose name matches asv's
@@ -32,7 +32,6 @@ import sys
 import timeit
 
 TIME_NAME = re.compile(r"^(Time[A-Z_].+)|(time_.+)$")
-SAMPLE_TIME = 0.01
 
 
 def import_root(bench_dir):
@@ -125,17 +124,15 @@ def cmd_run(bench_dir, wanted, index):
     teardown = first_attr(holders + [module], "teardown", None)
     if setup is not None:
         setup(*values)
-    number = int(first_attr(sources, "number", 0) or 0)
+    # A fixed schedule: the benchmark's own `number` (else 1) calls per sample and `repeat`
+    # (else 10) samples after one warm-up call. asv grows `number` until a sample takes 10 ms;
+    # that would make a faster tree run more calls, and the process's wall time (which the
+    # evaluator checks the reported seconds against) would no longer follow the work done.
+    number = int(first_attr(sources, "number", 0) or 0) or 1
     repeat = first_attr(sources, "repeat", 0) or 0
     repeat = int(repeat[1] if isinstance(repeat, (tuple, list)) else repeat) or 10
     timer = timeit.Timer(lambda: func(*values))
-    if number <= 0:
-        number = 1
-        while True:
-            took = timer.timeit(number)
-            if took >= SAMPLE_TIME or number >= 1 << 20:
-                break
-            number *= 2 if took <= 0 else max(2, min(10, int(SAMPLE_TIME / took) + 1))
+    timer.timeit(1)
     samples = [timer.timeit(number) / number for _ in range(repeat)]
     if teardown is not None:
         teardown(*values)
