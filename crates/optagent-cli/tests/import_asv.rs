@@ -160,7 +160,8 @@ fn an_asv_suite_becomes_named_workloads_and_scores_the_expert() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let r: Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
     assert_eq!(r["verdict"], "ok", "{r}");
     assert_eq!(r["verified"], true, "{r}");
     let ws = r["workloads"].as_array().unwrap();

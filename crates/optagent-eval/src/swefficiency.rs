@@ -18,11 +18,7 @@ pub fn mean_seconds(stdout: &str) -> Result<f64, String> {
     for line in stdout.lines() {
         let mut rest = line;
         while let Some((label_end, after)) = next_label(rest) {
-            let value = after
-                .trim_start()
-                .split_whitespace()
-                .next()
-                .unwrap_or_default();
+            let value = after.split_whitespace().next().unwrap_or_default();
             if !value.is_empty() {
                 found.push(value);
             }

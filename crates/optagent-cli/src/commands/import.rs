@@ -65,12 +65,13 @@ pub fn run(c: ImportCmd) -> anyhow::Result<ExitCode> {
             optagent_task::import::swefficiency::import(&a.dataset, &a.out, a.force)?
         }
         ImportCmd::Asv(a) => {
-            let added = optagent_task::import::asv::import(&optagent_task::import::asv::AsvImport {
-                benchmarks: a.benchmarks,
-                task: a.task.clone(),
-                filters: a.filters,
-                python: a.python,
-            })?;
+            let added =
+                optagent_task::import::asv::import(&optagent_task::import::asv::AsvImport {
+                    benchmarks: a.benchmarks,
+                    task: a.task.clone(),
+                    filters: a.filters,
+                    python: a.python,
+                })?;
             for w in &added {
                 println!("{}", w.name);
             }

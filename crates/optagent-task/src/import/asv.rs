@@ -52,7 +52,11 @@ fn in_repository(p: &Path) -> Option<(PathBuf, PathBuf)> {
 }
 
 /// Discover the suite's workloads with `python asv_workload.py list`.
-pub fn discover(python: &str, benchmarks: &Path, repo: &Path) -> Result<Vec<AsvWorkload>, ImportError> {
+pub fn discover(
+    python: &str,
+    benchmarks: &Path,
+    repo: &Path,
+) -> Result<Vec<AsvWorkload>, ImportError> {
     let tmp = std::env::temp_dir().join(format!("optagent-asv-{}.py", std::process::id()));
     write(&tmp, RUNNER)?;
     let out = std::process::Command::new(python)

@@ -274,7 +274,8 @@ fn task_toml(inst: &SwefficiencyInstance) -> String {
     t.push_str(&format!(
         "commands = {}\n",
         toml_list(&[
-            "python \"$OPTAGENT_TASK_DIR/swefficiency_tests.py\" \"$OPTAGENT_TASK_DIR\"".to_string()
+            "python \"$OPTAGENT_TASK_DIR/swefficiency_tests.py\" \"$OPTAGENT_TASK_DIR\""
+                .to_string()
         ])
     ));
     t.push_str("timeout = 3600\n\n");
@@ -286,7 +287,10 @@ fn task_toml(inst: &SwefficiencyInstance) -> String {
     }
     t.push_str("\n[[workloads]]\n");
     t.push_str(&format!("name = {}\n", toml_str(&workload_name(inst))));
-    t.push_str(&format!("command = {}\n", toml_str(&workload_command(inst))));
+    t.push_str(&format!(
+        "command = {}\n",
+        toml_str(&workload_command(inst))
+    ));
     t.push_str("protocol = \"swefficiency\"\n");
     t
 }
