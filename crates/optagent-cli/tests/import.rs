@@ -20,7 +20,10 @@ const FAST: &str = "def total(n):\n    return (n - 1) * n * (2 * n - 1) // 6\n";
 
 /// A GSO-style test script: GSO's harness arguments, the result stored under the prefix with
 /// `--reference` and checked with `--eqcheck`, and `Execution time:` appended to the out file.
-fn test_script(n: u64) -> String {
+/// The experiment calls `total()` `calls` times on small sizes, so the expert's closed form still
+/// takes tens of milliseconds (hundreds of thousands of calls), far above the microsecond GSO's
+/// `Execution time:` line resolves, and `opt_commit`'s 5% agreement is a fair test.
+fn test_script(calls: u64) -> String {
     format!(
         r#"import argparse
 import json
@@ -30,17 +33,17 @@ import tiny.core
 
 
 def setup():
-    return {n}
+    return [20 + j % 7 for j in range({calls})]
 
 
-def experiment(n):
-    return {{"total": tiny.core.total(n)}}
+def experiment(sizes):
+    return {{"totals": [tiny.core.total(n) for n in sizes]}}
 
 
 def run_test(eqcheck=False, reference=False, prefix=""):
-    n = setup()
+    sizes = setup()
     t0 = time.perf_counter()
-    result = experiment(n)
+    result = experiment(sizes)
     elapsed = time.perf_counter() - t0
     ref_file = f"{{prefix}}_result.json"
     if reference:
@@ -49,7 +52,7 @@ def run_test(eqcheck=False, reference=False, prefix=""):
     if eqcheck:
         with open(ref_file) as f:
             ref = json.load(f)
-        assert ref == result, f"{{ref}} != {{result}}"
+        assert ref == result, "result != reference"
     return elapsed
 
 
@@ -176,16 +179,32 @@ fn verdict(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
-/// The oracle is the expert: it is verified and opt_base, and matches the expert within noise.
-/// (`opt_commit` itself needs the two to agree within 5%; the fixture's expert runs in a few
-/// microseconds, which GSO's `Execution time:` line prints to the microsecond, so that holds on a
-/// quiet machine only.)
-fn assert_oracle_matches_expert(r: &Value) {
+/// The oracle is the expert's own change: verified, opt_base, and `opt_commit` (its mean time
+/// within 5% of the expert's, GSO's rule), with the expert/oracle ratio near 1. The fixture's
+/// expert takes tens of milliseconds, so on a quiet machine the 5% holds; on one whose load
+/// exceeds its cores, runs of the same code spread by far more than 5% (seen here: 54-190 ms
+/// within one tree at load 10 on 2 cores), and `opt_commit` is then reported as not asserted.
+fn assert_oracle_matches_expert(test: &str, r: &Value) {
     assert_eq!(r["verdict"], "ok", "{r}");
     assert_eq!(r["opt_base"], true, "{r}");
     assert_eq!(r["verified"], true, "{r}");
     let h = r["hmean_expert_over_patch"].as_f64().unwrap();
     assert!(h > 0.5 && h < 2.0, "expert/oracle {h}: {r}");
+    if r["opt_commit"] != true {
+        let load = r["machine"]["load1_start"].as_f64().unwrap_or(0.0);
+        let cores = r["machine"]["cores"].as_f64().unwrap_or(1.0);
+        assert!(
+            load > cores,
+            "opt_commit false at load {load} on {cores} cores: {r}"
+        );
+        optagent_testkit::skip(
+            test,
+            &format!(
+                "opt_commit not asserted: load {load} on {cores} cores spreads equal code by more \
+                 than its 5% (expert/oracle {h:.2})"
+            ),
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -197,12 +216,15 @@ async fn an_imported_gso_row_scores_its_expert_opt_commit_and_a_wrong_patch_wron
     let r = verdict(
         &run(
             d.path(),
-            &["eval", t, "--patch", "oracle", "--json", "--reps", "5"],
+            &["eval", t, "--patch", "oracle", "--json", "--reps", "8"],
         )
         .await,
     );
     assert_eq!(r["task"], id.as_str());
-    assert_oracle_matches_expert(&r);
+    assert_oracle_matches_expert(
+        "an_imported_gso_row_scores_its_expert_opt_commit_and_a_wrong_patch_wrong_result",
+        &r,
+    );
     assert_eq!(r["workloads"].as_array().unwrap().len(), 2);
     assert!(r["speedup"].as_f64().unwrap() > 2.0, "{r}");
 
@@ -269,7 +291,7 @@ async fn an_imported_gso_row_scores_its_expert_in_docker() {
     )
     .await;
     let r = verdict(&o);
-    assert_oracle_matches_expert(&r);
+    assert_oracle_matches_expert("an_imported_gso_row_scores_its_expert_in_docker", &r);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

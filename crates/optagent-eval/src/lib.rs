@@ -21,6 +21,7 @@ pub mod render;
 pub mod report;
 pub mod runner;
 pub mod score;
+pub mod swefficiency;
 pub mod taskbox;
 pub mod value;
 

@@ -128,7 +128,7 @@ pub async fn run_once(
             opts.baseline_root,
             &format!("{pid}-{n}"),
         )?),
-        Protocol::Optagent => None,
+        Protocol::Optagent | Protocol::Swefficiency => None,
     };
     let workload_command = match &gso {
         Some(g) => g.command(&w.command),
@@ -233,6 +233,16 @@ pub async fn run_once(
             }
             Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
         },
+        // SWE-fficiency's scripts print the mean of their own timeit runs.
+        (Metric::Time, None) if w.protocol == Protocol::Swefficiency => {
+            match crate::swefficiency::mean_seconds(&out.stdout) {
+                Ok(s) => {
+                    reported = Some(s);
+                    s
+                }
+                Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
+            }
+        }
         (metric, _) => match metric {
             Metric::Time => match parsed.as_ref().and_then(|v| v.get("seconds")) {
                 Some(n @ (ResultValue::Int(_) | ResultValue::Float(_))) => {

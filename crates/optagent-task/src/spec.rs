@@ -183,6 +183,9 @@ pub enum Protocol {
     /// --file_prefix <prefix>`; the time is the `Execution time: <s>s` line of the out file, and
     /// correctness is the script's own check against the reference the baseline wrote.
     Gso,
+    /// SWE-fficiency's workload scripts: the time is the `Mean: <seconds>` line the script prints
+    /// (the mean of its own `timeit.repeat` runtimes); correctness is left to the task's tests.
+    Swefficiency,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

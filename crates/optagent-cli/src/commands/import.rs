@@ -1,5 +1,9 @@
+<<<<<<< HEAD
 //! `optagent import gso <dataset> --out <dir>` and `optagent import kernelbench <dir> --out <dir>`:
 //! benchmark datasets as task folders.
+=======
+//! `optagent import gso|swefficiency <dataset> --out <dir>`: benchmark datasets as task folders.
+>>>>>>> wt-real
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +16,7 @@ pub enum ImportCmd {
     /// GSO's dataset (JSON Lines or a JSON array, GSO's schema): one task folder per instance,
     /// its tests as workloads with GSO's protocol, its install commands as setup.
     Gso(ImportArgs),
+<<<<<<< HEAD
     /// KernelBench's problems (a checkout, its KernelBench/ folder or one level<N> folder): one
     /// CUDA task per problem file, PyTorch eager as the baseline, torch.compile as the expert.
     Kernelbench(KernelBenchArgs),
@@ -34,6 +39,41 @@ pub struct KernelBenchArgs {
     /// Replace task folders that already exist.
     #[arg(long)]
     pub force: bool,
+=======
+    /// SWE-fficiency's dataset (JSON Lines or a JSON array, its Hugging Face schema): one task
+    /// folder per instance, its workload script as the workload, its covering tests and
+    /// PASS_TO_PASS as the tests, its patch as the expert.
+    Swefficiency(ImportArgs),
+    /// A repository's ASV benchmarks as a task's workloads: one per benchmark and parameter
+    /// combination, named as asv names them (FormulaCode's workloads), appended to the task.
+    Asv(AsvArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct AsvArgs {
+    /// The ASV suite (the folder asv.conf.json's benchmark_dir names) in a checkout of the
+    /// task's repository at its base revision.
+    pub benchmarks: PathBuf,
+    /// The task folder whose task.toml gains the workloads.
+    #[arg(long)]
+    pub task: PathBuf,
+    /// Keep only benchmarks whose full name contains this text (repeatable).
+    #[arg(long = "match")]
+    pub filters: Vec<String>,
+    /// The Python that imports the suite to discover it.
+    #[arg(long, default_value = "python3")]
+    pub python: String,
+}
+
+impl ImportCmd {
+    /// The paths the command names, to be made absolute.
+    pub fn paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        match self {
+            ImportCmd::Gso(a) | ImportCmd::Swefficiency(a) => vec![&mut a.dataset, &mut a.out],
+            ImportCmd::Asv(a) => vec![&mut a.benchmarks, &mut a.task],
+        }
+    }
+>>>>>>> wt-real
 }
 
 #[derive(Args, Debug)]
@@ -51,6 +91,7 @@ pub struct ImportArgs {
 pub fn run(c: ImportCmd) -> anyhow::Result<ExitCode> {
     let done: Vec<Imported> = match c {
         ImportCmd::Gso(a) => optagent_task::import::gso::import(&a.dataset, &a.out, a.force)?,
+<<<<<<< HEAD
         ImportCmd::Kernelbench(a) => optagent_task::import::kernelbench::import(
             &a.dir,
             a.level,
@@ -58,6 +99,30 @@ pub fn run(c: ImportCmd) -> anyhow::Result<ExitCode> {
             &a.out,
             a.force,
         )?,
+=======
+        ImportCmd::Swefficiency(a) => {
+            optagent_task::import::swefficiency::import(&a.dataset, &a.out, a.force)?
+        }
+        ImportCmd::Asv(a) => {
+            let added =
+                optagent_task::import::asv::import(&optagent_task::import::asv::AsvImport {
+                    benchmarks: a.benchmarks,
+                    task: a.task.clone(),
+                    filters: a.filters,
+                    python: a.python,
+                })?;
+            for w in &added {
+                println!("{}", w.name);
+            }
+            println!(
+                "{} workload(s) added to {}; check it with `optagent tasks check {}`",
+                added.len(),
+                a.task.join("task.toml").display(),
+                a.task.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+>>>>>>> wt-real
     };
     for t in &done {
         println!(
