@@ -181,18 +181,7 @@ impl Command {
                 a.tasks.iter_mut().try_for_each(absolute)?;
                 a.measure.resolve_paths()
             }
-<<<<<<< HEAD
-            Command::Import(commands::import::ImportCmd::Gso(a)) => {
-                absolute(&mut a.dataset)?;
-                absolute(&mut a.out)
-            }
-            Command::Import(commands::import::ImportCmd::Kernelbench(a)) => {
-                absolute(&mut a.dir)?;
-                absolute(&mut a.out)
-            }
-=======
             Command::Import(c) => c.paths_mut().into_iter().try_for_each(absolute),
->>>>>>> wt-real
             Command::Sandbox(_) => Ok(()),
         }
     }

@@ -1,9 +1,5 @@
-<<<<<<< HEAD
-//! `optagent import gso <dataset> --out <dir>` and `optagent import kernelbench <dir> --out <dir>`:
-//! benchmark datasets as task folders.
-=======
-//! `optagent import gso|swefficiency <dataset> --out <dir>`: benchmark datasets as task folders.
->>>>>>> wt-real
+//! `optagent import gso|swefficiency <dataset> --out <dir>`, `optagent import kernelbench <dir>
+//! --out <dir>` and `optagent import asv`: benchmark datasets as task folders or workloads.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -16,7 +12,13 @@ pub enum ImportCmd {
     /// GSO's dataset (JSON Lines or a JSON array, GSO's schema): one task folder per instance,
     /// its tests as workloads with GSO's protocol, its install commands as setup.
     Gso(ImportArgs),
-<<<<<<< HEAD
+    /// SWE-fficiency's dataset (JSON Lines or a JSON array, its Hugging Face schema): one task
+    /// folder per instance, its workload script as the workload, its covering tests and
+    /// PASS_TO_PASS as the tests, its patch as the expert.
+    Swefficiency(ImportArgs),
+    /// A repository's ASV benchmarks as a task's workloads: one per benchmark and parameter
+    /// combination, named as asv names them (FormulaCode's workloads), appended to the task.
+    Asv(AsvArgs),
     /// KernelBench's problems (a checkout, its KernelBench/ folder or one level<N> folder): one
     /// CUDA task per problem file, PyTorch eager as the baseline, torch.compile as the expert.
     Kernelbench(KernelBenchArgs),
@@ -39,14 +41,6 @@ pub struct KernelBenchArgs {
     /// Replace task folders that already exist.
     #[arg(long)]
     pub force: bool,
-=======
-    /// SWE-fficiency's dataset (JSON Lines or a JSON array, its Hugging Face schema): one task
-    /// folder per instance, its workload script as the workload, its covering tests and
-    /// PASS_TO_PASS as the tests, its patch as the expert.
-    Swefficiency(ImportArgs),
-    /// A repository's ASV benchmarks as a task's workloads: one per benchmark and parameter
-    /// combination, named as asv names them (FormulaCode's workloads), appended to the task.
-    Asv(AsvArgs),
 }
 
 #[derive(Args, Debug)]
@@ -71,9 +65,9 @@ impl ImportCmd {
         match self {
             ImportCmd::Gso(a) | ImportCmd::Swefficiency(a) => vec![&mut a.dataset, &mut a.out],
             ImportCmd::Asv(a) => vec![&mut a.benchmarks, &mut a.task],
+            ImportCmd::Kernelbench(a) => vec![&mut a.dir, &mut a.out],
         }
     }
->>>>>>> wt-real
 }
 
 #[derive(Args, Debug)]
@@ -91,7 +85,6 @@ pub struct ImportArgs {
 pub fn run(c: ImportCmd) -> anyhow::Result<ExitCode> {
     let done: Vec<Imported> = match c {
         ImportCmd::Gso(a) => optagent_task::import::gso::import(&a.dataset, &a.out, a.force)?,
-<<<<<<< HEAD
         ImportCmd::Kernelbench(a) => optagent_task::import::kernelbench::import(
             &a.dir,
             a.level,
@@ -99,7 +92,6 @@ pub fn run(c: ImportCmd) -> anyhow::Result<ExitCode> {
             &a.out,
             a.force,
         )?,
-=======
         ImportCmd::Swefficiency(a) => {
             optagent_task::import::swefficiency::import(&a.dataset, &a.out, a.force)?
         }
@@ -122,7 +114,6 @@ pub fn run(c: ImportCmd) -> anyhow::Result<ExitCode> {
             );
             return Ok(ExitCode::SUCCESS);
         }
->>>>>>> wt-real
     };
     for t in &done {
         println!(

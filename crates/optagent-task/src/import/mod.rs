@@ -1,22 +1,16 @@
 //! Importers: benchmark datasets turned into task folders.
 //!
-<<<<<<< HEAD
-//! [`gso`] reads GSO's dataset rows; [`kernelbench`] reads KernelBench's problem files. Importers read a JSON Lines file
-=======
-//! [`gso`] reads GSO's dataset rows, [`swefficiency`] SWE-fficiency's; [`asv`] adds a
-//! repository's ASV benchmarks to a task as workloads. Dataset importers read a JSON Lines file
->>>>>>> wt-real
+//! [`gso`] reads GSO's dataset rows, [`swefficiency`] SWE-fficiency's; [`kernelbench`] reads
+//! KernelBench's problem files; [`asv`] adds a repository's ASV benchmarks to a task as
+//! workloads. Dataset importers read a JSON Lines file
 //! or a JSON array ([`read_rows`]), check every row strictly (an unknown or missing field is an
 //! error naming the file, the row's line and the field), and write one task folder per row whose
 //! `task.toml` loads with [`crate::Task::load`].
 
 pub mod asv;
 pub mod gso;
-<<<<<<< HEAD
 pub mod kernelbench;
-=======
 pub mod swefficiency;
->>>>>>> wt-real
 
 use std::path::{Path, PathBuf};
 
