@@ -396,6 +396,8 @@ const RULES: &[Rule] = &[
                     "inspect.stack(",
                     "sys.settrace",
                     "sys.setprofile",
+                    "sys.modules",
+                    ".__code__",
                 ]
                 .iter()
                 .any(|p| l.contains(p))
@@ -647,10 +649,11 @@ mod tests {
 
     #[test]
     fn static_checks_flag_reaching_into_the_gpu_harness_and_rebinding_cuda_clocks() {
-        let p = "--- a/solution.py\n+++ b/solution.py\n@@ -1,1 +1,6 @@\n import torch\n+import optagent_bench as ob\n+torch.cuda.synchronize = lambda *a: None\n+f = sys._getframe(2).f_locals\n+setattr(torch.cuda, 'Event', Fake)\n+y = torch.cuda.synchronize()\n";
+        let p = "--- a/solution.py\n+++ b/solution.py\n@@ -1,1 +1,7 @@\n import torch\n+import optagent_bench as ob\n+torch.cuda.synchronize = lambda *a: None\n+f = sys._getframe(2).f_locals\n+setattr(torch.cuda, 'Event', Fake)\n+y = torch.cuda.synchronize()\n+h = sys.modules['optagent_' + 'bench']\n";
         let flags = static_checks(p, &[]);
         let details: Vec<&str> = flags.iter().map(|f| f.detail.as_str()).collect();
-        assert_eq!(flags.len(), 4, "{details:#?}");
+        assert_eq!(flags.len(), 5, "{details:#?}");
+        assert!(details[4].starts_with("solution.py:7: reaches into"));
         assert!(details[0].starts_with("solution.py:2: reaches into the timing harness"));
         assert!(details[1].starts_with("solution.py:3: rebinds a CUDA timing"));
         assert!(details[2].starts_with("solution.py:4: reaches into"));
