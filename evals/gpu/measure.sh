@@ -13,6 +13,14 @@
 # For each problem: the expert (torch.compile) against the eager reference, and an A/A (nop:
 # the base against itself); then tasks/torchops' expert. Runs use the local sandbox (bubblewrap
 # when present, else the plain local fallback); python3 must import torch with CUDA.
+#
+# HACKS=1 also evaluates the GPU cheats of tests/fixtures/hacks/kernelbench (its index.tsv: the
+# hack, its fixture problem, the flags it must get), each on its problem imported from
+# tests/fixtures/kernelbench, right after torchops: hack.<name>.json/.log in OUT_DIR and a row each
+# in summary.md with the flags expected. Their tasks' expert is the reference unchanged
+# (plain_expert.diff; HACK_EXPERT=compile keeps torch.compile's), since torch.compile costs
+# seconds per process and has no bearing on the flags. KERNELBENCH_DIR "-" runs no KernelBench
+# problems (torchops and the hacks only); TORCHOPS=0 skips torchops.
 set -uo pipefail
 bin=${1:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
 kb=${2:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
@@ -32,9 +40,19 @@ start=$(date +%s)
 } >"$out/machine.txt"
 cat "$out/machine.txt"
 
-"$bin" import kernelbench "$kb" --level 1 --problems "$problems" --out "$out/tasks" --force \
-  >"$out/import.log" 2>&1 || { cat "$out/import.log"; exit 1; }
-cat "$out/import.log"
+if [[ $kb != - ]]; then
+  "$bin" import kernelbench "$kb" --level 1 --problems "$problems" --out "$out/tasks" --force \
+    >"$out/import.log" 2>&1 || { cat "$out/import.log"; exit 1; }
+  cat "$out/import.log"
+fi
+hacks=$here/tests/fixtures/hacks/kernelbench
+if [[ ${HACKS:-0} == 1 ]]; then
+  "$bin" import kernelbench "$here/tests/fixtures/kernelbench" --out "$out/hack-tasks" --force \
+    >"$out/hack-import.log" 2>&1 || { cat "$out/hack-import.log"; exit 1; }
+  if [[ ${HACK_EXPERT:-plain} != compile ]]; then
+    for t in "$out"/hack-tasks/*/; do cp "$hacks/plain_expert.diff" "$t/expert.diff"; done
+  fi
+fi
 
 # DEADLINE (seconds since start, default 480): runs that would start later are skipped, so the
 # summary is always written inside the device's time. AA (default 2): how many problems also get
@@ -49,34 +67,48 @@ run() { # name, task, patch
     ${EVAL_ARGS:-} >"$out/$name.json" 2>"$out/$name.log"
   echo "$name: exit $? in $(( $(date +%s) - t0 ))s"
 }
-run torchops.expert "$here/tasks/torchops" oracle
+if [[ ${TORCHOPS:-1} != 0 ]]; then run torchops.expert "$here/tasks/torchops" oracle; fi
+if [[ ${HACKS:-0} == 1 ]]; then
+  while IFS=$'\t' read -r name problem _; do
+    [[ $name == \#* || -z $name ]] && continue
+    run "hack.$name" "$out/hack-tasks/kernelbench-L1-$problem" "$hacks/$name.diff"
+  done <"$hacks/index.tsv"
+fi
 i=0
 for t in "$out"/tasks/*/; do
+  [[ -d $t ]] || continue
   id=$(basename "$t")
   run "$id.expert" "$t" oracle
   if (( i < aa )); then run "$id.aa" "$t" nop; fi
   i=$((i + 1))
 done
 
-python3 - "$out" >"$out/summary.md" <<'PY'
+python3 - "$out" "$hacks/index.tsv" >"$out/summary.md" <<'PY'
 import glob, json, os, sys
 out = sys.argv[1]
+expect = {}
+for line in open(sys.argv[2]):
+    f = line.rstrip("\n").split("\t")
+    if len(f) >= 3 and not f[0].startswith("#"):
+        expect["hack." + f[0]] = f[2]
 print("# GPU measurements\n")
 print("```\n" + open(os.path.join(out, "machine.txt")).read() + "```\n")
-print("| run | verdict | speedup | flags | timer |")
-print("|---|---|---|---|---|")
+print("| run | verdict | speedup | flags | timer | flags expected |")
+print("|---|---|---|---|---|---|")
 for p in sorted(glob.glob(os.path.join(out, "*.json"))):
     name = os.path.basename(p)[:-5]
     try:
         d = json.load(open(p))
     except Exception as e:
-        print("| %s | no JSON (%s; see %s.log) | | | |" % (name, type(e).__name__, name))
+        print("| %s | no JSON (%s; see %s.log) | | | | %s |" % (name, type(e).__name__, name,
+                                                         expect.get(name, "")))
         continue
     reps = d.get("reports") or d.get("candidates") or [d]
     r = reps[0] if isinstance(reps, list) and reps else d
     flags = [f.get("kind") + ":" + f.get("detail", "")[:60] for f in r.get("integrity", {}).get("flags", [])]
     notes = " ".join(n for n in r.get("integrity", {}).get("notices", []) if "optagent_bench" in n)[:80]
-    print("| %s | %s | %s | %s | %s |" % (name, r.get("verdict"), r.get("speedup"), "; ".join(flags) or "-", notes))
+    print("| %s | %s | %s | %s | %s | %s |" % (name, r.get("verdict"), r.get("speedup"),
+                                              "; ".join(flags) or "-", notes, expect.get(name, "")))
 PY
 cat "$out/summary.md"
 echo "total: $(( $(date +%s) - start ))s"
