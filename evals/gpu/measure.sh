@@ -47,11 +47,17 @@ if [[ $kb != - ]]; then
 fi
 hacks=$here/tests/fixtures/hacks/kernelbench
 if [[ ${HACKS:-0} == 1 ]]; then
-  "$bin" import kernelbench "$here/tests/fixtures/kernelbench" --out "$out/hack-tasks" --force \
-    >"$out/hack-import.log" 2>&1 || { cat "$out/hack-import.log"; exit 1; }
-  if [[ ${HACK_EXPERT:-plain} != compile ]]; then
-    for t in "$out"/hack-tasks/*/; do cp "$hacks/plain_expert.diff" "$t/expert.diff"; done
-  fi
+  # One task folder per hack, so that the hacks can run side by side (their flags, not their
+  # times, are what they show).
+  while IFS=$'\t' read -r name problem _; do
+    [[ $name == \#* || -z $name ]] && continue
+    "$bin" import kernelbench "$here/tests/fixtures/kernelbench" --problems "$problem" \
+      --out "$out/hack-tasks/$name" --force >>"$out/hack-import.log" 2>&1 \
+      || { cat "$out/hack-import.log"; exit 1; }
+    if [[ ${HACK_EXPERT:-plain} != compile ]]; then
+      cp "$hacks/plain_expert.diff" "$out/hack-tasks/$name/kernelbench-L1-$problem/expert.diff"
+    fi
+  done <"$hacks/index.tsv"
 fi
 
 # DEADLINE (seconds since start, default 480): runs that would start later are skipped, so the
@@ -63,25 +69,36 @@ run() { # name, task, patch
   local name=$1 task=$2 patch=$3 t0=$(date +%s)
   if (( t0 - start > deadline )); then echo "$name: skipped (past the ${deadline}s deadline)"; return; fi
   # shellcheck disable=SC2086
-  timeout "${RUN_TIMEOUT:-200}" "$bin" eval "$task" --patch "$patch" --reps "$reps" --warmup 1 --json \
+  timeout "${RUN_TIMEOUT:-200}" "$bin" eval "$task" --patch "$patch" --reps "$reps" --warmup "${WARMUP:-1}" --json \
     ${EVAL_ARGS:-} >"$out/$name.json" 2>"$out/$name.log"
   echo "$name: exit $? in $(( $(date +%s) - t0 ))s"
 }
-if [[ ${TORCHOPS:-1} != 0 ]]; then run torchops.expert "$here/tasks/torchops" oracle; fi
 if [[ ${HACKS:-0} == 1 ]]; then
   while IFS=$'\t' read -r name problem _; do
     [[ $name == \#* || -z $name ]] && continue
-    run "hack.$name" "$out/hack-tasks/kernelbench-L1-$problem" "$hacks/$name.diff"
+    run "hack.$name" "$out/hack-tasks/$name/kernelbench-L1-$problem" "$hacks/$name.diff" &
   done <"$hacks/index.tsv"
+  wait
 fi
 i=0
 for t in "$out"/tasks/*/; do
   [[ -d $t ]] || continue
   id=$(basename "$t")
-  run "$id.expert" "$t" oracle
-  if (( i < aa )); then run "$id.aa" "$t" nop; fi
+  # KB_PATCH=nop gives, in one evaluation, the expert (torch.compile) against the reference and
+  # the A/A (the reference against itself); the default runs the expert as the candidate too.
+  if [[ ${KB_PATCH:-oracle} == nop ]]; then
+    run "$id.nop" "$t" nop
+  else
+    run "$id.expert" "$t" oracle
+    if (( i < aa )); then run "$id.aa" "$t" nop; fi
+  fi
   i=$((i + 1))
 done
+# TORCHOPS=0 skips it; TORCHOPS_PATCH (default oracle) is the candidate (nop gives an A/A beside
+# the expert's figures).
+if [[ ${TORCHOPS:-1} != 0 ]]; then
+  run "torchops.${TORCHOPS_PATCH:-oracle}" "$here/tasks/torchops" "${TORCHOPS_PATCH:-oracle}"
+fi
 
 python3 - "$out" "$hacks/index.tsv" >"$out/summary.md" <<'PY'
 import glob, json, os, sys
@@ -93,22 +110,31 @@ for line in open(sys.argv[2]):
         expect["hack." + f[0]] = f[2]
 print("# GPU measurements\n")
 print("```\n" + open(os.path.join(out, "machine.txt")).read() + "```\n")
-print("| run | verdict | speedup | flags | timer | flags expected |")
-print("|---|---|---|---|---|---|")
+print("| run | verdict | speedup (CI) | expert speedup (CI) | medians base / expert / patch (ms) | verified, opt_base | flags | flags expected |")
+print("|---|---|---|---|---|---|---|---|")
 for p in sorted(glob.glob(os.path.join(out, "*.json"))):
     name = os.path.basename(p)[:-5]
     try:
         d = json.load(open(p))
     except Exception as e:
-        print("| %s | no JSON (%s; see %s.log) | | | | %s |" % (name, type(e).__name__, name,
-                                                         expect.get(name, "")))
+        print("| %s | no JSON (%s; see %s.log) | | | | | | %s |" % (name, type(e).__name__, name,
+                                                               expect.get(name, "")))
         continue
     reps = d.get("reports") or d.get("candidates") or [d]
     r = reps[0] if isinstance(reps, list) and reps else d
     flags = [f.get("kind") + ":" + f.get("detail", "")[:60] for f in r.get("integrity", {}).get("flags", [])]
-    notes = " ".join(n for n in r.get("integrity", {}).get("notices", []) if "optagent_bench" in n)[:80]
-    print("| %s | %s | %s | %s | %s | %s |" % (name, r.get("verdict"), r.get("speedup"),
-                                              "; ".join(flags) or "-", notes, expect.get(name, "")))
+    def ci(x, c):
+        if x is None:
+            return "-"
+        return "%.3fx" % x + (" (%.2f-%.2f)" % tuple(c) if c else "")
+    rows = r.get("workloads") or [{}]
+    for w in rows:
+        med = lambda k: ("%.3f" % (1e3 * w[k]["median"])) if isinstance(w.get(k), dict) else "-"
+        print("| %s %s | %s | %s | %s | %s / %s / %s | %s, %s | %s | %s |" % (
+            name, w.get("name", ""), r.get("verdict"), ci(w.get("speedup"), w.get("speedup_ci")),
+            ci(w.get("expert_speedup"), w.get("expert_speedup_ci")),
+            med("baseline"), med("expert"), med("patch"), r.get("verified"), r.get("opt_base"),
+            "; ".join(flags) or "-", expect.get(name, "")))
 PY
 cat "$out/summary.md"
 echo "total: $(( $(date +%s) - start ))s"
