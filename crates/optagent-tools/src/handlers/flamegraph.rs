@@ -12,8 +12,8 @@ use serde::Deserialize;
 use super::profile::{find_workload, take_profile};
 use crate::profiling::run::{artifact_stem, profile_workload, save_profile};
 use crate::profiling::{
-    changes, differential_svg, flamegraph_svg, split_frame, Folded, Profiler, Scope, SvgLabels,
-    SECTION_MARKER,
+    changes, differential_svg, flamegraph_svg, frame_in_tree, split_frame, Folded, Profiler, Scope,
+    SvgLabels, SECTION_MARKER,
 };
 use crate::registry::TypedTool;
 use crate::{ToolContext, ToolError, ToolOutput};
@@ -161,13 +161,15 @@ impl TypedTool for Flamegraph {
                 path.display()
             );
             let _ = writeln!(text, "Base profile: {}", base_folded_path.display());
-            let list = changes(&before, &after, 12);
+            let roots = [ctx.sandbox.root(), base.root()];
+            let own = |f: &str| frame_in_tree(f, &roots);
+            let list = changes(&before, &after, 12, &own);
             if list.is_empty() {
                 let _ = writeln!(text, "No function's own cost per run changed noticeably.");
             } else {
                 let _ = writeln!(
                     text,
-                    "Largest changes in own cost per run of the {} (base → workspace), by absolute change:",
+                    "Largest changes per run of the {} (base → workspace), by absolute change; `+callees` includes what the function calls, else its own code and the library code it calls:",
                     if after.focused {
                         "measured section"
                     } else {
@@ -178,11 +180,12 @@ impl TypedTool for Flamegraph {
                     let (name, loc) = split_frame(&c.frame);
                     let _ = writeln!(
                         text,
-                        "  {:>10} → {:>10}  ({:>11})  {name}{}",
+                        "  {:>10} → {:>10}  ({:>11})  {name}{}{}",
                         after.format_per_run(c.before),
                         after.format_per_run(c.after),
                         signed(&after.format_per_run(c.delta())),
-                        loc.map(|l| format!("  ({l})")).unwrap_or_default()
+                        loc.map(|l| format!("  ({l})")).unwrap_or_default(),
+                        if c.inclusive { "  +callees" } else { "" }
                     );
                 }
             }

@@ -137,10 +137,14 @@ pub(crate) fn amount(f: &Folded, n: u64, rate_hz: u32) -> String {
         "samples" => format!("{n} samples at {rate_hz} Hz"),
         "instructions" => format!("{n} instructions"),
         "microseconds" => format!("{:.3} s of profiled time", n as f64 / 1e6),
-        "nanoseconds" => format!(
-            "{:.3} s of CPU time sampled at {rate_hz} Hz",
-            n as f64 / 1e9
-        ),
+        "nanoseconds" => match f.period_ns.filter(|&p| p > 0) {
+            Some(p) => format!(
+                "{} samples at {rate_hz} Hz ({:.3} s of CPU time)",
+                n / p as u64,
+                n as f64 / 1e9
+            ),
+            None => format!("{:.3} s of CPU time", n as f64 / 1e9),
+        },
         u => format!("{n} {u}"),
     }
 }

@@ -172,6 +172,16 @@ impl Folded {
         Some(f)
     }
 
+    /// How many samples the profile holds, for sampling profilers (perf's costs are
+    /// nanoseconds: samples × period).
+    pub fn samples(&self) -> Option<u64> {
+        match (self.unit, self.period_ns) {
+            ("samples", _) => Some(self.total()),
+            ("nanoseconds", Some(p)) if p > 0 => Some(self.total() / p as u64),
+            _ => None,
+        }
+    }
+
     /// Whether costs are times (samples with a period, or durations) rather than counts.
     pub fn is_time(&self) -> bool {
         matches!(self.unit, "nanoseconds" | "microseconds")
@@ -502,13 +512,16 @@ pub fn differential_svg(
     Ok(svg)
 }
 
-/// One function's own cost per run of the measured section, before and after.
+/// One function's change per run of the measured section, before and after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// The frame (as named in `after` where both have it).
     pub frame: String,
     pub before: f64,
     pub after: f64,
+    /// Whether the figures include what the function calls (else: its own cost, with the
+    /// library code it calls directly).
+    pub inclusive: bool,
 }
 
 impl Change {
@@ -517,25 +530,81 @@ impl Change {
     }
 }
 
-/// Functions whose own cost per run changed most between `before` and `after`, largest absolute
-/// change first (time saved or added, not share of the profile); frames are matched by function
-/// and file, so a function that only moved keeps its identity.
-pub fn changes(before: &Folded, after: &Folded, top: usize) -> Vec<Change> {
-    let mut own: HashMap<String, (f64, f64)> = HashMap::new();
-    for (stack, (b, a)) in aligned_per_run(before, after) {
-        if let Some(leaf) = stack.rsplit(';').next() {
-            let e = own.entry(leaf.to_string()).or_default();
+/// A child explains its parent's change when it carries this share of it (same sign).
+const EXPLAINED: f64 = 0.9;
+
+/// Functions whose cost per run changed most between `before` and `after`, largest absolute
+/// change (time saved or added) first. Frames are matched by function and file, so a function
+/// that only moved keeps its identity.
+///
+/// Changes are attributed to the tree's own code (`own(frame)`; all frames when none is own):
+/// library frames (the standard library, libc, the kernel) count as part of the nearest own
+/// caller, so a call to `sorted` or `realloc` that went away is the caller's change. Each
+/// function is then ranked by the larger of its own change and its change including callees,
+/// the latter only when its callees do not explain it (carry 90% of it): a function that changed
+/// itself and stopped calling a callee is named with the whole saving, and a frame that merely
+/// passes its callees' changes through (the section's entry point, a loop in the runner) is not.
+pub fn changes(
+    before: &Folded,
+    after: &Folded,
+    top: usize,
+    own: &dyn Fn(&str) -> bool,
+) -> Vec<Change> {
+    let aligned = aligned_per_run(before, after);
+    let any_own = aligned
+        .keys()
+        .any(|st| st.split(';').any(|f| own(f) && !is_section_frame(f)));
+    let keep = |f: &str| !any_own || own(f) || is_section_frame(f);
+    let mut own_self: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut incl: HashMap<String, (f64, f64)> = HashMap::new();
+    for (stack, (b, a)) in aligned {
+        let frames: Vec<&str> = stack.split(';').filter(|f| keep(f)).collect();
+        let frames = if frames.is_empty() {
+            vec!["[other code]"]
+        } else {
+            frames
+        };
+        if let Some(leaf) = frames.last() {
+            let e = own_self.entry(leaf.to_string()).or_default();
+            e.0 += b;
+            e.1 += a;
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for f in &frames {
+            if !seen.insert(f) {
+                continue;
+            }
+            let e = incl.entry(f.to_string()).or_default();
             e.0 += b;
             e.1 += a;
         }
     }
-    let total = own.values().map(|(b, a)| b.max(*a)).sum::<f64>().max(1e-9);
-    let mut v: Vec<Change> = own
-        .into_iter()
-        .map(|(frame, (before, after))| Change {
-            frame,
-            before,
-            after,
+    // A frame whose callees carry 90% of its change (same sign) only passes it through.
+    let explained = |f: &str| -> bool {
+        let (ib, ia) = incl[f];
+        let (sb, sa) = own_self.get(f).copied().unwrap_or_default();
+        let (d, callees) = (ia - ib, (ia - ib) - (sa - sb));
+        d != 0.0 && callees * d > 0.0 && callees.abs() >= EXPLAINED * d.abs()
+    };
+    let total = incl
+        .iter()
+        .filter(|(f, _)| is_section_frame(f))
+        .map(|(_, (b, a))| b.max(*a))
+        .fold(0.0, f64::max)
+        .max(own_self.values().map(|(b, a)| b.max(*a)).sum::<f64>())
+        .max(1e-9);
+    let mut v: Vec<Change> = incl
+        .iter()
+        .filter_map(|(f, &(ib, ia))| {
+            let (sb, sa) = own_self.get(f).copied().unwrap_or_default();
+            let use_incl = !explained(f) && (ia - ib).abs() > (sa - sb).abs();
+            let (b, a) = if use_incl { (ib, ia) } else { (sb, sa) };
+            ((a - b).abs() > 0.0).then(|| Change {
+                frame: f.clone(),
+                before: b,
+                after: a,
+                inclusive: use_incl,
+            })
         })
         // Changes below 0.05% of the larger profile are noise.
         .filter(|c| c.delta().abs() >= total * 5e-4)
@@ -549,6 +618,15 @@ pub fn changes(before: &Folded, after: &Folded, top: usize) -> Vec<Change> {
     });
     v.truncate(top);
     v
+}
+
+/// Whether a frame is code of the tree at `roots` (its file is there).
+pub fn frame_in_tree(frame: &str, roots: &[&std::path::Path]) -> bool {
+    let Some(loc) = split_frame(frame).1 else {
+        return false;
+    };
+    let file = loc.rsplit_once(':').map_or(loc.as_str(), |(f, _)| f);
+    !file.starts_with('/') && !file.starts_with('<') && roots.iter().any(|r| r.join(file).is_file())
 }
 
 #[cfg(test)]
@@ -628,7 +706,7 @@ mod tests {
         assert!(svg.contains("<svg") && svg.contains("cold") && svg.contains("sub"));
         let d = String::from_utf8(differential_svg(&before, &after, &labels).unwrap()).unwrap();
         assert!(d.contains("hot"));
-        let ch = changes(&before, &after, 5);
+        let ch = changes(&before, &after, 5, &|_| true);
         assert_eq!(ch[0].frame, "hot");
         assert_eq!((ch[0].before, ch[0].after), (50.0, 10.0));
     }
@@ -661,6 +739,40 @@ mod tests {
     }
 
     #[test]
+    fn changes_name_the_caller_that_stopped_calling_and_fold_library_code() {
+        // The base's `count` calls `words` (own code) for every query; the workspace's does not.
+        // `grow` spent its time in libc's realloc, which went away.
+        let own = |f: &str| f.contains("(p.py") || f.contains("(r.py");
+        let before = Folded::parse(
+            "optagent_measured (r.py:1);run (r.py:2);count (p.py:10);words (p.py:30) 60\n\
+             optagent_measured (r.py:1);run (r.py:2);count (p.py:10) 30\n\
+             optagent_measured (r.py:1);run (r.py:2);grow (p.py:40);realloc [libc.so.6] 25\n\
+             optagent_measured (r.py:1);run (r.py:2);grow (p.py:40) 5\n\
+             optagent_measured (r.py:1);run (r.py:2);other (p.py:50) 20\n",
+            "instructions",
+        );
+        let after = Folded::parse(
+            "optagent_measured (r.py:1);run (r.py:2);count (p.py:10) 2\n\
+             optagent_measured (r.py:1);run (r.py:2);grow (p.py:40) 6\n\
+             optagent_measured (r.py:1);run (r.py:2);other (p.py:50) 21\n",
+            "instructions",
+        );
+        let ch = changes(&before, &after, 5, &own);
+        let names: Vec<&str> = ch.iter().map(|c| c.frame.as_str()).collect();
+        assert_eq!(
+            names[..3],
+            ["count (p.py:10)", "words (p.py:30)", "grow (p.py:40)"],
+            "{ch:?}"
+        );
+        assert!(ch[0].inclusive && (ch[0].before, ch[0].after) == (90.0, 2.0));
+        assert!(!ch[2].inclusive && (ch[2].before, ch[2].after) == (30.0, 6.0));
+        // The entry point and the runner only pass the change through.
+        assert!(!names
+            .iter()
+            .any(|n| n.starts_with("run ") || n.starts_with("optagent")));
+    }
+
+    #[test]
     fn changes_compare_per_run_and_ignore_moved_lines() {
         // The base ran the section 4 times at 1 ms per sample, the workspace 20 times at 0.5 ms:
         // per run, hot goes from 10 ms to 1 ms; other stays at 5 ms although its line moved.
@@ -676,7 +788,7 @@ mod tests {
         );
         after.repeat = 20;
         after.period_ns = Some(500_000);
-        let ch = changes(&before, &after, 5);
+        let ch = changes(&before, &after, 5, &|_| true);
         assert_eq!(ch.len(), 1, "{ch:?}");
         assert_eq!(ch[0].frame, "hot (p.py:3)");
         assert!((ch[0].before - 10e6).abs() < 1.0 && (ch[0].after - 1e6).abs() < 1.0);

@@ -55,6 +55,10 @@ pub(crate) const SECTION_TARGET_S: f64 = 3.0;
 /// Samples a profile aims at in the measured section.
 pub(crate) const TARGET_SAMPLES: f64 = 3000.0;
 const MAX_REPEAT: u64 = 100_000;
+/// Fewer samples of the section than this, from a run shorter than [`RERUN_IF_UNDER_S`], and the
+/// section is profiled again with more repetitions.
+const MIN_SAMPLES: u64 = 1_500;
+const RERUN_IF_UNDER_S: f64 = 4.0;
 const MIN_RATE: u32 = 100;
 const MAX_RATE: u32 = 2000;
 const DEFAULT_RATE: u32 = 1000;
@@ -351,14 +355,41 @@ pub(crate) async fn profile_workload(
             result = run_one(ctx, sb, &scratch, workload, profiler, &whole).await;
         }
     }
-    let (mut folded, wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
+    let (mut folded, mut wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
     notes.extend(exit_note);
-    if scope == Scope::Section {
-        // The repetitions the workload says it ran.
-        folded.repeat = read_output(&scratch)
+    let repeat_seen = || {
+        read_output(&scratch)
             .and_then(|v| v.get("repeat").and_then(|r| r.as_u64()))
             .filter(|&r| r >= 1)
-            .unwrap_or(1);
+            .unwrap_or(1)
+    };
+    let mut repeat = repeat_seen();
+    // The probe's one run can be slower than the repeated ones (a first call that fills a
+    // cache, a busy machine): with too few samples of the section and a quick run, repeat more.
+    if the_plan.scope == Scope::Section
+        && the_plan.honoured
+        && matches!(profiler, Profiler::PySpy | Profiler::Perf)
+    {
+        let got = section_samples(&folded);
+        if got < MIN_SAMPLES && wall.as_secs_f64() < RERUN_IF_UNDER_S {
+            let factor = (TARGET_SAMPLES / got.max(1) as f64).clamp(2.0, 50.0);
+            let more = Plan {
+                repeat: ((the_plan.repeat as f64 * factor).round() as u64).min(MAX_REPEAT),
+                ..the_plan.clone()
+            };
+            if let Ok((f2, w2, _)) = run_one(ctx, sb, &scratch, workload, profiler, &more).await {
+                wall += w2;
+                if section_samples(&f2) > got {
+                    folded = f2;
+                    the_plan = more;
+                    repeat = repeat_seen();
+                }
+            }
+        }
+    }
+    if scope == Scope::Section {
+        // The repetitions the workload says it ran.
+        folded.repeat = repeat;
         if !honoured {
             notes.push(format!(
                 "This workload does not follow the profiling protocol (its output has no \"repeat\" under OPTAGENT_PROFILE_REPEAT; docs/task-format.md): its section ran once{}.",
@@ -411,6 +442,37 @@ pub(crate) async fn profile_workload(
         stem,
         plan: the_plan,
     })
+}
+
+/// `file:line` of the functions sampled in the tree's programs, by `addr2line` in the sandbox
+/// (empty where it is missing or fails: frames then stay bare names).
+async fn perf_places(
+    ctx: &ToolContext,
+    sb: &dyn Sandbox,
+    scratch: &Scratch,
+    script: &[u8],
+    root: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut places = std::collections::HashMap::new();
+    for (obj, syms) in perf::symbol_starts(script, root) {
+        let names: Vec<String> = syms.keys().cloned().collect();
+        let addrs: Vec<String> = syms.values().map(|a| format!("0x{a:x}")).collect();
+        let cmd = format!("addr2line -f -e {} {}", shell_quote(&obj), addrs.join(" "));
+        match exec(sb, ctx, scratch, cmd, Duration::from_secs(60)).await {
+            Ok(o) if o.success() => {
+                places.extend(perf::parse_addr2line(&o.stdout, &names, Some(root)));
+            }
+            Ok(o) => tracing::debug!(object = %obj, output = %o.tail(300), "addr2line failed"),
+            Err(e) => tracing::debug!(object = %obj, error = %e, "addr2line failed"),
+        }
+    }
+    places
+}
+
+/// Samples inside the measured section (all samples when it is not marked).
+fn section_samples(f: &Folded) -> u64 {
+    let inside = f.focus().unwrap_or_else(|| f.clone());
+    inside.samples().unwrap_or(u64::MAX)
 }
 
 /// The workload's output from the last run in `scratch`, as JSON.
@@ -676,7 +738,12 @@ async fn run_one(
                     failure_tail(&so)
                 )));
             }
-            let f = perf::fold_script(&script).map_err(Attempt::Failed)?;
+            let mut f = perf::fold_script(&script).map_err(Attempt::Failed)?;
+            f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
+            if let Some(r) = root.as_deref() {
+                let places = perf_places(ctx, sb, scratch, &script, r).await;
+                perf::add_locations(&mut f, &places);
+            }
             if f.total() == 0 {
                 return Err(Attempt::Failed(format!(
                     "perf collected no samples. Output:\n{}",

@@ -32,6 +32,8 @@ pub struct Figures {
     pub changes: Vec<(String, String)>,
     /// Functions the expert's patch changed (names as defined in the source).
     pub expert_functions: BTreeSet<String>,
+    /// Whether any of them runs in the workload (a frame of the workspace's profile).
+    pub expert_runs: bool,
 }
 
 impl Figures {
@@ -53,8 +55,10 @@ impl Figures {
     }
 }
 
-/// The last part of a qualified name: `Graph.shortest_path` → `shortest_path`.
+/// The function a frame belongs to, by the last part of its qualified name:
+/// `Graph.shortest_path` → `shortest_path`, `Corpus.count.<locals>.<genexpr>` → `count`.
 pub fn short(name: &str) -> &str {
+    let name = name.split(".<locals>").next().unwrap_or(name);
     name.rsplit('.').next().unwrap_or(name)
 }
 
@@ -261,6 +265,20 @@ pub async fn expert_figures(
                 "instructions",
             ),
         };
+        let folded = prof
+            .text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("folded stacks: "))
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or_default();
+        let expert_runs = folded.lines().any(|l| {
+            l.rsplit_once(' ').is_some_and(|(stack, _)| {
+                stack.split(';').any(|fr| {
+                    let name = fr.split(" (").next().unwrap_or(fr);
+                    expert_functions.contains(short(name))
+                })
+            })
+        });
         let args =
             serde_json::json!({"workload": w.name, "diff": true, "profiler": profiler}).to_string();
         let fg = reg
@@ -295,6 +313,7 @@ pub async fn expert_figures(
             profile_s,
             changes,
             expert_functions: expert_functions.clone(),
+            expert_runs,
         });
     }
     Ok(out)
