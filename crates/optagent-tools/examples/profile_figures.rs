@@ -5,7 +5,8 @@
 //! function the expert changed and whether an import frame is among them.
 //!
 //! `cargo run -p optagent-tools --example profile_figures -- [--profiler P] [--only SUBSTR]
-//! [TASK_DIR...]`
+//! [--keep DIR] [TASK_DIR...]`; `--keep` writes each workload's flamegraph and differential
+//! flamegraph there.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -18,12 +19,14 @@ use std::path::PathBuf;
 async fn main() -> Result<(), String> {
     let mut profiler = None;
     let mut only = None;
+    let mut keep: Option<PathBuf> = None;
     let mut tasks = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--profiler" => profiler = Some(args.next().ok_or("--profiler needs a value")?),
             "--only" => only = Some(args.next().ok_or("--only needs a value")?),
+            "--keep" => keep = Some(PathBuf::from(args.next().ok_or("--keep needs a folder")?)),
             _ if a.starts_with("--") => return Err(format!("unknown option {a}")),
             _ => tasks.push(PathBuf::from(a)),
         }
@@ -78,6 +81,24 @@ async fn main() -> Result<(), String> {
                     imports.join(", ")
                 }
             );
+            if let Some(dir) = &keep {
+                let slug: String = f
+                    .workload
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+                for (suffix, text) in [("svg", &f.svg), ("diff.svg", &f.diff_svg)] {
+                    let p = dir.join(format!("{slug}.{suffix}"));
+                    std::fs::write(&p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+                }
+            }
             if !(ok_samples && ok_top && imports.is_empty()) {
                 failed += 1;
             }

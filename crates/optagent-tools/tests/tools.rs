@@ -884,6 +884,13 @@ async fn profile_c_with_callgrind() {
     let self_pct: f64 = row.split('%').next().unwrap().trim().parse().unwrap();
     assert!(self_pct > 80.0, "{out}");
     assert!(out.contains("raw callgrind output: "), "{out}");
+    // Source lines, the hot loop's first.
+    let hot_line = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Hottest source lines"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no source lines: {out}"));
+    assert!(hot_line.contains("hot.c:5"), "{out}");
     no_scratch_left(&e.root);
     let folded = std::fs::read_to_string(path_after(&out, "folded stacks: ")).unwrap();
     assert!(

@@ -138,14 +138,16 @@ impl TypedTool for Flamegraph {
             let labels = SvgLabels {
                 title: format!("{}: base → workspace, {}", w.name, record.profiler.name()),
                 subtitle: Some(format!(
-                    "{} per run; widths: workspace ({}), red: more than base ({}), blue: less",
+                    "{}, per run: base {} → workspace {} ({} and {}); widths: workspace; red: more than base, blue: less",
                     if after.focused {
                         "measured section"
                     } else {
                         "whole process"
                     },
-                    count(&after),
+                    after.format_per_run(before.per_run(before.total())),
+                    after.format_per_run(after.per_run(after.total())),
                     count(&before),
+                    count(&after),
                 )),
             };
             let svg = differential_svg(&before, &after, &labels).map_err(ToolError::fatal)?;

@@ -165,7 +165,7 @@ pub(crate) fn describe(w: &WorkloadInfo, run: &ProfileRun) -> String {
         };
         let outside = if f.outside > 0 {
             format!(
-                "; {} outside it (interpreter start, imports, setup) left out: scope \"process\" shows them",
+                "; {} outside it (start-up, imports, setup) left out: scope \"process\" shows them",
                 amount(f, f.outside, rate)
             )
         } else {

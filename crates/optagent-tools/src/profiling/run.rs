@@ -92,7 +92,9 @@ pub(crate) fn plan(scope: Scope, honoured: bool, section_s: Option<f64>, p: Prof
         plan.repeat = ((SECTION_TARGET_S / s).round() as u64).clamp(1, MAX_REPEAT);
     }
     let covered = s * plan.repeat as f64;
-    plan.rate_hz = ((TARGET_SAMPLES / covered).ceil() as u32).clamp(MIN_RATE, MAX_RATE);
+    // In steps of 10 Hz, rounded up.
+    plan.rate_hz =
+        (((TARGET_SAMPLES / covered / 10.0).ceil() * 10.0) as u32).clamp(MIN_RATE, MAX_RATE);
     plan
 }
 
@@ -340,20 +342,19 @@ pub(crate) async fn profile_workload(
             result = run_one(ctx, sb, &scratch, workload, profiler, &the_plan).await;
         }
     }
-    if profiler == Profiler::Callgrind && honoured && scope == Scope::Section {
-        if matches!(&result, Err(Attempt::Failed(why)) if why.starts_with("callgrind wrote no data"))
-        {
-            // The marker was not found in native code (a Python workload, or an inlined marker):
-            // count the whole process and cut it to the section afterwards where possible.
-            notes.push(format!(
-                "callgrind found no native function named {SECTION_MARKER} to collect in: counted the whole process."
-            ));
-            let whole = Plan {
-                honoured: false,
-                ..the_plan.clone()
-            };
-            result = run_one(ctx, sb, &scratch, workload, profiler, &whole).await;
-        }
+    let nothing_collected =
+        matches!(&result, Err(Attempt::Failed(why)) if why.starts_with("callgrind wrote no data"));
+    if profiler == Profiler::Callgrind && honoured && scope == Scope::Section && nothing_collected {
+        // The marker was not found in native code (a Python workload, or an inlined marker):
+        // count the whole process and cut it to the section afterwards where possible.
+        notes.push(format!(
+            "callgrind found no native function named {SECTION_MARKER} to collect in: counted the whole process."
+        ));
+        let whole = Plan {
+            honoured: false,
+            ..the_plan.clone()
+        };
+        result = run_one(ctx, sb, &scratch, workload, profiler, &whole).await;
     }
     let (mut folded, mut wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
     notes.extend(exit_note);
@@ -797,6 +798,35 @@ mod tests {
         assert!(direct_python("python3 bench/run.py graph_shortest_path"));
         assert!(!direct_python("python3 a.py && python3 b.py"));
         assert!(!direct_python("./run.sh"));
+    }
+
+    #[test]
+    fn plans_repeat_the_section_and_pick_the_rate_for_its_length() {
+        // 45 ms: about 3 s of it at 1000 Hz.
+        let p = plan(Scope::Section, true, Some(0.045), Profiler::PySpy);
+        assert_eq!((p.repeat, p.rate_hz), (67, 1000));
+        // 50 µs: many repetitions.
+        let p = plan(Scope::Section, true, Some(50e-6), Profiler::Perf);
+        assert_eq!(p.repeat, 60_000);
+        // 12 s: once, at a lower rate that still gives the target.
+        let p = plan(Scope::Section, true, Some(12.0), Profiler::PySpy);
+        assert_eq!((p.repeat, p.rate_hz), (1, 250));
+        // A runner that ignores the protocol runs once, sampled fast enough for its length.
+        let p = plan(Scope::Section, false, Some(0.3), Profiler::PySpy);
+        assert_eq!((p.repeat, p.rate_hz), (1, MAX_RATE));
+        // callgrind counts instructions: one run; the whole process: no repetition.
+        assert_eq!(
+            plan(Scope::Section, true, Some(0.01), Profiler::Callgrind).repeat,
+            1
+        );
+        assert_eq!(
+            plan(Scope::Process, true, Some(0.01), Profiler::PySpy).repeat,
+            1
+        );
+        assert_eq!(
+            plan(Scope::Section, true, None, Profiler::PySpy).rate_hz,
+            DEFAULT_RATE
+        );
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Figures {
     pub expert_functions: BTreeSet<String>,
     /// Whether any of them runs in the workload (a frame of the workspace's profile).
     pub expert_runs: bool,
+    /// The workspace's flamegraph and the differential one (SVG text).
+    pub svg: String,
+    pub diff_svg: String,
 }
 
 impl Figures {
@@ -279,6 +282,19 @@ pub async fn expert_figures(
                 })
             })
         });
+        let svg_of = |text: &str| {
+            text.lines()
+                .next()
+                .and_then(|l| l.rsplit(": ").next())
+                .and_then(|p| std::fs::read_to_string(p).ok())
+                .unwrap_or_default()
+        };
+        let args = serde_json::json!({"workload": w.name, "profiler": profiler}).to_string();
+        let plain = reg
+            .dispatch(&ctx, "flamegraph", &args)
+            .await
+            .map_err(|e| format!("flamegraph {}: {e:?}", w.name))?;
+        let svg = svg_of(&plain.text);
         let args =
             serde_json::json!({"workload": w.name, "diff": true, "profiler": profiler}).to_string();
         let fg = reg
@@ -314,6 +330,8 @@ pub async fn expert_figures(
             changes,
             expert_functions: expert_functions.clone(),
             expert_runs,
+            svg,
+            diff_svg: svg_of(&fg.text),
         });
     }
     Ok(out)
