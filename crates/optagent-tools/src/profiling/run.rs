@@ -631,7 +631,7 @@ async fn run_one(
         }
         Profiler::Perf => {
             run(format!(
-                "{prefix}perf record -q -e cpu-clock -F {rate} --call-graph dwarf,16384 -o {s}/perf.data -- sh -c {quoted}"
+                "{prefix}perf record -q -e cpu-clock -F {rate} --call-graph dwarf,8192 -o {s}/perf.data -- sh -c {quoted}"
             ))
             .await?
         }
