@@ -1,6 +1,8 @@
 //! `flamegraph`: an SVG flamegraph of the last profile (profiling the named workload first when
 //! it is not the last one profiled), or with `diff` a differential flamegraph of the base tree
-//! against the workspace for the same workload and profiler.
+//! against the workspace for the same workload, profiler and scope. Like `profile`, it shows the
+//! measured section by default, rooted at its entry point; the differential compares costs per
+//! run of the section and lists the functions whose own time changed most in absolute terms.
 
 use std::fmt::Write as _;
 
@@ -9,7 +11,10 @@ use serde::Deserialize;
 
 use super::profile::{find_workload, take_profile};
 use crate::profiling::run::{artifact_stem, profile_workload, save_profile};
-use crate::profiling::{differential_svg, flamegraph_svg, share_changes, split_frame, Profiler};
+use crate::profiling::{
+    changes, differential_svg, flamegraph_svg, frame_in_tree, split_frame, Folded, Profiler, Scope,
+    SvgLabels, SECTION_MARKER,
+};
 use crate::registry::TypedTool;
 use crate::{ToolContext, ToolError, ToolOutput};
 
@@ -21,6 +26,7 @@ pub(crate) struct FlamegraphArgs {
     workload: Option<String>,
     diff: Option<bool>,
     profiler: Option<Profiler>,
+    scope: Option<Scope>,
 }
 
 #[async_trait]
@@ -30,7 +36,7 @@ impl TypedTool for Flamegraph {
 
     #[cfg(test)]
     fn example() -> serde_json::Value {
-        serde_json::json!({"workload": "w", "diff": false, "profiler": "auto"})
+        serde_json::json!({"workload": "w", "diff": false, "profiler": "auto", "scope": "section"})
     }
 
     async fn run(&self, ctx: &ToolContext, a: FlamegraphArgs) -> Result<ToolOutput, ToolError> {
@@ -47,13 +53,17 @@ impl TypedTool for Flamegraph {
             })?.clone(),
         };
         let mut notes = Vec::new();
-        let reuse = last
-            .filter(|r| r.workload == w.name && wanted_profiler.is_none_or(|p| p == r.profiler));
+        let scope = a.scope.unwrap_or_default();
+        let reuse = last.filter(|r| {
+            r.workload == w.name
+                && r.scope == scope
+                && wanted_profiler.is_none_or(|p| p == r.profiler)
+        });
         let record = match reuse {
             Some(r) => r,
             None => {
                 let choice = a.profiler.unwrap_or_default();
-                let (rec, run) = take_profile(ctx, &w, choice).await?;
+                let (rec, run) = take_profile(ctx, &w, choice, scope).await?;
                 notes.extend(run.notes);
                 notes.push(format!(
                     "Profiled `{}` with {} for this flamegraph (folded stacks: {}).",
@@ -68,8 +78,11 @@ impl TypedTool for Flamegraph {
         let mut text = String::new();
         let mut artifacts = Vec::new();
         if !a.diff.unwrap_or(false) {
-            let title = format!("{} ({})", w.name, record.profiler.name());
-            let svg = flamegraph_svg(&record.folded, &title).map_err(ToolError::fatal)?;
+            let labels = SvgLabels {
+                title: format!("{}: workspace, {}", w.name, record.profiler.name()),
+                subtitle: Some(subtitle(&record.folded)),
+            };
+            let svg = flamegraph_svg(&record.folded, &labels).map_err(ToolError::fatal)?;
             let stem = artifact_stem(ctx.next_seq(), &w.name, record.profiler, "ws");
             let path = dir.join(format!("{stem}.svg"));
             std::fs::write(&path, svg)
@@ -98,12 +111,46 @@ impl TypedTool for Flamegraph {
                     "diff needs the pristine base tree, which this run does not provide; use diff: false.",
                 ));
             };
-            let base_run = profile_workload(ctx, &base, &w, record.profiler, "base").await?;
+            let base_run =
+                profile_workload(ctx, &base, &w, record.profiler, "base", record.scope).await?;
             notes.extend(base_run.notes.iter().map(|n| format!("(base tree) {n}")));
             let (base_folded_path, _) = save_profile(ctx, &base_run.folded, &base_run.stem)?;
-            let title = format!("{}: base → workspace ({})", w.name, record.profiler.name());
-            let svg = differential_svg(&base_run.folded, &record.folded, &title)
-                .map_err(ToolError::fatal)?;
+            let (before, after) = (&base_run.folded, &record.folded);
+            if before.focused != after.focused {
+                notes.push(format!(
+                    "Only one of the trees marks its measured section ({SECTION_MARKER}): the comparison is of whole processes."
+                ));
+            }
+            let whole = |f: &Folded| -> Folded {
+                if before.focused == after.focused {
+                    return f.clone();
+                }
+                // Put the left-out cost back as one block, so both sides cover the same.
+                let mut g = f.clone();
+                if f.outside > 0 {
+                    g.add("[outside the measured section]", f.outside);
+                }
+                g.outside = 0;
+                g.focused = false;
+                g
+            };
+            let (before, after) = (whole(before), whole(after));
+            let labels = SvgLabels {
+                title: format!("{}: base → workspace, {}", w.name, record.profiler.name()),
+                subtitle: Some(format!(
+                    "{}, per run: base {} → workspace {} ({} and {}); widths: workspace; red: more than base, blue: less",
+                    if after.focused {
+                        "measured section"
+                    } else {
+                        "whole process"
+                    },
+                    after.format_per_run(before.per_run(before.total())),
+                    after.format_per_run(after.per_run(after.total())),
+                    count(&before),
+                    count(&after),
+                )),
+            };
+            let svg = differential_svg(&before, &after, &labels).map_err(ToolError::fatal)?;
             let stem = artifact_stem(ctx.next_seq(), &w.name, record.profiler, "diff");
             let path = dir.join(format!("{stem}.svg"));
             std::fs::write(&path, svg)
@@ -116,36 +163,42 @@ impl TypedTool for Flamegraph {
                 path.display()
             );
             let _ = writeln!(text, "Base profile: {}", base_folded_path.display());
-            let changes = share_changes(&base_run.folded, &record.folded, 12);
-            if changes.is_empty() {
-                let _ = writeln!(
-                    text,
-                    "No function's share of the profile changed by 0.05 points or more."
-                );
+            let roots = [ctx.sandbox.root(), base.root()];
+            let own = |f: &str| frame_in_tree(f, &roots);
+            let list = changes(&before, &after, 12, &own);
+            if list.is_empty() {
+                let _ = writeln!(text, "No function's own cost per run changed noticeably.");
             } else {
                 let _ = writeln!(
                     text,
-                    "Largest changes in share of own cost (base → workspace):"
+                    "Largest changes per run of the {} (base → workspace), by absolute change; `+callees` includes what the function calls, else its own code and the library code it calls:",
+                    if after.focused {
+                        "measured section"
+                    } else {
+                        "workload"
+                    }
                 );
-                for (frame, b, now) in changes {
-                    let (name, loc) = split_frame(&frame);
+                for c in list {
+                    let (name, loc) = split_frame(&c.frame);
                     let _ = writeln!(
                         text,
-                        "  {b:>5.1}% → {now:>5.1}%  ({:+.1})  {name}{}",
-                        now - b,
-                        loc.map(|l| format!("  ({l})")).unwrap_or_default()
+                        "  {:>10} → {:>10}  ({:>11})  {name}{}{}",
+                        after.format_per_run(c.before),
+                        after.format_per_run(c.after),
+                        signed(&after.format_per_run(c.delta())),
+                        loc.map(|l| format!("  ({l})")).unwrap_or_default(),
+                        if c.inclusive { "  +callees" } else { "" }
                     );
                 }
             }
-            let bt = base_run.folded.total() as f64;
-            let wt = record.folded.total() as f64;
+            let bt = before.per_run(before.total());
+            let wt = after.per_run(after.total());
             if bt > 0.0 {
                 let _ = writeln!(
                     text,
-                    "Total {}: base {} → workspace {} ({:+.1}%; profiler counts, not a benchmark: use bench to measure).",
-                    record.folded.unit,
-                    bt as u64,
-                    wt as u64,
+                    "Total per run: base {} → workspace {} ({:+.1}%; profiler counts, not a benchmark: use bench to measure).",
+                    after.format_per_run(bt),
+                    after.format_per_run(wt),
                     100.0 * (wt - bt) / bt
                 );
             }
@@ -161,4 +214,36 @@ impl TypedTool for Flamegraph {
             artifacts,
         })
     }
+}
+
+/// `+1.2 ms` / `-3.4 ms`.
+fn signed(v: &str) -> String {
+    if v.starts_with('-') {
+        v.to_string()
+    } else {
+        format!("+{v}")
+    }
+}
+
+/// The SVG's second line: how much it holds and of what.
+fn subtitle(f: &Folded) -> String {
+    let what = if f.focused {
+        format!(
+            "measured section ({SECTION_MARKER} at the root), {} run{}",
+            f.repeat,
+            if f.repeat == 1 { "" } else { "s" }
+        )
+    } else {
+        "whole process".to_string()
+    };
+    format!(
+        "{what}, {}, {} per run; frames: function (file:line)",
+        count(f),
+        f.format_per_run(f.per_run(f.total()))
+    )
+}
+
+/// `2431 samples`, `1234 instructions`.
+fn count(f: &Folded) -> String {
+    format!("{} {}", f.total(), f.unit)
 }

@@ -1,6 +1,8 @@
 //! `profile`: run a visible workload under a profiler (see `profiling::run`), answer with the
-//! hottest functions (self% and total%), and keep the folded stacks and a pprof file in the run
-//! folder. The profile is remembered for `flamegraph`.
+//! hottest functions (self% and total%, and own time per run of the measured section), and keep
+//! the folded stacks and a pprof file in the run folder. By default only the measured section is
+//! shown (`scope: "section"`, see `profiling::run`); `scope: "process"` shows everything. The
+//! profile is remembered for `flamegraph`.
 
 use std::fmt::Write as _;
 
@@ -8,7 +10,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::profiling::run::{profile_workload, save_profile, ProfileRun};
-use crate::profiling::{Folded, ProfileRecord, Profiler};
+use crate::profiling::{Folded, ProfileRecord, Profiler, Scope, SECTION_MARKER};
 use crate::registry::TypedTool;
 use crate::{ToolContext, ToolError, ToolOutput, WorkloadInfo};
 
@@ -20,6 +22,7 @@ pub(crate) struct ProfileArgs {
     workload: Option<String>,
     profiler: Option<Profiler>,
     top: Option<usize>,
+    scope: Option<Scope>,
 }
 
 const DEFAULT_TOP: usize = 25;
@@ -31,13 +34,13 @@ impl TypedTool for Profile {
 
     #[cfg(test)]
     fn example() -> serde_json::Value {
-        serde_json::json!({"workload": "w", "profiler": "auto", "top": 10})
+        serde_json::json!({"workload": "w", "profiler": "auto", "top": 10, "scope": "section"})
     }
 
     async fn run(&self, ctx: &ToolContext, a: ProfileArgs) -> Result<ToolOutput, ToolError> {
         let w = find_workload(ctx, a.workload.as_deref())?.clone();
         let choice = a.profiler.unwrap_or_default();
-        let (record, run) = take_profile(ctx, &w, choice).await?;
+        let (record, run) = take_profile(ctx, &w, choice, a.scope.unwrap_or_default()).await?;
         let top = a.top.unwrap_or(DEFAULT_TOP).max(1);
         let mut text = describe(&w, &run);
         text.push_str(&record.folded.table(top));
@@ -63,6 +66,17 @@ impl TypedTool for Profile {
                     100.0 * (f.total_cost as f64 / total).min(1.0),
                     f.name,
                     f.location.map(|l| format!("  ({l})")).unwrap_or_default()
+                );
+            }
+        }
+        if !record.folded.lines.is_empty() {
+            text.push_str("Hottest source lines (own cost):\n");
+            for (line, cost) in record.folded.lines.iter().take(10) {
+                let _ = writeln!(
+                    text,
+                    "{:>6.1}% {:>10}  {line}",
+                    100.0 * *cost as f64 / total,
+                    record.folded.format_per_run(record.folded.per_run(*cost)),
                 );
             }
         }
@@ -101,12 +115,14 @@ pub(crate) async fn take_profile(
     ctx: &ToolContext,
     w: &WorkloadInfo,
     choice: Profiler,
+    scope: Scope,
 ) -> Result<(ProfileRecord, ProfileRun), ToolError> {
-    let run = profile_workload(ctx, &ctx.sandbox, w, choice, "ws").await?;
+    let run = profile_workload(ctx, &ctx.sandbox, w, choice, "ws", scope).await?;
     let (folded_path, pprof_path) = save_profile(ctx, &run.folded, &run.stem)?;
     let record = ProfileRecord {
         workload: w.name.clone(),
         profiler: run.profiler,
+        scope,
         folded: run.folded.clone(),
         folded_path,
         pprof_path,
@@ -115,21 +131,55 @@ pub(crate) async fn take_profile(
     Ok((record, run))
 }
 
-/// A one-line description of what was measured.
+/// How much the profile holds, in its unit: `2431 samples at 1000 Hz`.
+pub(crate) fn amount(f: &Folded, n: u64, rate_hz: u32) -> String {
+    match f.unit {
+        "samples" => format!("{n} samples at {rate_hz} Hz"),
+        "instructions" => format!("{n} instructions"),
+        "microseconds" => format!("{:.3} s of profiled time", n as f64 / 1e6),
+        "nanoseconds" => match f.period_ns.filter(|&p| p > 0) {
+            Some(p) => format!(
+                "{} samples at {rate_hz} Hz ({:.3} s of CPU time)",
+                n / p as u64,
+                n as f64 / 1e9
+            ),
+            None => format!("{:.3} s of CPU time", n as f64 / 1e9),
+        },
+        u => format!("{n} {u}"),
+    }
+}
+
+/// What was measured: how much of the section, how many runs of it, what was left out.
 pub(crate) fn describe(w: &WorkloadInfo, run: &ProfileRun) -> String {
     let f: &Folded = &run.folded;
-    let amount = match f.unit {
-        "samples" => format!("{} samples at 1000 Hz", f.total()),
-        "instructions" => format!("{} instructions", f.total()),
-        "microseconds" => format!("{:.3} s of profiled time", f.total() as f64 / 1e6),
-        "nanoseconds" => format!(
-            "{:.3} s of CPU time sampled at 1000 Hz",
-            f.total() as f64 / 1e9
-        ),
-        u => format!("{} {u}", f.total()),
+    let rate = run.plan.rate_hz;
+    let what = if f.focused {
+        let runs = if f.repeat > 1 {
+            format!(
+                "{} runs of it (OPTAGENT_PROFILE_REPEAT), {} per run",
+                f.repeat,
+                f.format_per_run(f.per_run(f.total()))
+            )
+        } else {
+            format!("one run of it, {}", f.format_per_run(f.per_run(f.total())))
+        };
+        let outside = if f.outside > 0 {
+            format!(
+                "; {} outside it (start-up, imports, setup) left out: scope \"process\" shows them",
+                amount(f, f.outside, rate)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{} in the measured section ({SECTION_MARKER}), {runs}{outside}",
+            amount(f, f.total(), rate)
+        )
+    } else {
+        format!("{}, whole process", amount(f, f.total(), rate))
     };
     format!(
-        "Profile of workload `{}` with {} ({amount}; the run took {:.2}s under the profiler):\n",
+        "Profile of workload `{}` with {} ({what}; the profiled run took {:.2}s):\n",
         w.name,
         run.profiler.name(),
         run.wall.as_secs_f64()

@@ -5,6 +5,9 @@
 //! relative positions (`+3`, `-2`, `*`) are understood, so files written with or without
 //! `--compress-strings`/`--compress-pos` both work.
 //!
+//! Own costs are also kept per source line (`file:line`, the inlined file where `fi=`/`fe=` says
+//! so), for a table of the hottest lines.
+//!
 //! Functions are told apart by object and name; a frame is `name (file:line)` where the file is
 //! known (the line is the smallest line with cost in the function: near its start), else
 //! `name [object]`.
@@ -30,6 +33,8 @@ pub struct CallgrindData {
     fns: HashMap<FnKey, FnInfo>,
     self_cost: HashMap<FnKey, f64>,
     calls: HashMap<(FnKey, FnKey), f64>,
+    /// Own cost per (file, line).
+    lines: HashMap<(String, i64), f64>,
     /// Sum of `summary:`/`totals:` lines (for checks).
     pub summary: f64,
     /// The event counted (e.g. `Ir`).
@@ -73,6 +78,7 @@ impl CallgrindData {
         let mut ob = String::new();
         let mut fl: Option<String> = None;
         let mut inline = false;
+        let mut cur_file: Option<String> = None;
         let mut cur: Option<(String, String)> = None;
         let mut cob: Option<String> = None;
         let mut cfn: Option<String> = None;
@@ -119,6 +125,11 @@ impl CallgrindData {
                     cob = None;
                 } else {
                     *self.self_cost.entry(f.clone()).or_insert(0.0) += cost;
+                    if let (Some(file), Some(l)) = (cur_file.as_ref(), line_no) {
+                        if l > 0 && cost > 0.0 && file != "???" {
+                            *self.lines.entry((file.clone(), l)).or_insert(0.0) += cost;
+                        }
+                    }
                     if !inline && cost > 0.0 {
                         if let Some(l) = line_no.filter(|&l| l > 0) {
                             let info = self.fns.entry(f).or_default();
@@ -146,11 +157,13 @@ impl CallgrindData {
                 "ob" => ob = name(value, &mut names.obj),
                 "fl" => {
                     fl = Some(relativize(&name(value, &mut names.file), root));
+                    cur_file = fl.clone();
                     inline = false;
                 }
                 "fi" | "fe" => {
                     let f = relativize(&name(value, &mut names.file), root);
                     inline = Some(&f) != fl.as_ref();
+                    cur_file = Some(f);
                 }
                 "fn" => {
                     let n = name(value, &mut names.func);
@@ -160,6 +173,7 @@ impl CallgrindData {
                         info.file = fl.clone();
                     }
                     cur = Some(k);
+                    cur_file = fl.clone();
                     inline = false;
                     cob = None;
                     cfn = None;
@@ -173,6 +187,18 @@ impl CallgrindData {
                 _ => {}
             }
         }
+    }
+
+    /// The `top` source lines by own cost, as (`file:line`, cost).
+    pub fn hot_lines(&self, top: usize) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = self
+            .lines
+            .iter()
+            .map(|((f, l), &c)| (format!("{}:{l}", clean_frame(f)), c.round() as u64))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.truncate(top);
+        v
     }
 
     /// The graph, with frames named for display.
@@ -315,5 +341,8 @@ fn=(4) main
         let folded = g.to_folded();
         assert_eq!(folded.get("main (hot.c:10);hot (hot.c:2)"), Some(&900));
         assert_eq!(folded.values().sum::<u64>(), 1000);
+        let lines = d.hot_lines(2);
+        assert_eq!(lines[0], ("hot.c:2".to_string(), 880));
+        assert_eq!(lines[1], ("hot.c:20".to_string(), 90));
     }
 }

@@ -11,6 +11,13 @@
 //!   [`callgraph::CallGraph::to_folded`], assuming a function costs the same per call whoever calls
 //!   it (the usual gprof assumption); the self/total table for them is computed exactly from the
 //!   graph instead.
+//!
+//! The measured section: a workload following the protocol (docs/task-format.md, "Profiling")
+//! runs its timed code inside a function named [`SECTION_MARKER`] and repeats it
+//! `$OPTAGENT_PROFILE_REPEAT` times. [`Folded::focus`] keeps the stacks below that frame (the
+//! marker becomes the root) and counts the rest as outside the section; costs are then compared
+//! per run of the section ([`Folded::per_run`]), so profiles with different repetition counts or
+//! sampling rates compare like with like ([`changes`], [`differential_svg`]).
 
 pub mod callgraph;
 pub mod callgrind;
@@ -54,6 +61,39 @@ impl Profiler {
     }
 }
 
+/// The name of the function that runs a workload's measured section (the workload protocol).
+pub const SECTION_MARKER: &str = "optagent_measured";
+
+/// What part of the profiled process a profile shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scope {
+    /// Only the measured section (the stacks below [`SECTION_MARKER`]), when the workload marks it.
+    #[default]
+    Section,
+    /// Everything the process did: interpreter start, imports, setup and the section.
+    #[serde(alias = "whole", alias = "all")]
+    Process,
+}
+
+impl Scope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Section => "section",
+            Scope::Process => "process",
+        }
+    }
+}
+
+/// Whether a frame is the measured section's entry point: its function name (or the last part
+/// of a qualified name) is [`SECTION_MARKER`].
+pub fn is_section_frame(frame: &str) -> bool {
+    let (name, _) = split_frame(frame);
+    let name = name.split(" [").next().unwrap_or(&name);
+    let last = name.rsplit(['.', ':']).next().unwrap_or(name);
+    last == SECTION_MARKER
+}
+
 /// One function's share of a profile.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HotFrame {
@@ -79,6 +119,16 @@ pub struct Folded {
     pub period_ns: Option<i64>,
     /// Exact self/total costs, when the collector knows them better than the stacks do.
     pub exact: Option<Vec<HotFrame>>,
+    /// How many runs of the measured section the profile holds (1 when the workload does not
+    /// repeat it).
+    pub repeat: u64,
+    /// Cost left out of `stacks` because it was outside the measured section ([`Folded::focus`]).
+    pub outside: u64,
+    /// Whether `stacks` hold the measured section only (rooted at [`SECTION_MARKER`]).
+    pub focused: bool,
+    /// The most expensive source lines by own cost (`file:line`, cost), where the collector
+    /// knows them (callgrind).
+    pub lines: Vec<(String, u64)>,
 }
 
 impl Folded {
@@ -88,7 +138,80 @@ impl Folded {
             unit,
             period_ns: None,
             exact: None,
+            repeat: 1,
+            outside: 0,
+            focused: false,
+            lines: Vec::new(),
         }
+    }
+
+    /// The measured section only: each stack that passes through [`SECTION_MARKER`] is cut so
+    /// that its outermost marker frame is the root; the others' cost is counted in `outside`.
+    /// `None` when no stack passes through the marker (the workload does not mark its section).
+    pub fn focus(&self) -> Option<Folded> {
+        let mut f = Folded::new(self.unit);
+        f.period_ns = self.period_ns;
+        f.repeat = self.repeat;
+        f.outside = self.outside;
+        f.focused = true;
+        for (stack, &n) in &self.stacks {
+            let frames: Vec<&str> = stack.split(';').collect();
+            match frames.iter().position(|fr| is_section_frame(fr)) {
+                Some(i) => f.add(&frames[i..].join(";"), n),
+                None => f.outside += n,
+            }
+        }
+        if f.stacks.is_empty() {
+            return None;
+        }
+        // Exact costs stay right when nothing was left out (callgrind collecting the section).
+        if f.outside == 0 {
+            f.exact = self.exact.clone();
+            f.lines = self.lines.clone();
+        }
+        Some(f)
+    }
+
+    /// How many samples the profile holds, for sampling profilers (perf's costs are
+    /// nanoseconds: samples × period).
+    pub fn samples(&self) -> Option<u64> {
+        match (self.unit, self.period_ns) {
+            ("samples", _) => Some(self.total()),
+            ("nanoseconds", Some(p)) if p > 0 => Some(self.total() / p as u64),
+            _ => None,
+        }
+    }
+
+    /// Whether costs are times (samples with a period, or durations) rather than counts.
+    pub fn is_time(&self) -> bool {
+        matches!(self.unit, "nanoseconds" | "microseconds")
+            || (self.unit == "samples" && self.period_ns.is_some())
+    }
+
+    /// A cost per run of the measured section: nanoseconds for time profiles, else the unit
+    /// itself (instructions).
+    pub fn per_run(&self, cost: u64) -> f64 {
+        let c = cost as f64 / self.repeat.max(1) as f64;
+        match self.unit {
+            "nanoseconds" => c,
+            "microseconds" => c * 1e3,
+            "samples" => c * self.period_ns.unwrap_or(1) as f64,
+            _ => c,
+        }
+    }
+
+    /// The unit of [`Folded::per_run`].
+    pub fn per_run_unit(&self) -> &'static str {
+        if self.is_time() {
+            "ns"
+        } else {
+            self.unit
+        }
+    }
+
+    /// A per-run cost for people: `12.3 ms`, `45 µs`, `1.2 M instructions`.
+    pub fn format_per_run(&self, cost: f64) -> String {
+        format_amount(cost, self.per_run_unit())
     }
 
     /// Parse folded text (`a;b;c 12` per line; bad lines are skipped).
@@ -167,13 +290,14 @@ impl Folded {
         let total = self.total().max(1) as f64;
         let frames = self.hot_frames();
         let mut s = String::new();
-        let _ = writeln!(s, "  self%  total%  function  (file:line)");
+        let _ = writeln!(s, "  self%  total%   self/run  function  (file:line)");
         for f in frames.iter().take(top) {
             let _ = writeln!(
                 s,
-                "{:>6.1}% {:>6.1}%  {}{}",
+                "{:>6.1}% {:>6.1}% {:>10}  {}{}",
                 100.0 * f.self_cost as f64 / total,
                 100.0 * (f.total_cost as f64 / total).min(1.0),
+                self.format_per_run(self.per_run(f.self_cost)),
                 f.name,
                 f.location
                     .as_ref()
@@ -199,6 +323,30 @@ impl Folded {
         by_total.sort_by(|a, b| b.total_cost.cmp(&a.total_cost).then(a.frame.cmp(&b.frame)));
         by_total.truncate(top);
         by_total
+    }
+}
+
+/// `12.3 ms` for nanoseconds, `1.20 M instructions` for counts.
+pub fn format_amount(v: f64, unit: &str) -> String {
+    let a = v.abs();
+    if unit == "ns" {
+        if a >= 1e9 {
+            format!("{:.2} s", v / 1e9)
+        } else if a >= 1e6 {
+            format!("{:.2} ms", v / 1e6)
+        } else if a >= 1e3 {
+            format!("{:.1} µs", v / 1e3)
+        } else {
+            format!("{v:.0} ns")
+        }
+    } else if a >= 1e9 {
+        format!("{:.2} G {unit}", v / 1e9)
+    } else if a >= 1e6 {
+        format!("{:.2} M {unit}", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1} k {unit}", v / 1e3)
+    } else {
+        format!("{v:.0} {unit}")
     }
 }
 
@@ -255,80 +403,230 @@ pub(crate) fn short_python_path(path: &str, root: Option<&str>) -> String {
 pub struct ProfileRecord {
     pub workload: String,
     pub profiler: Profiler,
+    /// The scope asked for (the profile may show the whole process when the workload does not
+    /// mark its section: see `folded.focused`).
+    pub scope: Scope,
     pub folded: Folded,
     pub folded_path: PathBuf,
     pub pprof_path: PathBuf,
 }
 
-/// An SVG flamegraph of folded stacks.
-pub fn flamegraph_svg(folded: &Folded, title: &str) -> Result<Vec<u8>, String> {
-    let text = folded.to_text();
+/// What an SVG says about itself: a title line and a subtitle line of details.
+#[derive(Debug, Clone, Default)]
+pub struct SvgLabels {
+    pub title: String,
+    pub subtitle: Option<String>,
+}
+
+fn svg_options(labels: &SvgLabels, count_name: &str) -> inferno::flamegraph::Options<'static> {
     let mut opts = inferno::flamegraph::Options::default();
-    opts.title = title.to_string();
-    opts.count_name = folded.unit.to_string();
+    opts.title = labels.title.clone();
+    opts.subtitle = labels.subtitle.clone();
+    opts.count_name = count_name.to_string();
+    opts.name_type = "Function:".to_string();
     opts.deterministic = true;
+    opts
+}
+
+/// An SVG flamegraph of folded stacks.
+pub fn flamegraph_svg(folded: &Folded, labels: &SvgLabels) -> Result<Vec<u8>, String> {
+    let text = folded.to_text();
+    let mut opts = svg_options(labels, folded.unit);
     let mut svg = Vec::new();
     inferno::flamegraph::from_lines(&mut opts, text.lines(), &mut svg)
         .map_err(|e| format!("flamegraph: {e}"))?;
     Ok(svg)
 }
 
-/// A differential flamegraph: widths from `after`, colors by the change from `before` (red:
-/// grew, blue: shrank), both normalized to the same total first.
-pub fn differential_svg(before: &Folded, after: &Folded, title: &str) -> Result<Vec<u8>, String> {
-    let b = before.to_text();
-    let a = after.to_text();
-    let mut diff = Vec::new();
-    let dopts = inferno::differential::Options {
-        normalize: true,
-        strip_hex: true,
+/// The frame with its line number dropped (`name (file)`), so that a function keeps its identity
+/// when an edit above it moves it.
+fn frame_key(frame: &str) -> String {
+    match split_frame(frame) {
+        (name, Some(loc)) => match loc.rsplit_once(':') {
+            Some((file, _)) => format!("{name} ({file})"),
+            None => frame.to_string(),
+        },
+        _ => frame.to_string(),
+    }
+}
+
+/// Both profiles' stacks per run of the section, in a common unit (nanoseconds for time,
+/// else the unit), with frames matched by function and file (named as in `after` where both have
+/// them): (before, after) per stack.
+fn aligned_per_run(before: &Folded, after: &Folded) -> BTreeMap<String, (f64, f64)> {
+    let mut label: HashMap<String, String> = HashMap::new();
+    for f in [before, after] {
+        for stack in f.stacks.keys() {
+            for fr in stack.split(';') {
+                label.insert(frame_key(fr), fr.to_string());
+            }
+        }
+    }
+    let rename = |stack: &str| -> String {
+        stack
+            .split(';')
+            .map(|fr| label[&frame_key(fr)].as_str())
+            .collect::<Vec<_>>()
+            .join(";")
     };
-    inferno::differential::from_readers(dopts, b.as_bytes(), a.as_bytes(), &mut diff)
-        .map_err(|e| format!("differential: {e}"))?;
-    let diff = String::from_utf8_lossy(&diff).into_owned();
-    let mut opts = inferno::flamegraph::Options::default();
-    opts.title = title.to_string();
-    opts.count_name = after.unit.to_string();
-    opts.deterministic = true;
+    let mut out: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for (stack, &n) in &before.stacks {
+        out.entry(rename(stack)).or_default().0 += before.per_run(n);
+    }
+    for (stack, &n) in &after.stacks {
+        out.entry(rename(stack)).or_default().1 += after.per_run(n);
+    }
+    out
+}
+
+/// A differential flamegraph: widths from `after`, colors by the change from `before` (red:
+/// grew, blue: shrank). Both are taken per run of the measured section first (see
+/// [`Folded::per_run`]), so a run with more repetitions or a higher sampling rate is not "more".
+pub fn differential_svg(
+    before: &Folded,
+    after: &Folded,
+    labels: &SvgLabels,
+) -> Result<Vec<u8>, String> {
+    if before.per_run_unit() != after.per_run_unit() {
+        return Err(format!(
+            "cannot compare a profile in {} with one in {}",
+            before.per_run_unit(),
+            after.per_run_unit()
+        ));
+    }
+    let mut lines = Vec::new();
+    for (stack, (b, a)) in aligned_per_run(before, after) {
+        let (b, a) = (b.round() as u64, a.round() as u64);
+        if a > 0 || b > 0 {
+            lines.push(format!("{stack} {b} {a}"));
+        }
+    }
+    let unit = match after.per_run_unit() {
+        "ns" => "ns per run".to_string(),
+        u => format!("{u} per run"),
+    };
+    let mut opts = svg_options(labels, &unit);
     let mut svg = Vec::new();
-    inferno::flamegraph::from_lines(&mut opts, diff.lines(), &mut svg)
+    inferno::flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), &mut svg)
         .map_err(|e| format!("flamegraph: {e}"))?;
     Ok(svg)
 }
 
-/// Functions whose share of the profile changed most between `before` and `after` (shares of
-/// each profile's total, in percentage points of self cost), largest change first.
-pub fn share_changes(before: &Folded, after: &Folded, top: usize) -> Vec<(String, f64, f64)> {
-    let share = |f: &Folded| -> HashMap<String, f64> {
-        let total = f.total().max(1) as f64;
-        f.hot_frames()
-            .into_iter()
-            .map(|h| (h.frame, 100.0 * h.self_cost as f64 / total))
-            .collect()
+/// One function's change per run of the measured section, before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The frame (as named in `after` where both have it).
+    pub frame: String,
+    pub before: f64,
+    pub after: f64,
+    /// Whether the figures include what the function calls (else: its own cost, with the
+    /// library code it calls directly).
+    pub inclusive: bool,
+}
+
+impl Change {
+    pub fn delta(&self) -> f64 {
+        self.after - self.before
+    }
+}
+
+/// A child explains its parent's change when it carries this share of it (same sign).
+const EXPLAINED: f64 = 0.9;
+
+/// Functions whose cost per run changed most between `before` and `after`, largest absolute
+/// change (time saved or added) first. Frames are matched by function and file, so a function
+/// that only moved keeps its identity.
+///
+/// Changes are attributed to the tree's own code (`own(frame)`; all frames when none is own):
+/// library frames (the standard library, libc, the kernel) count as part of the nearest own
+/// caller, so a call to `sorted` or `realloc` that went away is the caller's change. Each
+/// function is then ranked by the larger of its own change and its change including callees,
+/// the latter only when its callees do not explain it (carry 90% of it): a function that changed
+/// itself and stopped calling a callee is named with the whole saving, and a frame that merely
+/// passes its callees' changes through (the section's entry point, a loop in the runner) is not.
+pub fn changes(
+    before: &Folded,
+    after: &Folded,
+    top: usize,
+    own: &dyn Fn(&str) -> bool,
+) -> Vec<Change> {
+    let aligned = aligned_per_run(before, after);
+    let any_own = aligned
+        .keys()
+        .any(|st| st.split(';').any(|f| own(f) && !is_section_frame(f)));
+    let keep = |f: &str| !any_own || own(f) || is_section_frame(f);
+    let mut own_self: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut incl: HashMap<String, (f64, f64)> = HashMap::new();
+    for (stack, (b, a)) in aligned {
+        let frames: Vec<&str> = stack.split(';').filter(|f| keep(f)).collect();
+        let frames = if frames.is_empty() {
+            vec!["[other code]"]
+        } else {
+            frames
+        };
+        if let Some(leaf) = frames.last() {
+            let e = own_self.entry(leaf.to_string()).or_default();
+            e.0 += b;
+            e.1 += a;
+        }
+        let mut seen: HashSet<&str> = HashSet::new();
+        for f in &frames {
+            if !seen.insert(f) {
+                continue;
+            }
+            let e = incl.entry(f.to_string()).or_default();
+            e.0 += b;
+            e.1 += a;
+        }
+    }
+    // A frame whose callees carry 90% of its change (same sign) only passes it through.
+    let explained = |f: &str| -> bool {
+        let (ib, ia) = incl[f];
+        let (sb, sa) = own_self.get(f).copied().unwrap_or_default();
+        let (d, callees) = (ia - ib, (ia - ib) - (sa - sb));
+        d != 0.0 && callees * d > 0.0 && callees.abs() >= EXPLAINED * d.abs()
     };
-    let b = share(before);
-    let a = share(after);
-    let keys: HashSet<&String> = b.keys().chain(a.keys()).collect();
-    let mut v: Vec<(String, f64, f64)> = keys
-        .into_iter()
-        .map(|k| {
-            (
-                k.clone(),
-                b.get(k).copied().unwrap_or(0.0),
-                a.get(k).copied().unwrap_or(0.0),
-            )
+    let total = incl
+        .iter()
+        .filter(|(f, _)| is_section_frame(f))
+        .map(|(_, (b, a))| b.max(*a))
+        .fold(0.0, f64::max)
+        .max(own_self.values().map(|(b, a)| b.max(*a)).sum::<f64>())
+        .max(1e-9);
+    let mut v: Vec<Change> = incl
+        .iter()
+        .filter_map(|(f, &(ib, ia))| {
+            let (sb, sa) = own_self.get(f).copied().unwrap_or_default();
+            let use_incl = !explained(f) && (ia - ib).abs() > (sa - sb).abs();
+            let (b, a) = if use_incl { (ib, ia) } else { (sb, sa) };
+            ((a - b).abs() > 0.0).then(|| Change {
+                frame: f.clone(),
+                before: b,
+                after: a,
+                inclusive: use_incl,
+            })
         })
-        .filter(|(_, x, y)| (x - y).abs() >= 0.05)
+        // Changes below 0.05% of the larger profile are noise.
+        .filter(|c| c.delta().abs() >= total * 5e-4)
         .collect();
     v.sort_by(|x, y| {
-        (y.2 - y.1)
+        y.delta()
             .abs()
-            .partial_cmp(&(x.2 - x.1).abs())
+            .partial_cmp(&x.delta().abs())
             .unwrap_or(std::cmp::Ordering::Equal)
-            .then(x.0.cmp(&y.0))
+            .then(x.frame.cmp(&y.frame))
     });
     v.truncate(top);
     v
+}
+
+/// Whether a frame is code of the tree at `roots` (its file is there).
+pub fn frame_in_tree(frame: &str, roots: &[&std::path::Path]) -> bool {
+    let Some(loc) = split_frame(frame).1 else {
+        return false;
+    };
+    let file = loc.rsplit_once(':').map_or(loc.as_str(), |(f, _)| f);
+    !file.starts_with('/') && !file.starts_with('<') && roots.iter().any(|r| r.join(file).is_file())
 }
 
 #[cfg(test)]
@@ -400,11 +698,102 @@ mod tests {
     fn flamegraphs_render() {
         let before = Folded::parse("main;hot 50\nmain;cold 50\nmain;other 100\n", "samples");
         let after = Folded::parse("main;hot 10\nmain;cold 50\nmain;other 100\n", "samples");
-        let svg = String::from_utf8(flamegraph_svg(&after, "t").unwrap()).unwrap();
-        assert!(svg.contains("<svg") && svg.contains("cold"));
-        let d = String::from_utf8(differential_svg(&before, &after, "d").unwrap()).unwrap();
+        let labels = SvgLabels {
+            title: "t".into(),
+            subtitle: Some("sub".into()),
+        };
+        let svg = String::from_utf8(flamegraph_svg(&after, &labels).unwrap()).unwrap();
+        assert!(svg.contains("<svg") && svg.contains("cold") && svg.contains("sub"));
+        let d = String::from_utf8(differential_svg(&before, &after, &labels).unwrap()).unwrap();
         assert!(d.contains("hot"));
-        let ch = share_changes(&before, &after, 5);
-        assert_eq!(ch[0].0, "hot");
+        let ch = changes(&before, &after, 5, &|_| true);
+        assert_eq!(ch[0].frame, "hot");
+        assert_eq!((ch[0].before, ch[0].after), (50.0, 10.0));
+    }
+
+    #[test]
+    fn focus_roots_stacks_at_the_section_and_counts_the_rest() {
+        let mut f = Folded::parse(
+            "<module> (b/run.py:1);_find_and_load (<frozen importlib._bootstrap>:1) 30\n\
+             <module> (b/run.py:1);main (b/run.py:9);optagent_measured (b/run.py:5);run (b/run.py:7);hot (p/s.py:3) 60\n\
+             <module> (b/run.py:1);main (b/run.py:9);optagent_measured (b/run.py:5) 10\n",
+            "samples",
+        );
+        f.repeat = 10;
+        f.period_ns = Some(1_000_000);
+        let s = f.focus().unwrap();
+        assert_eq!(s.outside, 30);
+        assert_eq!(s.total(), 70);
+        assert!(s
+            .stacks
+            .keys()
+            .all(|k| k.starts_with("optagent_measured (b/run.py:5)")));
+        // 60 samples of 1 ms over 10 runs: 6 ms per run.
+        assert_eq!(s.per_run(60), 6e6);
+        assert_eq!(s.format_per_run(s.per_run(60)), "6.00 ms");
+        assert!(Folded::parse("main;hot 5\n", "samples").focus().is_none());
+        assert!(is_section_frame("optagent_measured"));
+        assert!(is_section_frame("optagent_measured (bench/harness.c:50)"));
+        assert!(is_section_frame("Runner.optagent_measured (r.py:2)"));
+        assert!(!is_section_frame("not_optagent_measured (r.py:2)"));
+    }
+
+    #[test]
+    fn changes_name_the_caller_that_stopped_calling_and_fold_library_code() {
+        // The base's `count` calls `words` (own code) for every query; the workspace's does not.
+        // `grow` spent its time in libc's realloc, which went away.
+        let own = |f: &str| f.contains("(p.py") || f.contains("(r.py");
+        let before = Folded::parse(
+            "optagent_measured (r.py:1);run (r.py:2);count (p.py:10);words (p.py:30) 60\n\
+             optagent_measured (r.py:1);run (r.py:2);count (p.py:10) 30\n\
+             optagent_measured (r.py:1);run (r.py:2);grow (p.py:40);realloc [libc.so.6] 25\n\
+             optagent_measured (r.py:1);run (r.py:2);grow (p.py:40) 5\n\
+             optagent_measured (r.py:1);run (r.py:2);other (p.py:50) 20\n",
+            "instructions",
+        );
+        let after = Folded::parse(
+            "optagent_measured (r.py:1);run (r.py:2);count (p.py:10) 2\n\
+             optagent_measured (r.py:1);run (r.py:2);grow (p.py:40) 6\n\
+             optagent_measured (r.py:1);run (r.py:2);other (p.py:50) 21\n",
+            "instructions",
+        );
+        let ch = changes(&before, &after, 5, &own);
+        let names: Vec<&str> = ch.iter().map(|c| c.frame.as_str()).collect();
+        assert_eq!(
+            names[..3],
+            ["count (p.py:10)", "words (p.py:30)", "grow (p.py:40)"],
+            "{ch:?}"
+        );
+        assert!(ch[0].inclusive && (ch[0].before, ch[0].after) == (90.0, 2.0));
+        assert!(!ch[2].inclusive && (ch[2].before, ch[2].after) == (30.0, 6.0));
+        // The entry point and the runner only pass the change through.
+        assert!(!names
+            .iter()
+            .any(|n| n.starts_with("run ") || n.starts_with("optagent")));
+    }
+
+    #[test]
+    fn changes_compare_per_run_and_ignore_moved_lines() {
+        // The base ran the section 4 times at 1 ms per sample, the workspace 20 times at 0.5 ms:
+        // per run, hot goes from 10 ms to 1 ms; other stays at 5 ms although its line moved.
+        let mut before = Folded::parse(
+            "optagent_measured (r.py:1);hot (p.py:3) 40\noptagent_measured (r.py:1);other (p.py:20) 20\n",
+            "samples",
+        );
+        before.repeat = 4;
+        before.period_ns = Some(1_000_000);
+        let mut after = Folded::parse(
+            "optagent_measured (r.py:1);hot (p.py:3) 40\noptagent_measured (r.py:1);other (p.py:24) 200\n",
+            "samples",
+        );
+        after.repeat = 20;
+        after.period_ns = Some(500_000);
+        let ch = changes(&before, &after, 5, &|_| true);
+        assert_eq!(ch.len(), 1, "{ch:?}");
+        assert_eq!(ch[0].frame, "hot (p.py:3)");
+        assert!((ch[0].before - 10e6).abs() < 1.0 && (ch[0].after - 1e6).abs() < 1.0);
+        let labels = SvgLabels::default();
+        let d = String::from_utf8(differential_svg(&before, &after, &labels).unwrap()).unwrap();
+        assert!(d.contains("other (p.py:24)") && !d.contains("other (p.py:20)"));
     }
 }

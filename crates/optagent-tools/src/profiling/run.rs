@@ -3,16 +3,25 @@
 //! the workload protocol says. Profiler outputs are written to a scratch folder inside the tree
 //! (so that a container backend sees it too), read from the host, and the folder is removed.
 //!
-//! - py-spy: `py-spy record --format raw --rate 1000 --function --full-filenames --subprocesses
+//! The measured section (scope "section", the default): a first, unprofiled run with
+//! `OPTAGENT_PROFILE_REPEAT=1` tells whether the workload follows the protocol (its output then
+//! holds `"repeat"`) and how long one run of its section takes (`seconds`). The profiled run then
+//! repeats the section [`SECTION_TARGET_S`] seconds' worth of times, and samplers run at the rate
+//! that gives about [`TARGET_SAMPLES`] samples of it ([`plan`]). The profile is then cut to the
+//! stacks below the section's marker ([`Folded::focus`]).
+//!
+//! - py-spy: `py-spy record --format raw --rate <hz> --function --full-filenames --subprocesses
 //!   -- <command>`
 //!   (a `python...` command without shell syntax is given to py-spy directly, anything else as
 //!   `sh -c '<command>'`, whose Python children `--subprocesses` follows).
 //! - cProfile: a `sitecustomize.py` on `PYTHONPATH` (see [`super::cprofile`]); used by `auto`
 //!   when py-spy is missing or cannot attach.
-//! - perf: `perf record -e cpu-clock -F 1000 -g` then `perf script`; `auto` uses it for native
-//!   workloads when a probe `perf record` succeeds in the sandbox.
+//! - perf: `perf record -e cpu-clock -F <hz> --call-graph dwarf` (DWARF unwinding, so that stacks
+//!   reach the section's marker in code built without frame pointers) then `perf script`; `auto`
+//!   uses it for native workloads when a probe `perf record` succeeds in the sandbox.
 //! - callgrind: `valgrind --tool=callgrind --dump-instr=no --trace-children=yes`, one output per
-//!   process, merged.
+//!   process, merged; for the section, `--toggle-collect=*optagent_measured*` counts only what
+//!   runs inside the marker (run once: instruction counts need no repetition).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +31,7 @@ use optagent_sandbox::{ExecOutput, ExecRequest, Sandbox};
 
 use super::callgraph::CallGraph;
 use super::callgrind::CallgrindData;
-use super::{cprofile, perf, pprof_out, pyspy, Folded, Profiler};
+use super::{cprofile, perf, pprof_out, pyspy, Folded, Profiler, Scope, SECTION_MARKER};
 use crate::{ToolContext, ToolError, WorkloadInfo};
 
 /// What a profiled run gave.
@@ -37,6 +46,56 @@ pub(crate) struct ProfileRun {
     pub wall: Duration,
     /// The name stem of this run's artifacts (`0007-<workload>-<profiler>-<tag>`).
     pub stem: String,
+    /// How the section was profiled.
+    pub plan: Plan,
+}
+
+/// Seconds of the measured section a profiled run aims at (repetitions × one run).
+pub(crate) const SECTION_TARGET_S: f64 = 3.0;
+/// Samples a profile aims at in the measured section.
+pub(crate) const TARGET_SAMPLES: f64 = 3000.0;
+const MAX_REPEAT: u64 = 100_000;
+/// Fewer samples of the section than this, from a run shorter than [`RERUN_IF_UNDER_S`], and the
+/// section is profiled again with more repetitions.
+const MIN_SAMPLES: u64 = 1_500;
+const RERUN_IF_UNDER_S: f64 = 4.0;
+const MIN_RATE: u32 = 100;
+const MAX_RATE: u32 = 2000;
+const DEFAULT_RATE: u32 = 1000;
+
+/// How a workload is profiled: repetitions of its section and the sampling rate.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan {
+    pub scope: Scope,
+    /// Whether the workload honours `OPTAGENT_PROFILE_REPEAT` (its output says `"repeat"`).
+    pub honoured: bool,
+    /// One run of the section, in seconds, as the unprofiled run reported it.
+    pub section_s: Option<f64>,
+    pub repeat: u64,
+    pub rate_hz: u32,
+}
+
+/// Repetitions and rate for a section of `section_s` seconds (see the module's doc); the
+/// profiler itself counts instructions for callgrind, which needs one run.
+pub(crate) fn plan(scope: Scope, honoured: bool, section_s: Option<f64>, p: Profiler) -> Plan {
+    let mut plan = Plan {
+        scope,
+        honoured,
+        section_s,
+        repeat: 1,
+        rate_hz: DEFAULT_RATE,
+    };
+    let Some(s) = section_s.filter(|s| s.is_finite() && *s > 0.0) else {
+        return plan;
+    };
+    if scope == Scope::Section && honoured && p != Profiler::Callgrind && p != Profiler::Cprofile {
+        plan.repeat = ((SECTION_TARGET_S / s).round() as u64).clamp(1, MAX_REPEAT);
+    }
+    let covered = s * plan.repeat as f64;
+    // In steps of 10 Hz, rounded up.
+    plan.rate_hz =
+        (((TARGET_SAMPLES / covered / 10.0).ceil() * 10.0) as u32).clamp(MIN_RATE, MAX_RATE);
+    plan
 }
 
 /// A folder inside the tree for profiler outputs, removed when dropped.
@@ -147,11 +206,24 @@ async fn exec(
     command: String,
     timeout: Duration,
 ) -> Result<ExecOutput, ToolError> {
-    let req = ExecRequest::new(command)
+    exec_with(sandbox, ctx, scratch, command, timeout, &[]).await
+}
+
+async fn exec_with(
+    sandbox: &dyn Sandbox,
+    ctx: &ToolContext,
+    scratch: &Scratch,
+    command: String,
+    timeout: Duration,
+    extra: &[(&str, String)],
+) -> Result<ExecOutput, ToolError> {
+    let mut req = ExecRequest::new(command)
         .envs(&ctx.env)
-        .env("OPTAGENT_OUTPUT", format!("{}/output.json", scratch.rel))
-        .timeout(timeout)
-        .max_output(64 * 1024);
+        .env("OPTAGENT_OUTPUT", format!("{}/output.json", scratch.rel));
+    for (k, v) in extra {
+        req = req.env(*k, v.clone());
+    }
+    let req = req.timeout(timeout).max_output(64 * 1024);
     Ok(sandbox.exec(&req).await?)
 }
 
@@ -201,8 +273,9 @@ fn failure_tail(o: &ExecOutput) -> String {
     }
 }
 
-fn timeout_for(w: &WorkloadInfo, p: Profiler) -> Duration {
-    let t = w.timeout.max(Duration::from_secs(1));
+fn timeout_for(w: &WorkloadInfo, p: Profiler, plan: &Plan) -> Duration {
+    let repeated = plan.section_s.unwrap_or(0.0) * plan.repeat.saturating_sub(1) as f64;
+    let t = w.timeout.max(Duration::from_secs(1)) + Duration::from_secs_f64(repeated * 2.0);
     let d = match p {
         Profiler::Callgrind => t * 50 + Duration::from_secs(60),
         _ => t * 2 + Duration::from_secs(30),
@@ -217,6 +290,7 @@ pub(crate) async fn profile_workload(
     workload: &WorkloadInfo,
     choice: Profiler,
     tag: &str,
+    scope: Scope,
 ) -> Result<ProfileRun, ToolError> {
     let sb: &dyn Sandbox = sandbox.as_ref();
     let seq = ctx.next_seq();
@@ -251,18 +325,85 @@ pub(crate) async fn profile_workload(
             ));
         }
     }
-    let mut result = run_one(ctx, sb, &scratch, workload, profiler).await;
+    let (honoured, section_s) = if scope == Scope::Section {
+        probe_section(sb, ctx, &scratch, workload).await?
+    } else {
+        (false, None)
+    };
+    let mut the_plan = plan(scope, honoured, section_s, profiler);
+    let mut result = run_one(ctx, sb, &scratch, workload, profiler, &the_plan).await;
     if profiler == Profiler::PySpy && choice == Profiler::Auto {
         if let Err(Attempt::CannotAttach(why)) = &result {
             notes.push(format!(
                 "py-spy cannot sample in this sandbox ({why}): used cProfile instead (deterministic, higher overhead)."
             ));
             profiler = Profiler::Cprofile;
-            result = run_one(ctx, sb, &scratch, workload, profiler).await;
+            the_plan = plan(scope, honoured, section_s, profiler);
+            result = run_one(ctx, sb, &scratch, workload, profiler, &the_plan).await;
         }
     }
-    let (folded, wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
+    let nothing_collected =
+        matches!(&result, Err(Attempt::Failed(why)) if why.starts_with("callgrind wrote no data"));
+    if profiler == Profiler::Callgrind && honoured && scope == Scope::Section && nothing_collected {
+        // The marker was not found in native code (a Python workload, or an inlined marker):
+        // count the whole process and cut it to the section afterwards where possible.
+        notes.push(format!(
+            "callgrind found no native function named {SECTION_MARKER} to collect in: counted the whole process."
+        ));
+        let whole = Plan {
+            honoured: false,
+            ..the_plan.clone()
+        };
+        result = run_one(ctx, sb, &scratch, workload, profiler, &whole).await;
+    }
+    let (mut folded, mut wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
     notes.extend(exit_note);
+    let repeat_seen = || {
+        read_output(&scratch)
+            .and_then(|v| v.get("repeat").and_then(|r| r.as_u64()))
+            .filter(|&r| r >= 1)
+            .unwrap_or(1)
+    };
+    let mut repeat = repeat_seen();
+    // The probe's one run can be slower than the repeated ones (a first call that fills a
+    // cache, a busy machine): with too few samples of the section and a quick run, repeat more.
+    if the_plan.scope == Scope::Section
+        && the_plan.honoured
+        && matches!(profiler, Profiler::PySpy | Profiler::Perf)
+    {
+        let got = section_samples(&folded);
+        if got < MIN_SAMPLES && wall.as_secs_f64() < RERUN_IF_UNDER_S {
+            let factor = (TARGET_SAMPLES / got.max(1) as f64).clamp(2.0, 50.0);
+            let more = Plan {
+                repeat: ((the_plan.repeat as f64 * factor).round() as u64).min(MAX_REPEAT),
+                ..the_plan.clone()
+            };
+            if let Ok((f2, w2, _)) = run_one(ctx, sb, &scratch, workload, profiler, &more).await {
+                wall += w2;
+                if section_samples(&f2) > got {
+                    folded = f2;
+                    the_plan = more;
+                    repeat = repeat_seen();
+                }
+            }
+        }
+    }
+    if scope == Scope::Section {
+        // The repetitions the workload says it ran.
+        folded.repeat = repeat;
+        if !honoured {
+            notes.push(format!(
+                "This workload does not follow the profiling protocol (its output has no \"repeat\" under OPTAGENT_PROFILE_REPEAT; docs/task-format.md): its section ran once{}.",
+                section_s.map(|s| format!(" ({:.1} ms)", s * 1e3)).unwrap_or_default()
+            ));
+        }
+        match folded.focus() {
+            Some(f) => folded = f,
+            None => notes.push(format!(
+                "No stack passes through a function named {SECTION_MARKER} (the measured section's marker, docs/task-format.md): the profile shows the whole process."
+            )),
+        }
+    }
 
     // Keep raw outputs.
     let mut raw_files = Vec::new();
@@ -300,7 +441,82 @@ pub(crate) async fn profile_workload(
         raw_files,
         wall,
         stem,
+        plan: the_plan,
     })
+}
+
+/// `file:line` of the functions sampled in the tree's programs, by `addr2line` in the sandbox
+/// (empty where it is missing or fails: frames then stay bare names).
+async fn perf_places(
+    ctx: &ToolContext,
+    sb: &dyn Sandbox,
+    scratch: &Scratch,
+    script: &[u8],
+    root: &str,
+) -> std::collections::HashMap<String, String> {
+    let mut places = std::collections::HashMap::new();
+    for (obj, syms) in perf::symbol_starts(script, root) {
+        let names: Vec<String> = syms.keys().cloned().collect();
+        let addrs: Vec<String> = syms.values().map(|a| format!("0x{a:x}")).collect();
+        let cmd = format!("addr2line -f -e {} {}", shell_quote(&obj), addrs.join(" "));
+        match exec(sb, ctx, scratch, cmd, Duration::from_secs(60)).await {
+            Ok(o) if o.success() => {
+                places.extend(perf::parse_addr2line(&o.stdout, &names, Some(root)));
+            }
+            Ok(o) => tracing::debug!(object = %obj, output = %o.tail(300), "addr2line failed"),
+            Err(e) => tracing::debug!(object = %obj, error = %e, "addr2line failed"),
+        }
+    }
+    places
+}
+
+/// Samples inside the measured section (all samples when it is not marked).
+fn section_samples(f: &Folded) -> u64 {
+    let inside = f.focus().unwrap_or_else(|| f.clone());
+    inside.samples().unwrap_or(u64::MAX)
+}
+
+/// The workload's output from the last run in `scratch`, as JSON.
+fn read_output(scratch: &Scratch) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(scratch.host.join("output.json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// One unprofiled run with `OPTAGENT_PROFILE_REPEAT=1`: whether the workload follows the
+/// protocol (its output holds `"repeat"`) and how long one run of its section takes (its
+/// `seconds`, else the run's wall time).
+async fn probe_section(
+    sb: &dyn Sandbox,
+    ctx: &ToolContext,
+    scratch: &Scratch,
+    w: &WorkloadInfo,
+) -> Result<(bool, Option<f64>), ToolError> {
+    let o = exec_with(
+        sb,
+        ctx,
+        scratch,
+        format!("sh -c {}", shell_quote(&w.command)),
+        w.timeout.max(Duration::from_secs(1)),
+        &[("OPTAGENT_PROFILE_REPEAT", "1".into())],
+    )
+    .await?;
+    let out = read_output(scratch);
+    let _ = std::fs::remove_file(scratch.host.join("output.json"));
+    if !o.success() || o.timed_out {
+        // The profiled run reports the failure with its output.
+        return Ok((false, None));
+    }
+    let honoured = out
+        .as_ref()
+        .and_then(|v| v.get("repeat"))
+        .is_some_and(|r| r.as_u64() == Some(1));
+    let secs = out
+        .as_ref()
+        .and_then(|v| v.get("seconds"))
+        .and_then(|s| s.as_f64())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .or(Some(o.wall.as_secs_f64()));
+    Ok((honoured, secs))
 }
 
 /// `0007-name-py-spy-ws`.
@@ -368,14 +584,23 @@ async fn run_one(
     scratch: &Scratch,
     w: &WorkloadInfo,
     p: Profiler,
+    plan: &Plan,
 ) -> AttemptResult {
     let s = &scratch.rel;
     let cmd = &w.command;
     let quoted = shell_quote(cmd);
-    let timeout = timeout_for(w, p);
+    let timeout = timeout_for(w, p, plan);
     let prefix = format!("pwd > {s}/root.txt; ");
+    let rate = plan.rate_hz;
+    let section = plan.scope == Scope::Section && plan.honoured;
+    let extra: Vec<(&str, String)> = if section {
+        vec![("OPTAGENT_PROFILE_REPEAT", plan.repeat.to_string())]
+    } else {
+        Vec::new()
+    };
+    let extra = &extra;
     let run = |command: String| async move {
-        exec(sb, ctx, scratch, command, timeout)
+        exec_with(sb, ctx, scratch, command, timeout, extra)
             .await
             .map_err(|e| Attempt::Failed(e.to_string()))
     };
@@ -387,7 +612,7 @@ async fn run_one(
                 format!("sh -c {quoted}")
             };
             run(format!(
-                "{prefix}py-spy record --format raw -o {s}/pyspy.txt --rate 1000 --function --full-filenames --subprocesses -- {target}"
+                "{prefix}py-spy record --format raw -o {s}/pyspy.txt --rate {rate} --function --full-filenames --subprocesses -- {target}"
             ))
             .await?
         }
@@ -406,14 +631,19 @@ async fn run_one(
         }
         Profiler::Perf => {
             run(format!(
-                "{prefix}perf record -q -e cpu-clock -F 1000 -g -o {s}/perf.data -- sh -c {quoted}"
+                "{prefix}perf record -q -e cpu-clock -F {rate} --call-graph dwarf,8192 -o {s}/perf.data -- sh -c {quoted}"
             ))
             .await?
         }
         Profiler::Callgrind => {
+            let toggle = if section {
+                format!("--toggle-collect='*{SECTION_MARKER}*' ")
+            } else {
+                String::new()
+            };
             run(format!(
-                "{prefix}valgrind --tool=callgrind -q --dump-instr=no --compress-strings=no --compress-pos=no \
-                 --trace-children=yes --callgrind-out-file=\"$PWD/{s}/callgrind.out.%p\" -- sh -c {quoted}"
+                "{prefix}rm -f {s}/callgrind.out.*; valgrind --tool=callgrind -q --dump-instr=no --compress-strings=no --compress-pos=no \
+                 {toggle}--trace-children=yes --callgrind-out-file=\"$PWD/{s}/callgrind.out.%p\" -- sh -c {quoted}"
             ))
             .await?
         }
@@ -463,7 +693,7 @@ async fn run_one(
                 });
             }
             let mut f = f;
-            f.period_ns = Some(1_000_000);
+            f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
             f
         }
         Profiler::Cprofile => {
@@ -509,7 +739,12 @@ async fn run_one(
                     failure_tail(&so)
                 )));
             }
-            let f = perf::fold_script(&script).map_err(Attempt::Failed)?;
+            let mut f = perf::fold_script(&script).map_err(Attempt::Failed)?;
+            f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
+            if let Some(r) = root.as_deref() {
+                let places = perf_places(ctx, sb, scratch, &script, r).await;
+                perf::add_locations(&mut f, &places);
+            }
             if f.total() == 0 {
                 return Err(Attempt::Failed(format!(
                     "perf collected no samples. Output:\n{}",
@@ -541,6 +776,7 @@ async fn run_one(
             let mut f = Folded::new("instructions");
             f.stacks = g.to_folded();
             f.exact = Some(g.hot_frames());
+            f.lines = data.hot_lines(20);
             f
         }
     };
@@ -562,6 +798,35 @@ mod tests {
         assert!(direct_python("python3 bench/run.py graph_shortest_path"));
         assert!(!direct_python("python3 a.py && python3 b.py"));
         assert!(!direct_python("./run.sh"));
+    }
+
+    #[test]
+    fn plans_repeat_the_section_and_pick_the_rate_for_its_length() {
+        // 45 ms: about 3 s of it at 1000 Hz.
+        let p = plan(Scope::Section, true, Some(0.045), Profiler::PySpy);
+        assert_eq!((p.repeat, p.rate_hz), (67, 1000));
+        // 50 µs: many repetitions.
+        let p = plan(Scope::Section, true, Some(50e-6), Profiler::Perf);
+        assert_eq!(p.repeat, 60_000);
+        // 12 s: once, at a lower rate that still gives the target.
+        let p = plan(Scope::Section, true, Some(12.0), Profiler::PySpy);
+        assert_eq!((p.repeat, p.rate_hz), (1, 250));
+        // A runner that ignores the protocol runs once, sampled fast enough for its length.
+        let p = plan(Scope::Section, false, Some(0.3), Profiler::PySpy);
+        assert_eq!((p.repeat, p.rate_hz), (1, MAX_RATE));
+        // callgrind counts instructions: one run; the whole process: no repetition.
+        assert_eq!(
+            plan(Scope::Section, true, Some(0.01), Profiler::Callgrind).repeat,
+            1
+        );
+        assert_eq!(
+            plan(Scope::Process, true, Some(0.01), Profiler::PySpy).repeat,
+            1
+        );
+        assert_eq!(
+            plan(Scope::Section, true, None, Profiler::PySpy).rate_hz,
+            DEFAULT_RATE
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
  * Does the workload's setup, times only the measured call with clock_gettime(CLOCK_MONOTONIC)
  * and writes {"seconds": ..., "result": ...} to the path in $OPTAGENT_OUTPUT
  * (default bench-output.json). With OPTAGENT_SETUP_ONLY=1 it does the setup only and writes
- * {"result": null}.
+ * {"result": null}. Under a profiler, OPTAGENT_PROFILE_REPEAT=N runs the measured section N times
+ * inside optagent_measured() (callgrind: --toggle-collect=optagent_measured), reports the mean
+ * time per run and adds "repeat": N to the output.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -42,10 +44,21 @@ static double now(void) {
 
 static int setup_only;
 static char result[4096];
+static long profile_repeat = 1; /* $OPTAGENT_PROFILE_REPEAT, default 1 */
 
 static void die(const char *msg) {
     fprintf(stderr, "harness: %s\n", msg);
     exit(1);
+}
+
+/* The measured section: section(arg) profile_repeat times, timed; profilers find it by this
+ * function's name. Returns the mean seconds per run. */
+__attribute__((noinline)) double optagent_measured(void (*section)(void *), void *arg) {
+    double t0 = now();
+    for (long i = 0; i < profile_repeat; i++)
+        section(arg);
+    double t1 = now();
+    return (t1 - t0) / (double)profile_repeat;
 }
 
 static uint64_t fnv1a(const void *p, size_t n) {
@@ -57,6 +70,12 @@ static uint64_t fnv1a(const void *p, size_t n) {
 }
 
 /* ---------------------------------------------------------------- workloads */
+
+static void sec_matrix_transpose(void *p) {
+    cvec_mat **m = p;
+    if (cvec_mat_transpose(m[0], m[1]) != CVEC_OK)
+        die("transpose failed");
+}
 
 static double wl_matrix_transpose(void) {
     const size_t rows = 3000, cols = 3000;
@@ -70,10 +89,8 @@ static double wl_matrix_transpose(void) {
     }
     if (setup_only)
         return 0;
-    double t0 = now();
-    if (cvec_mat_transpose(&a, &t) != CVEC_OK)
-        die("transpose failed");
-    double t1 = now();
+    cvec_mat *args[2] = {&a, &t};
+    double seconds = optagent_measured(sec_matrix_transpose, args);
     uint64_t weighted = 0;
     for (size_t i = 0; i < rows * cols; i++)
         weighted += (uint64_t)t.data[i] * (i % 31 + 1);
@@ -82,7 +99,13 @@ static double wl_matrix_transpose(void) {
              weighted, t.data[0], t.data[rows * cols - 1], t.data[rows * cols / 2 + 7]);
     cvec_mat_free(&a);
     cvec_mat_free(&t);
-    return t1 - t0;
+    return seconds;
+}
+
+static void sec_matrix_multiply(void *p) {
+    cvec_mat **m = p;
+    if (cvec_mat_multiply(m[0], m[1], m[2]) != CVEC_OK)
+        die("multiply failed");
 }
 
 static double wl_matrix_multiply(void) {
@@ -97,17 +120,27 @@ static double wl_matrix_multiply(void) {
     }
     if (setup_only)
         return 0;
-    double t0 = now();
-    if (cvec_mat_multiply(&a, &b, &c) != CVEC_OK)
-        die("multiply failed");
-    double t1 = now();
+    cvec_mat *args[3] = {&a, &b, &c};
+    double seconds = optagent_measured(sec_matrix_multiply, args);
     snprintf(result, sizeof result,
              "{\"sum\": %.17g, \"c00\": %.17g, \"c_mid\": %.17g, \"c_last\": %.17g}",
              cvec_mat_sum(&c), c.data[0], c.data[n * n / 2 + n / 3], c.data[n * n - 1]);
     cvec_mat_free(&a);
     cvec_mat_free(&b);
     cvec_mat_free(&c);
-    return t1 - t0;
+    return seconds;
+}
+
+struct blur_args {
+    const cvec_image *src;
+    cvec_image *dst;
+    int r;
+};
+
+static void sec_image_blur(void *p) {
+    struct blur_args *a = p;
+    if (cvec_image_box_blur(a->src, a->dst, a->r) != CVEC_OK)
+        die("blur failed");
 }
 
 static double wl_image_blur(void) {
@@ -123,10 +156,8 @@ static double wl_image_blur(void) {
             src.pixels[y * w + x] = (uint8_t)(((x * 3 + y * 5) & 0xff) / 2 + rng_next() % 128);
     if (setup_only)
         return 0;
-    double t0 = now();
-    if (cvec_image_box_blur(&src, &dst, r) != CVEC_OK)
-        die("blur failed");
-    double t1 = now();
+    struct blur_args args = {&src, &dst, r};
+    double seconds = optagent_measured(sec_image_blur, &args);
     uint64_t hist[256];
     cvec_image_histogram(&dst, hist);
     uint64_t sum = 0;
@@ -137,12 +168,38 @@ static double wl_image_blur(void) {
              fnv1a(dst.pixels, w * h), sum, dst.pixels[0], dst.pixels[(h / 2) * w + w / 2]);
     cvec_image_free(&src);
     cvec_image_free(&dst);
-    return t1 - t0;
+    return seconds;
+}
+
+enum { BUFFERS = 400, PER_BUFFER = 10000 };
+
+struct append_args {
+    const int64_t *vals;
+    uint64_t h, lens;
+    int64_t last_first, last_last;
+};
+
+static void sec_buffer_append(void *p) {
+    struct append_args *a = p;
+    a->h = a->lens = 0;
+    for (size_t k = 0; k < BUFFERS; k++) {
+        cvec_buf b;
+        cvec_buf_init(&b);
+        const int64_t *v = a->vals + k * PER_BUFFER;
+        for (size_t i = 0; i < PER_BUFFER; i++)
+            if (cvec_buf_push(&b, v[i]) != CVEC_OK)
+                die("push failed");
+        /* fold each buffer in before it is freed (cheap next to the pushes) */
+        a->lens += cvec_buf_len(&b);
+        a->h = a->h * 1000003u + (uint64_t)cvec_buf_get(&b, k % PER_BUFFER);
+        a->last_first = cvec_buf_get(&b, 0);
+        a->last_last = cvec_buf_get(&b, cvec_buf_len(&b) - 1);
+        cvec_buf_free(&b);
+    }
 }
 
 static double wl_buffer_append(void) {
     /* Fill many moderately sized buffers one push at a time, as a parser or a filter would. */
-    enum { BUFFERS = 400, PER_BUFFER = 10000 };
     const size_t n = (size_t)BUFFERS * PER_BUFFER;
     int64_t *vals = malloc(n * sizeof *vals);
     if (!vals)
@@ -154,30 +211,14 @@ static double wl_buffer_append(void) {
         free(vals);
         return 0;
     }
-    uint64_t h = 0, lens = 0;
-    int64_t last_first = 0, last_last = 0;
-    double t0 = now();
-    for (size_t k = 0; k < BUFFERS; k++) {
-        cvec_buf b;
-        cvec_buf_init(&b);
-        const int64_t *v = vals + k * PER_BUFFER;
-        for (size_t i = 0; i < PER_BUFFER; i++)
-            if (cvec_buf_push(&b, v[i]) != CVEC_OK)
-                die("push failed");
-        /* fold each buffer in before it is freed (cheap next to the pushes) */
-        lens += cvec_buf_len(&b);
-        h = h * 1000003u + (uint64_t)cvec_buf_get(&b, k % PER_BUFFER);
-        last_first = cvec_buf_get(&b, 0);
-        last_last = cvec_buf_get(&b, cvec_buf_len(&b) - 1);
-        cvec_buf_free(&b);
-    }
-    double t1 = now();
+    struct append_args args = {vals, 0, 0, 0, 0};
+    double seconds = optagent_measured(sec_buffer_append, &args);
     snprintf(result, sizeof result,
              "{\"buffers\": %d, \"len\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\", \"first\": %" PRId64
              ", \"last\": %" PRId64 "}",
-             BUFFERS, lens, h, last_first, last_last);
+             BUFFERS, args.lens, args.h, args.last_first, args.last_last);
     free(vals);
-    return t1 - t0;
+    return seconds;
 }
 
 /* ---------------------------------------------------------------- driver */
@@ -224,6 +265,17 @@ int main(int argc, char **argv) {
     }
     const char *so = getenv("OPTAGENT_SETUP_ONLY");
     setup_only = so && strcmp(so, "1") == 0;
+    const char *rep_env = getenv("OPTAGENT_PROFILE_REPEAT");
+    if (rep_env && *rep_env) {
+        char *end;
+        errno = 0;
+        profile_repeat = strtol(rep_env, &end, 10);
+        if (errno || *end || profile_repeat < 1) {
+            fprintf(stderr, "harness: OPTAGENT_PROFILE_REPEAT must be a positive integer, not '%s'\n",
+                    rep_env);
+            return 2;
+        }
+    }
     const char *out = getenv("OPTAGENT_OUTPUT");
     if (!out || !*out)
         out = "bench-output.json";
@@ -236,6 +288,9 @@ int main(int argc, char **argv) {
         die("cannot open output file");
     if (setup_only)
         fprintf(f, "{\"result\": null}\n");
+    else if (rep_env)
+        fprintf(f, "{\"seconds\": %.9f, \"repeat\": %ld, \"result\": %s}\n", seconds,
+                profile_repeat, result);
     else
         fprintf(f, "{\"seconds\": %.9f, \"result\": %s}\n", seconds, result);
     if (fclose(f) != 0)
