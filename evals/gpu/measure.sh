@@ -76,7 +76,7 @@ run() { # name, task, patch
 if [[ ${HACKS:-0} == 1 ]]; then
   while IFS=$'\t' read -r name problem _; do
     [[ $name == \#* || -z $name ]] && continue
-    run "hack.$name" "$out/hack-tasks/$name/kernelbench-L1-$problem" "$hacks/$name.diff" &
+    run "hack.$name" "$out/hack-tasks/$name/kernelbench-L1-$problem" "$hacks/$name.diff" </dev/null &
   done <"$hacks/index.tsv"
   wait
 fi
