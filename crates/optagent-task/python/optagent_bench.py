@@ -60,6 +60,7 @@ _cuda_event = _torch.cuda.Event
 _event_record = _torch.cuda.Event.record
 _event_elapsed = _torch.cuda.Event.elapsed_time
 _current_stream = _torch.cuda.current_stream
+_set_stream = _torch.cuda.set_stream
 
 # A trial whose synchronized host time exceeds its event time by more than both of these is
 # flagged `stream_escape` (launch overheads and the synchronize cost tens of microseconds).
@@ -223,6 +224,8 @@ def _tampered():
         bad.append("torch.cuda.Event.elapsed_time")
     if _torch.cuda.current_stream is not _current_stream:
         bad.append("torch.cuda.current_stream")
+    if _torch.cuda.set_stream is not _set_stream:
+        bad.append("torch.cuda.set_stream")
     return bad
 
 
@@ -290,11 +293,19 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
         if cuda:
             _cuda_sync()
 
+    # The stream the harness times on, taken before the code under test runs even once: a call
+    # that leaves another stream current (so that events recorded on "the current stream" would
+    # time an idle one) is flagged, and the harness's stream is made current again before every
+    # trial; the events are recorded on this stream explicitly.
+    stream0 = _current_stream() if cuda else None
     with _torch.inference_mode():
         for w in range(warmup):
             call(*make_inputs(seed_of(50 + w), dev))
             sync()
-        stream0 = _current_stream() if cuda else None
+            if cuda and _current_stream() != stream0:
+                flags.add("stream_changed", "warm-up call %d left another CUDA stream current; "
+                          "the harness times on its own stream" % w)
+                _set_stream(stream0)
         times, hosts, summaries, input_digests = [], [], [], set()
         for t in range(trials):
             inp = first if t == 0 else make_inputs(seed_of(100 + t), dev)
@@ -307,18 +318,20 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
                 flush()
                 sync()
             if cuda:
+                if _current_stream() != stream0:
+                    _set_stream(stream0)
                 start, end = _cuda_event(enable_timing=True), _cuda_event(enable_timing=True)
                 h0 = _perf_counter()
-                _event_record(start)
+                _event_record(start, stream0)
                 out = call(*inp)
-                _event_record(end)
+                _event_record(end, stream0)
                 _cuda_sync()
                 h1 = _perf_counter()
                 secs = _event_elapsed(start, end) / 1000.0
                 if _current_stream() != stream0:
                     flags.add("stream_changed", "trial %d: the call left another CUDA stream "
-                              "current; the events timed the default stream" % t)
-                    _torch.cuda.set_stream(stream0)
+                              "current; the events timed the harness's stream" % t)
+                    _set_stream(stream0)
             else:
                 h0 = _perf_counter()
                 out = call(*inp)
