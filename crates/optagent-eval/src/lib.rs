@@ -9,6 +9,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod calibrate;
+pub mod clock;
 pub mod equiv;
 pub mod gso;
 pub mod guard;
@@ -128,6 +129,9 @@ pub struct EvalOptions {
     /// Ask the backend for a read-only tree in measured runs (the tree check runs wherever it
     /// is not granted). Off only to test the check itself.
     pub read_only_tree: bool,
+    /// The clock that decides workload times (`None`: the task's `measure.clock`, `auto` by
+    /// default; see [`clock::choose`]).
+    pub clock: Option<optagent_task::Clock>,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -162,6 +166,7 @@ impl EvalOptions {
             seed: 0x5eed,
             workload_seed: None,
             read_only_tree: true,
+            clock: None,
         }
     }
 

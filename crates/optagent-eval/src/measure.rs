@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use optagent_stats::bootstrap::ratio_of_medians_ci;
 use optagent_stats::hypothesis::{min_two_sided_p, min_two_sided_p_given};
+use optagent_stats::summary::median;
 use optagent_task::{Metric, Protocol, Task, Workload};
 
 use crate::prepare::Prepared;
@@ -38,6 +39,8 @@ pub struct Series {
     pub walls: Vec<Duration>,
     /// CPU time of each timed run's process tree (`None` where the backend cannot say).
     pub cpus: Vec<Option<Duration>>,
+    /// Context switches of each timed run's process tree (`None` where not measured).
+    pub switches: Vec<Option<optagent_sandbox::ContextSwitches>>,
     /// The `seconds` each timed run reported, if it reported any.
     pub reported: Vec<Option<f64>>,
     /// Tree paths changed by any run of this workload (warm-up included).
@@ -71,6 +74,8 @@ pub struct Session {
     pub pinned: Vec<usize>,
     /// The `OPTAGENT_SEED` every tree's workloads got in this session.
     pub seed: u64,
+    /// Per workload: the clock that decided its `values` ([`crate::clock::choose`]).
+    pub clocks: Vec<crate::clock::ClockDecision>,
 }
 
 struct Ctx<'a> {
@@ -234,6 +239,7 @@ pub async fn run_session(
             session_wall: Duration::ZERO,
             pinned,
             seed: 0,
+            clocks: vec![],
         },
     };
     let (warmup, reps) = match metric {
@@ -335,6 +341,7 @@ pub async fn run_session(
                     ser.values.push(v);
                     ser.walls.push(smp.wall);
                     ser.cpus.push(smp.cpu);
+                    ser.switches.push(smp.switches);
                     ser.reported.push(smp.reported);
                 }
             }
@@ -393,9 +400,87 @@ pub async fn run_session(
             }
         }
     }
+    if metric == Metric::Time {
+        for (wi, w) in workloads.iter().enumerate() {
+            let d = decide_clock(&mut cx, wi, w).await?;
+            cx.session.clocks.push(d);
+        }
+    }
     cx.session.session_wall = session_start.elapsed();
     cx.session.seed = cx.seed;
     Ok(cx.session)
+}
+
+/// Choose the clock of one workload ([`crate::clock::choose`]) and put its figures in the
+/// series' `values`: the CPU time net of the setup (setup-only runs, rotating over the trees, are
+/// made here), or the process's wall time; the reported seconds are there already.
+async fn decide_clock(
+    cx: &mut Ctx<'_>,
+    wi: usize,
+    w: &Workload,
+) -> Result<crate::clock::ClockDecision, EvalError> {
+    use crate::clock::{choose, cpu_secs, net_cpu, SETUP_REPS};
+    use optagent_task::Clock;
+    let requested = cx.opts.clock.unwrap_or(cx.task.spec.measure.clock);
+    let alive: Vec<usize> = (0..cx.prepared.len()).filter(|&s| cx.alive(s)).collect();
+    let trees: Vec<(&str, &Series)> = alive
+        .iter()
+        .map(|&s| (cx.prepared[s].label.as_str(), &cx.session.series[s][wi]))
+        .collect();
+    let mut d = choose(requested, cx.task.spec.device, &trees);
+    match d.clock {
+        Clock::Cpu => {
+            let nslots = cx.prepared.len();
+            let mut setup: Vec<Vec<f64>> = vec![vec![]; nslots];
+            // GSO's scripts have no setup-only mode: their CPU time is taken whole.
+            if w.protocol == Protocol::Optagent {
+                for r in 0..SETUP_REPS {
+                    for k in 0..nslots {
+                        let s = (k + r) % nslots;
+                        if !cx.alive(s) {
+                            continue;
+                        }
+                        if let Some(smp) = cx.run(s, wi, w, true).await? {
+                            if let Some(c) = smp.cpu {
+                                setup[s].push(c.as_secs_f64());
+                            }
+                        }
+                    }
+                }
+            }
+            let med = |v: &Vec<f64>| (!v.is_empty()).then(|| median(v));
+            // Whether to subtract is decided on the baseline (a runner that ignores setup-only
+            // mode ignores it on every tree), then each tree's own setup is subtracted.
+            let base_cpu = cpu_secs(&cx.session.series[0][wi]).unwrap_or_default();
+            let subtract = net_cpu(&base_cpu, med(&setup[0])).1.is_some();
+            d.setup_cpu_s = vec![None; nslots];
+            for s in 0..nslots {
+                let ser = &mut cx.session.series[s][wi];
+                let Some(cpu) = cpu_secs(ser) else { continue };
+                let own = if subtract { med(&setup[s]) } else { None };
+                let (net, used) = match own {
+                    Some(x) => (cpu.iter().map(|c| (c - x).max(1e-9)).collect(), Some(x)),
+                    None => (cpu, None),
+                };
+                d.setup_cpu_s[s] = used;
+                ser.values = net;
+            }
+            if !subtract {
+                d.reason.push_str(
+                    "; the whole process's CPU time (the setup was not subtracted: no setup-only \
+                     run clearly below the timed runs)",
+                );
+            }
+        }
+        Clock::Wall => {
+            for s in 0..cx.prepared.len() {
+                let ser = &mut cx.session.series[s][wi];
+                ser.values = ser.walls.iter().map(|d| d.as_secs_f64()).collect();
+            }
+        }
+        Clock::Reported | Clock::Auto => {}
+    }
+    Ok(d)
 }
 
 /// A note when ties among a workload's timings keep the exact Mann-Whitney test from reaching
