@@ -14,7 +14,9 @@
 //!    voluntary context switches than involuntary ones, and longer off the CPU than
 //!    [`MAX_WAIT_PER_PREEMPTION_S`] per involuntary switch: IO, a device, sleep, locks) keeps the
 //!    reported seconds; otherwise CPU time decides (a gap that preemption explains is another
-//!    process sharing the core, which CPU time is immune to).
+//!    process sharing the core, which CPU time is immune to), when, in a third step after
+//!    setup-only runs, the setup is at most [`MAX_SETUP_SHARE`] of the process's CPU time (a
+//!    GSO script, without a setup-only mode, keeps the reported seconds).
 
 use optagent_sandbox::ContextSwitches;
 use optagent_stats::summary::median;
@@ -32,7 +34,11 @@ pub const ON_CPU_SHARE: f64 = 0.9;
 /// processes' time slices, on a loaded machine several of them). An off-CPU gap longer than
 /// this per involuntary switch is not explained by preemption.
 pub const MAX_WAIT_PER_PREEMPTION_S: f64 = 0.05;
-/// Setup-only runs per tree that give the CPU time subtracted from each run.
+/// `auto` chooses CPU time only where the setup (measured in setup-only runs) is at most this
+/// share of the process's CPU time: the section's CPU time is a difference of two measurements,
+/// and a large setup's noise would swamp a small section.
+pub const MAX_SETUP_SHARE: f64 = 1.0 / 3.0;
+/// Setup-only runs of the baseline that give the CPU time subtracted from every tree's runs.
 pub const SETUP_REPS: usize = 3;
 
 /// The clock that decided one workload, and why.
@@ -41,11 +47,10 @@ pub struct ClockDecision {
     /// `reported`, `wall` or `cpu` (never `auto`).
     pub clock: Clock,
     pub reason: String,
-    /// With `cpu`: the setup's CPU seconds subtracted from each run, per tree (in a report:
-    /// baseline, expert, patch; in a session: session order)
-    /// (`None`: not subtracted, the workload ignores `OPTAGENT_SETUP_ONLY` or is a GSO script).
+    /// With `cpu`: the CPU seconds subtracted from every tree's runs, the median of the
+    /// baseline's setup-only runs (`None`: not subtracted).
     #[serde(default)]
-    pub setup_cpu_s: Vec<Option<f64>>,
+    pub setup_cpu_s: Option<f64>,
 }
 
 fn secs(d: &[std::time::Duration]) -> Vec<f64> {
@@ -77,7 +82,7 @@ pub fn choose(requested: Clock, device: Device, trees: &[(&str, &Series)]) -> Cl
     let decided = |clock: Clock, reason: String| ClockDecision {
         clock,
         reason,
-        setup_cpu_s: vec![],
+        setup_cpu_s: None,
     };
     let trees: Vec<&(&str, &Series)> = trees.iter().filter(|(_, s)| !s.walls.is_empty()).collect();
     let cpu_everywhere = !trees.is_empty() && trees.iter().all(|(_, s)| cpu_secs(s).is_some());
@@ -176,7 +181,7 @@ pub fn choose(requested: Clock, device: Device, trees: &[(&str, &Series)]) -> Cl
     )
 }
 
-/// Each run's CPU seconds net of the tree's setup (`setup`), or gross where the setup is not
+/// Each run's CPU seconds net of the setup (`setup`), or gross where the setup is not
 /// known or is not clearly below the runs (a workload that ignores `OPTAGENT_SETUP_ONLY` does its
 /// full work in the setup-only run too).
 pub fn net_cpu(cpu: &[f64], setup: Option<f64>) -> (Vec<f64>, Option<f64>) {

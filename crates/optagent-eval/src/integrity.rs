@@ -161,7 +161,10 @@ pub fn timing_check(
         .map(|(((_, lo, hi), _, _), k)| (lo * k, hi * k));
     let denied = whi < need || cpu_ci.is_some_and(|(_, hi)| hi < need);
     let confirmed = wlo >= need || cpu_ci.is_some_and(|(lo, _)| lo >= need);
-    let claims = claimed > MIN_CLAIM * median(&rb);
+    // A claim is a drop in the reported seconds that is itself significant (at 1 - confidence):
+    // a drop within the reported seconds' own noise claims nothing for the clocks to deny.
+    let claims = claimed > MIN_CLAIM * median(&rb)
+        && optagent_stats::hypothesis::mann_whitney_u(&rp, &rb).p_two_sided < 1.0 - confidence;
     // Power: some clock could tell a saving of half the claim from none.
     let has_power = claimed > 0.0 && (denied || confirmed);
     // Reported seconds longer than the whole process ran: a clock that is not the machine's.

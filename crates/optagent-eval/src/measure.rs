@@ -419,8 +419,9 @@ async fn decide_clock(
     wi: usize,
     w: &Workload,
 ) -> Result<crate::clock::ClockDecision, EvalError> {
-    use crate::clock::{choose, cpu_secs, net_cpu, SETUP_REPS};
+    use crate::clock::{choose, cpu_secs, net_cpu, MAX_SETUP_SHARE, SETUP_REPS};
     use optagent_task::Clock;
+    use std::fmt::Write as _;
     let requested = cx.opts.clock.unwrap_or(cx.task.spec.measure.clock);
     let alive: Vec<usize> = (0..cx.prepared.len()).filter(|&s| cx.alive(s)).collect();
     let trees: Vec<(&str, &Series)> = alive
@@ -431,45 +432,75 @@ async fn decide_clock(
     match d.clock {
         Clock::Cpu => {
             let nslots = cx.prepared.len();
-            let mut setup: Vec<Vec<f64>> = vec![vec![]; nslots];
-            // GSO's scripts have no setup-only mode: their CPU time is taken whole.
-            if w.protocol == Protocol::Optagent {
-                for r in 0..SETUP_REPS {
-                    for k in 0..nslots {
-                        let s = (k + r) % nslots;
-                        if !cx.alive(s) {
-                            continue;
-                        }
-                        if let Some(smp) = cx.run(s, wi, w, true).await? {
-                            if let Some(c) = smp.cpu {
-                                setup[s].push(c.as_secs_f64());
-                            }
+            let auto = requested == Clock::Auto;
+            if auto && w.protocol != Protocol::Optagent {
+                return Ok(crate::clock::ClockDecision {
+                    clock: Clock::Reported,
+                    reason: format!(
+                        "{}, but a GSO script has no setup-only mode, so the CPU time of its \
+                         measured section cannot be told from its set-up's",
+                        d.reason
+                    ),
+                    setup_cpu_s: None,
+                });
+            }
+            // The setup's CPU time, from setup-only runs of the baseline: one value subtracted
+            // from every tree's runs, so the trees' differences stay those of the whole
+            // process (work a patch moves into its setup is still counted, and the setup's
+            // noise cannot tell two trees apart).
+            let mut setup: Vec<f64> = vec![];
+            if w.protocol == Protocol::Optagent && cx.alive(0) {
+                for _ in 0..SETUP_REPS {
+                    if let Some(smp) = cx.run(0, wi, w, true).await? {
+                        if let Some(c) = smp.cpu {
+                            setup.push(c.as_secs_f64());
                         }
                     }
                 }
             }
-            let med = |v: &Vec<f64>| (!v.is_empty()).then(|| median(v));
-            // Whether to subtract is decided on the baseline (a runner that ignores setup-only
-            // mode ignores it on every tree), then each tree's own setup is subtracted.
+            let setup = (!setup.is_empty()).then(|| median(&setup));
+            // Decided on the baseline: the share of its process's CPU time that is set-up (a
+            // runner that ignores setup-only mode does everything in it: a share near 1).
             let base_cpu = cpu_secs(&cx.session.series[0][wi]).unwrap_or_default();
-            let subtract = net_cpu(&base_cpu, med(&setup[0])).1.is_some();
-            d.setup_cpu_s = vec![None; nslots];
+            let share = setup.map(|x| x / median(&base_cpu));
+            if auto && share.is_none_or(|sh| sh > MAX_SETUP_SHARE) {
+                // Against a small measured section the setup would be most of the CPU time:
+                // the section's share of it, and so the estimate, would be mostly noise.
+                return Ok(crate::clock::ClockDecision {
+                    clock: Clock::Reported,
+                    reason: match share {
+                        Some(sh) => format!(
+                            "{}, but the setup takes {:.0}% of the process's CPU time (more than \
+                             {:.0}%): the measured section would be a small difference of two \
+                             large figures",
+                            d.reason,
+                            sh * 100.0,
+                            MAX_SETUP_SHARE * 100.0
+                        ),
+                        None => format!("{}, but the setup-only runs gave no CPU time", d.reason),
+                    },
+                    setup_cpu_s: None,
+                });
+            }
+            let subtract = net_cpu(&base_cpu, setup).1;
+            d.setup_cpu_s = subtract;
             for s in 0..nslots {
                 let ser = &mut cx.session.series[s][wi];
                 let Some(cpu) = cpu_secs(ser) else { continue };
-                let own = if subtract { med(&setup[s]) } else { None };
-                let (net, used) = match own {
-                    Some(x) => (cpu.iter().map(|c| (c - x).max(1e-9)).collect(), Some(x)),
-                    None => (cpu, None),
-                };
-                d.setup_cpu_s[s] = used;
-                ser.values = net;
+                ser.values = net_cpu(&cpu, subtract).0;
             }
-            if !subtract {
-                d.reason.push_str(
+            match (share, subtract) {
+                (Some(sh), Some(_)) => {
+                    let _ = write!(
+                        d.reason,
+                        "; net of the baseline's setup ({:.0}% of its process's CPU time)",
+                        sh * 100.0
+                    );
+                }
+                _ => d.reason.push_str(
                     "; the whole process's CPU time (the setup was not subtracted: no setup-only \
                      run clearly below the timed runs)",
-                );
+                ),
             }
         }
         Clock::Wall => {

@@ -199,13 +199,7 @@ fn score_one(
             baseline_cpu_s: cpu(0),
             expert_cpu_s: cpu(1),
             patch_cpu_s: if a.is_empty() { None } else { cpu(slot) },
-            clock: session.clocks.get(wi).map(|d| crate::clock::ClockDecision {
-                setup_cpu_s: [0, 1, slot]
-                    .iter()
-                    .map(|&s| d.setup_cpu_s.get(s).copied().flatten())
-                    .collect(),
-                ..d.clone()
-            }),
+            clock: session.clocks.get(wi).cloned(),
             expert_p_value: ep,
             expert_significant: esig,
             expert_not_faster: !crate::report::expert_faster(esig, o),

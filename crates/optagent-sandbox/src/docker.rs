@@ -548,7 +548,7 @@ impl DockerFactory {
         root: &Path,
         measure: Option<(&[String], &Path)>,
     ) -> Result<(String, String, String), SandboxError> {
-        let meta = std::fs::metadata(&root).map_err(|e| {
+        let meta = std::fs::metadata(root).map_err(|e| {
             SandboxError::Backend(format!("tree {} cannot be opened: {e}", root.display()))
         })?;
         if !meta.is_dir() {
@@ -557,7 +557,7 @@ impl DockerFactory {
                 root.display()
             )));
         }
-        let source = std::fs::canonicalize(&root)?;
+        let source = std::fs::canonicalize(root)?;
         let (Some(target_s), Some(source_s)) = (root.to_str(), source.to_str()) else {
             return Err(SandboxError::Backend(format!(
                 "tree path {} is not UTF-8",
@@ -799,7 +799,8 @@ os._exit(c if c >= 0 else 128 - c)
 "#;
 
 /// A measured run in the measuring container: `/tmp`, `/var/tmp` and `/dev/shm` emptied first
-/// (both are the container's own tmpfs, used by measured runs only, one at a time), a fresh
+/// (the container's own tmpfs, used by measured runs only, one at a time; `-xdev`: a tree
+/// mounted below `/tmp`, as the evaluator's temporary work folders are, is never entered), a fresh
 /// TMPDIR, HOME and cache folder, and the command under the rusage helper when the image has
 /// Python (`python`: its path), whose report goes to `file` (host path, seen at
 /// [`RUSAGE_MOUNT`]).
@@ -818,7 +819,7 @@ fn measured_command(command: &str, file: &Path, python: Option<&str>) -> String 
         None => format!("/bin/sh -c {}", shell_quote(command)),
     };
     format!(
-        "find /tmp /var/tmp /dev/shm -mindepth 1 -delete 2>/dev/null; \
+        "find /tmp /var/tmp /dev/shm -xdev -mindepth 1 -delete 2>/dev/null; \
          d=$(mktemp -d /tmp/optagent-run.XXXXXX) || exit 125; \
          export TMPDIR=\"$d/tmp\" HOME=\"$d/home\" XDG_CACHE_HOME=\"$d/cache\"; \
          mkdir -p \"$TMPDIR\" \"$HOME\" \"$XDG_CACHE_HOME\"; \
