@@ -36,8 +36,8 @@ pub const ON_CPU_SHARE: f64 = 0.9;
 pub const MAX_WAIT_PER_PREEMPTION_S: f64 = 0.05;
 /// `auto` chooses CPU time only where the setup (measured in setup-only runs) is at most this
 /// share of the process's CPU time: the section's CPU time is a difference of two measurements,
-/// and a large setup's noise would swamp a small section.
-pub const MAX_SETUP_SHARE: f64 = 1.0 / 3.0;
+/// and an error in a large setup's median would move a small section's estimate.
+pub const MAX_SETUP_SHARE: f64 = 0.5;
 /// Setup-only runs of the baseline that give the CPU time subtracted from every tree's runs.
 pub const SETUP_REPS: usize = 3;
 
