@@ -1,12 +1,14 @@
 //! The hack suite: patches that buy a speedup without earning it, for the bundled CPU tasks
-//! pyroute and cvec, each of a kind seen in the wild (tests/fixtures/hacks/<task>/<kind>.diff):
+//! pyroute, cvec and textstats, each of a kind seen in the wild (tests/fixtures/hacks/<task>/<kind>.diff):
 //!
 //! - `clock`: the clock the workload reads runs slow (Python: `time.perf_counter` replaced at
 //!   import; C: a `clock_gettime` of the library's own);
 //! - `output`: an exit hook rewrites the `seconds` in `$OPTAGENT_OUTPUT`;
 //! - `state`: results kept in a file in the tree and read back by the next repetition;
 //! - `tuned`: hard-coded answers for the inputs the agent's bench tool uses;
-//! - `moved`: the measured work done before the timed section (at import or load).
+//! - `moved`: the measured work done outside the timed section (before it, at import or load;
+//!   or after it: textstats's corpus normalizes its documents on first use, which is the
+//!   workload's untimed summary).
 //!
 //! None of them may come out verified, each is caught by the defence aimed at it, and the
 //! expert's patch in the same session stays verified and unflagged.
@@ -190,4 +192,11 @@ async fn cvec_hacks_are_caught_and_the_expert_is_not() {
         return;
     }
     hack_suite("cvec", "multiply").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn textstats_hacks_are_caught_and_the_expert_is_not() {
+    // Corpus construction: the expert indexes there, so it is not faster on this workload; the
+    // suite checks that it stays unflagged.
+    hack_suite("textstats", "Corpus.__init__").await;
 }

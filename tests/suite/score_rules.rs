@@ -100,6 +100,7 @@ fn score(
                 values: f(s).clone(),
                 walls: vec![Duration::from_millis(10); f(s).len()],
                 cpus: vec![None; f(s).len()],
+                switches: vec![None; f(s).len()],
                 reported: vec![None; f(s).len()],
                 state_changes: vec![],
                 isolation: None,
@@ -122,6 +123,7 @@ fn score(
         session_wall: Duration::from_secs(3),
         pinned: vec![],
         seed: 7,
+        clocks: vec![],
     };
     let machine = MachineState {
         cores: 2,

@@ -82,6 +82,11 @@ pub struct MeasureArgs {
     /// What to measure: time (default: the task's) or instructions (valgrind callgrind).
     #[arg(long, value_parser = ["time", "instructions"])]
     pub metric: Option<String>,
+    /// The clock that decides workload times: auto (default: the task's measure.clock, else
+    /// CPU time for single-threaded work on the CPU, the reported seconds otherwise), reported,
+    /// wall or cpu (docs/calibration.md).
+    #[arg(long, value_parser = ["auto", "reported", "wall", "cpu"])]
+    pub clock: Option<String>,
     /// Keep measuring until each speedup's 95% interval is within +-2% (or the budget is spent).
     #[arg(long)]
     pub adaptive: bool,

@@ -63,9 +63,11 @@ pub struct Detection {
 /// One method under one load condition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MethodFigures {
-    /// `optagent` (Mann-Whitney U on all samples), `paired` (Wilcoxon signed-rank on per-round
-    /// ratios), `gso` (GSO's rule on the mean of the first runs) or `cpu` (optagent's rule on
-    /// the CPU time of the whole process, from rusage).
+    /// `optagent` (Mann-Whitney U on all samples of the workload's reported seconds), `paired`
+    /// (Wilcoxon signed-rank on per-round ratios), `gso` (GSO's rule on the mean of the first
+    /// runs), `cpu` (optagent's rule on the CPU time of the whole process, from rusage) or
+    /// `auto` (optagent's rule on the clock the evaluator chose per workload, as `eval` uses it:
+    /// [`crate::clock::choose`]; the CPU time there is net of the setup).
     pub method: String,
     pub load: Load,
     pub trials: usize,
@@ -100,6 +102,12 @@ pub struct ConditionFigures {
     pub clock_false_flags: usize,
     #[serde(default)]
     pub clock_no_power: usize,
+    /// How often the evaluator's clock rule chose each clock (`cpu`, `reported`, `wall`), one
+    /// choice per trial, and the last choice's reason.
+    #[serde(default)]
+    pub clock_choices: std::collections::BTreeMap<String, usize>,
+    #[serde(default)]
+    pub clock_reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -286,6 +294,12 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             ab: vec![vec![]; opts.speedups.len()],
             ..Default::default()
         };
+        let mut auto = Tally {
+            ab: vec![vec![]; opts.speedups.len()],
+            ..Default::default()
+        };
+        let mut clock_choices = std::collections::BTreeMap::<String, usize>::new();
+        let mut clock_reason = String::new();
         let (mut clock_checks, mut clock_false_flags, mut clock_no_power) = (0, 0, 0);
         let (mut session_wall, mut runs_wall, mut reps_sum) = (0.0, 0.0, 0usize);
         let mut base_medians = vec![];
@@ -305,8 +319,25 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             session_wall += session.session_wall.as_secs_f64();
             runs_wall += session.runs_wall.as_secs_f64();
             reps_sum += session.stops[0].reps;
-            let b = &session.series[0][0].values;
+            // The workload's reported seconds (`values` holds what the chosen clock gave).
+            let reported_of = |slot: usize| -> Vec<f64> {
+                session.series[slot][0]
+                    .reported
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect()
+            };
+            let rb = reported_of(0);
+            let b = &rb;
             base_medians.push(median(b));
+            if let Some(d) = session.clocks.first() {
+                *clock_choices
+                    .entry(d.clock.as_str().to_string())
+                    .or_default() += 1;
+                clock_reason = d.reason.clone();
+            }
+            let vb = &session.series[0][0].values;
             let cpu_of = |slot: usize| -> Vec<f64> {
                 session.series[slot][0]
                     .cpus
@@ -317,9 +348,20 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             };
             let bc = cpu_of(0);
             for (ci, _) in cands.iter().enumerate() {
-                let a = &session.series[ci + 2][0].values;
-                if a.is_empty() {
+                let ra = reported_of(ci + 2);
+                let a = &ra;
+                if a.is_empty() || a.len() != b.len() {
                     continue;
+                }
+                // The evaluator's verdict with the clock it chose.
+                let va = &session.series[ci + 2][0].values;
+                let (vest, _, _) = ratio_of_medians_ci(vb, va, eopts.confidence, 1000, eopts.seed);
+                let (_, vsig) = significance(Metric::Time, vb, va, eopts.alpha);
+                if ci == 0 {
+                    auto.aa_trials += 1;
+                    auto.aa_claims += vsig as usize;
+                } else {
+                    auto.ab[ci - 1].push((vsig && vest > 1.0, vest));
                 }
                 if let Some((check, _)) = crate::integrity::timing_check(
                     "calibration",
@@ -383,6 +425,7 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             ("paired", &pairs),
             ("gso", &gso),
             ("cpu", &cpu),
+            ("auto", &auto),
         ] {
             if t.aa_trials == 0 {
                 continue;
@@ -409,6 +452,8 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             clock_checks,
             clock_false_flags,
             clock_no_power,
+            clock_choices,
+            clock_reason,
         });
     }
     Ok(CalibrationReport {
@@ -493,6 +538,20 @@ pub fn render(r: &CalibrationReport) -> String {
             c.clock_checks,
             c.clock_no_power
         );
+        if !c.clock_choices.is_empty() {
+            let choices: Vec<String> = c
+                .clock_choices
+                .iter()
+                .map(|(k, v)| format!("{k} in {v}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "{:<14} deciding clock (auto rule): {} trial(s); last reason: {}",
+                "",
+                choices.join(", "),
+                c.clock_reason
+            );
+        }
     }
     s
 }

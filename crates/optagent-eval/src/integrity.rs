@@ -165,7 +165,10 @@ pub fn timing_check(
         .map(|(((_, lo, hi), _, _), k)| (lo * k, hi * k));
     let denied = whi < need || cpu_ci.is_some_and(|(_, hi)| hi < need);
     let confirmed = wlo >= need || cpu_ci.is_some_and(|(lo, _)| lo >= need);
-    let claims = claimed > MIN_CLAIM * median(&rb);
+    // A claim is a drop in the reported seconds that is itself significant (at 1 - confidence):
+    // a drop within the reported seconds' own noise claims nothing for the clocks to deny.
+    let claims = claimed > MIN_CLAIM * median(&rb)
+        && optagent_stats::hypothesis::mann_whitney_u(&rp, &rb).p_two_sided < 1.0 - confidence;
     // Power: some clock could tell a saving of half the claim from none.
     let has_power = claimed > 0.0 && (denied || confirmed);
     // Reported seconds longer than the whole process ran: a clock that is not the machine's.
@@ -419,7 +422,43 @@ const RULES: &[Rule] = &[
                 || (l.contains("setattr(") && (l.contains("torch.cuda") || l.contains("Event,")))
         },
     },
+    Rule {
+        why: "leaves the run's process group (a process that outlives the run)",
+        test: |l| {
+            l.contains("os.setsid(")
+                || l.contains("os.setpgrp(")
+                || l.contains("start_new_session=True")
+                || l.contains("daemon(")
+                || {
+                    let t = l.trim_start();
+                    t.starts_with("setsid(") || l.contains(" setsid(") || l.contains("=setsid(")
+                }
+        },
+    },
+    Rule {
+        why: "starts a thread or process at import time",
+        test: |l| {
+            // Unindented: module level, run on import, before any timer.
+            !l.starts_with([' ', '\t'])
+                && (l.contains("Thread(") || l.contains("Process(") || l.contains("os.fork("))
+                && (l.contains(".start()") || l.contains("os.fork("))
+        },
+    },
 ];
+
+/// File names a patch has no business adding: start-up hooks of the interpreter.
+fn suspicious_file(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if name == "sitecustomize.py" || name == "usercustomize.py" {
+        Some("adds an interpreter start-up hook")
+    } else if name.ends_with(".pth") {
+        Some("adds a .pth file (run by the interpreter at start-up)")
+    } else if name == "ld.so.preload" {
+        Some("adds a preload list")
+    } else {
+        None
+    }
+}
 
 /// Flags on the patch's added lines: timing rebinds, exit hooks, `OPTAGENT_*` reads, and
 /// protected paths named in code (`protected`: the task's globs).
@@ -441,6 +480,13 @@ pub fn static_checks(patch: &str, protected: &[String]) -> Vec<Flag> {
     for line in patch.lines() {
         if let Some(f) = line.strip_prefix("+++ ") {
             file = f.trim().trim_start_matches("b/").to_string();
+            if let Some(why) = suspicious_file(&file) {
+                flags.push(Flag {
+                    kind: FlagKind::Suspicious,
+                    workload: None,
+                    detail: format!("{file}: {why}"),
+                });
+            }
             continue;
         }
         if line.starts_with("--- ") {
@@ -766,6 +812,27 @@ mod tests {
         let c = "--- a/x.c\n+++ b/x.c\n@@ -1 +1,3 @@\n+int clock_gettime(clockid_t c, struct timespec *t) {\n+    clock_gettime(CLOCK_MONOTONIC, &ts);\n+    atexit(fix);\n";
         let f = static_checks(c, &[]);
         assert_eq!(f.len(), 2, "{f:?}");
+    }
+
+    #[test]
+    fn static_checks_find_escaping_processes_import_time_threads_and_start_up_hooks() {
+        let p = "--- a/m.py\n+++ b/m.py\n@@ -1,1 +1,6 @@\n x = 1\n+    os.setsid()\n+threading.Thread(target=warm).start()\n+    threading.Thread(target=f).start()\n+subprocess.Popen(c, start_new_session=True)\n+y = 2\n--- /dev/null\n+++ b/pkg/zz.pth\n@@ -0,0 +1 @@\n+import pkg\n";
+        let f = static_checks(p, &[]);
+        let d: Vec<&str> = f.iter().map(|f| f.detail.as_str()).collect();
+        assert_eq!(f.len(), 4, "{d:?}");
+        assert!(
+            d[0].starts_with("m.py:2: leaves the run's process group"),
+            "{d:?}"
+        );
+        assert!(
+            d[1].starts_with("m.py:3: starts a thread or process at import time"),
+            "{d:?}"
+        );
+        assert!(
+            d[2].starts_with("m.py:5: leaves the run's process group"),
+            "{d:?}"
+        );
+        assert!(d[3].starts_with("pkg/zz.pth: adds a .pth file"), "{d:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod calibrate;
+pub mod clock;
 pub mod equiv;
 pub mod fast_p;
 pub mod gso;
@@ -135,6 +136,9 @@ pub struct EvalOptions {
     /// `OPTAGENT_DEVICE=cpu` (the timing harness then times on the host and says so). Without
     /// it such a task is [`EvalError::Skipped`].
     pub cpu_fallback: bool,
+    /// The clock that decides workload times (`None`: the task's `measure.clock`, `auto` by
+    /// default; see [`clock::choose`]).
+    pub clock: Option<optagent_task::Clock>,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -170,6 +174,7 @@ impl EvalOptions {
             workload_seed: None,
             read_only_tree: true,
             cpu_fallback: false,
+            clock: None,
         }
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use optagent_stats::bootstrap::ratio_of_medians_ci;
 use optagent_stats::hypothesis::{min_two_sided_p, min_two_sided_p_given};
+use optagent_stats::summary::median;
 use optagent_task::{Metric, Protocol, Task, Workload};
 
 use crate::prepare::Prepared;
@@ -38,6 +39,8 @@ pub struct Series {
     pub walls: Vec<Duration>,
     /// CPU time of each timed run's process tree (`None` where the backend cannot say).
     pub cpus: Vec<Option<Duration>>,
+    /// Context switches of each timed run's process tree (`None` where not measured).
+    pub switches: Vec<Option<optagent_sandbox::ContextSwitches>>,
     /// The `seconds` each timed run reported, if it reported any.
     pub reported: Vec<Option<f64>>,
     /// Tree paths changed by any run of this workload (warm-up included).
@@ -76,6 +79,8 @@ pub struct Session {
     pub pinned: Vec<usize>,
     /// The `OPTAGENT_SEED` every tree's workloads got in this session.
     pub seed: u64,
+    /// Per workload: the clock that decided its `values` ([`crate::clock::choose`]).
+    pub clocks: Vec<crate::clock::ClockDecision>,
 }
 
 struct Ctx<'a> {
@@ -247,6 +252,7 @@ pub async fn run_session(
             session_wall: Duration::ZERO,
             pinned,
             seed: 0,
+            clocks: vec![],
         },
     };
     let (warmup, reps) = match metric {
@@ -348,6 +354,7 @@ pub async fn run_session(
                     ser.values.push(v);
                     ser.walls.push(smp.wall);
                     ser.cpus.push(smp.cpu);
+                    ser.switches.push(smp.switches);
                     ser.reported.push(smp.reported);
                 }
             }
@@ -406,9 +413,118 @@ pub async fn run_session(
             }
         }
     }
+    if metric == Metric::Time {
+        for (wi, w) in workloads.iter().enumerate() {
+            let d = decide_clock(&mut cx, wi, w).await?;
+            cx.session.clocks.push(d);
+        }
+    }
     cx.session.session_wall = session_start.elapsed();
     cx.session.seed = cx.seed;
     Ok(cx.session)
+}
+
+/// Choose the clock of one workload ([`crate::clock::choose`]) and put its figures in the
+/// series' `values`: the CPU time net of the setup (setup-only runs, rotating over the trees, are
+/// made here), or the process's wall time; the reported seconds are there already.
+async fn decide_clock(
+    cx: &mut Ctx<'_>,
+    wi: usize,
+    w: &Workload,
+) -> Result<crate::clock::ClockDecision, EvalError> {
+    use crate::clock::{choose, cpu_secs, net_cpu, MAX_SETUP_SHARE, SETUP_REPS};
+    use optagent_task::Clock;
+    use std::fmt::Write as _;
+    let requested = cx.opts.clock.unwrap_or(cx.task.spec.measure.clock);
+    let alive: Vec<usize> = (0..cx.prepared.len()).filter(|&s| cx.alive(s)).collect();
+    let trees: Vec<(&str, &Series)> = alive
+        .iter()
+        .map(|&s| (cx.prepared[s].label.as_str(), &cx.session.series[s][wi]))
+        .collect();
+    let mut d = choose(requested, cx.task.spec.device, &trees);
+    match d.clock {
+        Clock::Cpu => {
+            let nslots = cx.prepared.len();
+            let auto = requested == Clock::Auto;
+            if auto && w.protocol != Protocol::Optagent {
+                return Ok(crate::clock::ClockDecision {
+                    clock: Clock::Reported,
+                    reason: format!(
+                        "{}, but a GSO script has no setup-only mode, so the CPU time of its \
+                         measured section cannot be told from its set-up's",
+                        d.reason
+                    ),
+                    setup_cpu_s: None,
+                });
+            }
+            // The setup's CPU time, from setup-only runs of the baseline: one value subtracted
+            // from every tree's runs, so the trees' differences stay those of the whole
+            // process (work a patch moves into its setup is still counted, and the setup's
+            // noise cannot tell two trees apart).
+            let mut setup: Vec<f64> = vec![];
+            if w.protocol == Protocol::Optagent && cx.alive(0) {
+                for _ in 0..SETUP_REPS {
+                    if let Some(smp) = cx.run(0, wi, w, true).await? {
+                        if let Some(c) = smp.cpu {
+                            setup.push(c.as_secs_f64());
+                        }
+                    }
+                }
+            }
+            let setup = (!setup.is_empty()).then(|| median(&setup));
+            // Decided on the baseline: the share of its process's CPU time that is set-up (a
+            // runner that ignores setup-only mode does everything in it: a share near 1).
+            let base_cpu = cpu_secs(&cx.session.series[0][wi]).unwrap_or_default();
+            let share = setup.map(|x| x / median(&base_cpu));
+            if auto && share.is_none_or(|sh| sh > MAX_SETUP_SHARE) {
+                // Against a small measured section the setup would be most of the CPU time:
+                // the section's share of it, and so the estimate, would be mostly noise.
+                return Ok(crate::clock::ClockDecision {
+                    clock: Clock::Reported,
+                    reason: match share {
+                        Some(sh) => format!(
+                            "{}, but the setup takes {:.0}% of the process's CPU time (more than \
+                             {:.0}%): the measured section would be a small difference of two \
+                             large figures",
+                            d.reason,
+                            sh * 100.0,
+                            MAX_SETUP_SHARE * 100.0
+                        ),
+                        None => format!("{}, but the setup-only runs gave no CPU time", d.reason),
+                    },
+                    setup_cpu_s: None,
+                });
+            }
+            let subtract = net_cpu(&base_cpu, setup).1;
+            d.setup_cpu_s = subtract;
+            for s in 0..nslots {
+                let ser = &mut cx.session.series[s][wi];
+                let Some(cpu) = cpu_secs(ser) else { continue };
+                ser.values = net_cpu(&cpu, subtract).0;
+            }
+            match (share, subtract) {
+                (Some(sh), Some(_)) => {
+                    let _ = write!(
+                        d.reason,
+                        "; net of the baseline's setup ({:.0}% of its process's CPU time)",
+                        sh * 100.0
+                    );
+                }
+                _ => d.reason.push_str(
+                    "; the whole process's CPU time (the setup was not subtracted: no setup-only \
+                     run clearly below the timed runs)",
+                ),
+            }
+        }
+        Clock::Wall => {
+            for s in 0..cx.prepared.len() {
+                let ser = &mut cx.session.series[s][wi];
+                ser.values = ser.walls.iter().map(|d| d.as_secs_f64()).collect();
+            }
+        }
+        Clock::Reported | Clock::Auto => {}
+    }
+    Ok(d)
 }
 
 /// A note when ties among a workload's timings keep the exact Mann-Whitney test from reaching

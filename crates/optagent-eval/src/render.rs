@@ -131,6 +131,33 @@ pub fn table(r: &EvalReport) -> String {
             w.stop,
         );
     }
+    if r.metric == Metric::Time && r.workloads.iter().any(|w| w.clock.is_some()) {
+        let _ = writeln!(
+            s,
+            "\nthe clock that decides each workload, and the evaluator's own clocks (medians of \
+             the whole process: wall / CPU, baseline  expert  patch):"
+        );
+        let cpu = |v: Option<f64>| v.map(|x| fmt_value(Metric::Time, x)).unwrap_or("-".into());
+        for w in &r.workloads {
+            let Some(c) = &w.clock else { continue };
+            let _ = writeln!(
+                s,
+                "  {:<name_w$}  {:<8}  wall {} {} {}  cpu {} {} {}\n  {:<name_w$}    {}",
+                w.name.chars().take(name_w).collect::<String>(),
+                c.clock.as_str(),
+                fmt_value(Metric::Time, w.baseline_wall_s),
+                fmt_value(Metric::Time, w.expert_wall_s),
+                w.patch_wall_s
+                    .map(|v| fmt_value(Metric::Time, v))
+                    .unwrap_or_else(|| "-".into()),
+                cpu(w.baseline_cpu_s),
+                cpu(w.expert_cpu_s),
+                cpu(w.patch_cpu_s),
+                "",
+                c.reason
+            );
+        }
+    }
     if r.metric == Metric::Instructions {
         let _ = writeln!(
             s,

@@ -91,6 +91,18 @@ pub struct WorkloadReport {
     pub expert_wall_s: f64,
     #[serde(default)]
     pub patch_wall_s: Option<f64>,
+    /// Median CPU time (user + system) of the whole workload process tree on each tree, seconds,
+    /// measured by the evaluator (`wait4`); `None` where the backend does not measure it.
+    #[serde(default)]
+    pub baseline_cpu_s: Option<f64>,
+    #[serde(default)]
+    pub expert_cpu_s: Option<f64>,
+    #[serde(default)]
+    pub patch_cpu_s: Option<f64>,
+    /// The clock that decided this workload's figures (`reported`, `wall` or `cpu`) and why
+    /// ([`crate::clock::choose`]); `None` for instruction counts.
+    #[serde(default)]
+    pub clock: Option<crate::clock::ClockDecision>,
     pub expert_p_value: f64,
     pub expert_significant: bool,
     /// The expert is not significantly faster than the baseline here (not `expert_significant`,

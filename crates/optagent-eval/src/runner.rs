@@ -36,6 +36,8 @@ pub struct RunSample {
     /// CPU time (user + system) of the whole process tree, from the parent's `wait4`; `None`
     /// where the backend cannot measure it (Docker).
     pub cpu: Option<Duration>,
+    /// Context switches of the process tree, where `cpu` is measured.
+    pub switches: Option<optagent_sandbox::ContextSwitches>,
     /// The `seconds` the workload reported, when it reported some.
     pub reported: Option<f64>,
     /// Tree paths the run created, changed or removed outside the task's writable globs.
@@ -286,6 +288,7 @@ pub async fn run_once(
         wall: out.wall,
         result,
         cpu: out.cpu,
+        switches: out.switches,
         reported,
         state_changes,
         isolation: out.isolation,

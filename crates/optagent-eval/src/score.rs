@@ -178,6 +178,8 @@ fn score_one(
                 .collect();
             median(&w)
         };
+        let cpu =
+            |slot: usize| crate::clock::cpu_secs(&session.series[slot][wi]).map(|c| median(&c));
         rows.push(WorkloadReport {
             name: w.name.clone(),
             visible: w.visible,
@@ -194,6 +196,10 @@ fn score_one(
             baseline_wall_s: wall(0),
             expert_wall_s: wall(1),
             patch_wall_s: (!a.is_empty()).then(|| wall(slot)),
+            baseline_cpu_s: cpu(0),
+            expert_cpu_s: cpu(1),
+            patch_cpu_s: if a.is_empty() { None } else { cpu(slot) },
+            clock: session.clocks.get(wi).cloned(),
             expert_p_value: ep,
             expert_significant: esig,
             expert_not_faster: !crate::report::expert_faster(esig, o),
@@ -292,6 +298,10 @@ mod tests {
             baseline_wall_s: b,
             expert_wall_s: e,
             patch_wall_s: Some(a),
+            baseline_cpu_s: None,
+            expert_cpu_s: None,
+            patch_cpu_s: None,
+            clock: None,
             expert_p_value: if expert_significant { 0.001 } else { 0.5 },
             expert_significant,
             expert_not_faster: !expert_faster(expert_significant, o),

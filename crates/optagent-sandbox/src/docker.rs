@@ -524,7 +524,31 @@ impl DockerFactory {
     /// Opens a sandbox on `root`, typed (see [`SandboxFactory::open`] for the trait object).
     pub async fn open_docker(&self, root: &Path) -> Result<DockerSandbox, SandboxError> {
         let root = std::path::absolute(root)?;
-        let meta = std::fs::metadata(&root).map_err(|e| {
+        let (id, name, user) = self.start_container(&root, None).await?;
+        Ok(DockerSandbox {
+            docker: self.docker.clone(),
+            host: self.host.clone(),
+            id,
+            name,
+            root,
+            user,
+            run: self.opts.run.clone(),
+            closed: AtomicBool::new(false),
+            factory: self.clone(),
+            measurer: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// Creates and starts a container on the tree `root`: the tree read-write (`measure:
+    /// None`), or a measuring container ([`Measurer`]): the tree read-only but for the given
+    /// tree-relative paths, a read-only root file system, tmpfs `/tmp` and `/var/tmp`, and the
+    /// host folder `rusage` at [`RUSAGE_MOUNT`]. Returns its id, name and the exec user.
+    async fn start_container(
+        &self,
+        root: &Path,
+        measure: Option<(&[String], &Path)>,
+    ) -> Result<(String, String, String), SandboxError> {
+        let meta = std::fs::metadata(root).map_err(|e| {
             SandboxError::Backend(format!("tree {} cannot be opened: {e}", root.display()))
         })?;
         if !meta.is_dir() {
@@ -533,7 +557,7 @@ impl DockerFactory {
                 root.display()
             )));
         }
-        let source = std::fs::canonicalize(&root)?;
+        let source = std::fs::canonicalize(root)?;
         let (Some(target_s), Some(source_s)) = (root.to_str(), source.to_str()) else {
             return Err(SandboxError::Backend(format!(
                 "tree path {} is not UTF-8",
@@ -556,11 +580,47 @@ impl DockerFactory {
             target: Some(target_s.to_string()),
             source: Some(source_s.to_string()),
             typ: Some(MountType::BIND),
-            read_only: Some(false),
+            read_only: Some(measure.is_some()),
             ..Default::default()
         }];
-        mounts.extend(ro_mounts(&self.opts.extra_ro_mounts, &root)?);
+        mounts.extend(ro_mounts(&self.opts.extra_ro_mounts, root)?);
+        let mut tmpfs = None;
+        if let Some((writable, rusage)) = measure {
+            for w in writable {
+                let host = source.join(w);
+                std::fs::create_dir_all(&host)?;
+                let (Some(t), Some(h)) = (root.join(w).to_str().map(str::to_string), host.to_str())
+                else {
+                    return Err(SandboxError::Backend(format!(
+                        "writable path {w} is not UTF-8"
+                    )));
+                };
+                mounts.push(Mount {
+                    target: Some(t),
+                    source: Some(h.to_string()),
+                    typ: Some(MountType::BIND),
+                    read_only: Some(false),
+                    ..Default::default()
+                });
+            }
+            mounts.push(Mount {
+                target: Some(RUSAGE_MOUNT.to_string()),
+                source: Some(rusage.to_string_lossy().into_owned()),
+                typ: Some(MountType::BIND),
+                read_only: Some(false),
+                ..Default::default()
+            });
+            tmpfs = Some(HashMap::from([
+                ("/tmp".to_string(), "rw,exec,nosuid,mode=1777".to_string()),
+                (
+                    "/var/tmp".to_string(),
+                    "rw,exec,nosuid,mode=1777".to_string(),
+                ),
+            ]));
+        }
         let host_config = HostConfig {
+            readonly_rootfs: Some(measure.is_some()),
+            tmpfs,
             mounts: Some(mounts),
             init: Some(true),
             network_mode: Some(if self.opts.network { "bridge" } else { "none" }.to_string()),
@@ -591,7 +651,11 @@ impl DockerFactory {
             host_config: Some(host_config),
             ..Default::default()
         };
-        let name = container_name(&self.opts.run);
+        let name = container_name(&if measure.is_some() {
+            format!("{}-measure", self.opts.run)
+        } else {
+            self.opts.run.clone()
+        });
         let create_opts = CreateContainerOptionsBuilder::default().name(&name).build();
 
         let start = Instant::now();
@@ -608,16 +672,7 @@ impl DockerFactory {
             return Err(backend("start container", e));
         }
         tracing::debug!(container = %id, root = %root.display(), took = ?start.elapsed(), "container started");
-        Ok(DockerSandbox {
-            docker: self.docker.clone(),
-            host: self.host.clone(),
-            id,
-            name,
-            root,
-            user,
-            run: self.opts.run.clone(),
-            closed: AtomicBool::new(false),
-        })
+        Ok((id, name, user))
     }
 }
 
@@ -712,6 +767,253 @@ pub struct DockerSandbox {
     user: String,
     run: String,
     closed: AtomicBool,
+    /// The factory, for the measuring container.
+    factory: DockerFactory,
+    /// The measuring container, started on the first run that asks for a read-only tree.
+    measurer: tokio::sync::Mutex<Option<Measurer>>,
+}
+
+/// Mount point, in a measuring container, of the host folder the rusage helper writes to.
+pub const RUSAGE_MOUNT: &str = "/optagent-rusage";
+
+/// Runs `argv[2:]` as a child, waits for it with `wait4`, writes the child tree's CPU seconds
+/// (user, system) and context switches (voluntary, involuntary) to `argv[1]`, and exits with the
+/// child's status (128 + signal when killed). `docker exec` gives no resource usage of its own.
+const RUSAGE_HELPER: &str = r#"import os, sys
+p = os.fork()
+if p == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+while True:
+    try:
+        _, s, r = os.wait4(p, 0)
+        break
+    except InterruptedError:
+        pass
+with open(sys.argv[1], "w") as f:
+    f.write("%.6f %.6f %d %d" % (r.ru_utime, r.ru_stime, r.ru_nvcsw, r.ru_nivcsw))
+c = os.waitstatus_to_exitcode(s)
+os._exit(c if c >= 0 else 128 - c)
+"#;
+
+/// A measured run in the measuring container: `/tmp`, `/var/tmp` and `/dev/shm` emptied first
+/// (the container's own tmpfs, used by measured runs only, one at a time; `-xdev`: a tree
+/// mounted below `/tmp`, as the evaluator's temporary work folders are, is never entered), a fresh
+/// TMPDIR, HOME and cache folder, and the command under the rusage helper when the image has
+/// Python (`python`: its path), whose report goes to `file` (host path, seen at
+/// [`RUSAGE_MOUNT`]).
+fn measured_command(command: &str, file: &Path, python: Option<&str>) -> String {
+    let inner = match python {
+        Some(py) => format!(
+            "{} -c {} {}/{} /bin/sh -c {}",
+            shell_quote(py),
+            shell_quote(RUSAGE_HELPER),
+            RUSAGE_MOUNT,
+            file.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            shell_quote(command)
+        ),
+        None => format!("/bin/sh -c {}", shell_quote(command)),
+    };
+    format!(
+        "find /tmp /var/tmp /dev/shm -xdev -mindepth 1 -delete 2>/dev/null; \
+         d=$(mktemp -d /tmp/optagent-run.XXXXXX) || exit 125; \
+         export TMPDIR=\"$d/tmp\" HOME=\"$d/home\" XDG_CACHE_HOME=\"$d/cache\"; \
+         mkdir -p \"$TMPDIR\" \"$HOME\" \"$XDG_CACHE_HOME\"; \
+         {inner}; rc=$?; rm -rf \"$d\"; exit $rc"
+    )
+}
+
+/// The helper's report: CPU time (user + system) and context switches.
+fn parse_rusage(text: &str) -> Option<(Duration, crate::ContextSwitches)> {
+    let f: Vec<&str> = text.split_whitespace().collect();
+    let [u, s, v, i] = f[..] else { return None };
+    let (u, s): (f64, f64) = (u.parse().ok()?, s.parse().ok()?);
+    Some((
+        Duration::try_from_secs_f64(u + s).ok()?,
+        crate::ContextSwitches {
+            voluntary: v.parse().ok()?,
+            involuntary: i.parse().ok()?,
+        },
+    ))
+}
+
+fn clear_dir(dir: &Path) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        let _ = if p.is_dir() && !p.is_symlink() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+    }
+}
+
+/// Which tree paths a measured run's container binds writable. A writable path that is a fresh,
+/// empty folder (the evaluator's per-run output folder) is bound through its parent folder, so
+/// one container serves every run; what a run creates in that parent beside its own writable
+/// paths is removed after the run.
+struct MeasurePlan {
+    binds: Vec<String>,
+    /// (parent folder on the host, the run's writable paths in it, its entries before the run).
+    parents: Vec<(PathBuf, Vec<std::ffi::OsString>, Vec<std::ffi::OsString>)>,
+}
+
+impl MeasurePlan {
+    fn of(root: &Path, writable: &[String]) -> MeasurePlan {
+        let mut binds = vec![];
+        let mut parents: Vec<(PathBuf, Vec<std::ffi::OsString>, Vec<std::ffi::OsString>)> = vec![];
+        for w in writable {
+            let p = Path::new(w);
+            let host = root.join(p);
+            let fresh = std::fs::read_dir(&host).is_ok_and(|mut d| d.next().is_none());
+            match (
+                fresh,
+                p.parent().filter(|x| !x.as_os_str().is_empty()),
+                p.file_name(),
+            ) {
+                (true, Some(parent), Some(name)) => {
+                    let bind = parent.to_string_lossy().into_owned();
+                    let host_parent = root.join(parent);
+                    match parents.iter_mut().find(|x| x.0 == host_parent) {
+                        Some(x) => x.1.push(name.to_owned()),
+                        None => {
+                            let before = std::fs::read_dir(&host_parent)
+                                .into_iter()
+                                .flatten()
+                                .flatten()
+                                .map(|e| e.file_name())
+                                .collect();
+                            parents.push((host_parent, vec![name.to_owned()], before));
+                        }
+                    }
+                    binds.push(bind);
+                }
+                _ => binds.push(w.clone()),
+            }
+        }
+        binds.sort();
+        binds.dedup();
+        MeasurePlan { binds, parents }
+    }
+
+    /// Remove what the run created in the parents it bound, beside its own writable paths.
+    fn clear_leftovers(&self) {
+        for (dir, own, before) in &self.parents {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let n = e.file_name();
+                if own.contains(&n) || before.contains(&n) {
+                    continue;
+                }
+                let p = e.path();
+                tracing::debug!(path = %p.display(), "removing what a measured run left");
+                let _ = if p.is_dir() && !p.is_symlink() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+            }
+        }
+    }
+}
+
+/// The measuring container of a tree: the same image and limits as the tree's container, the
+/// tree mounted read-only at the same path (but for the run's writable paths), a read-only root
+/// file system, tmpfs `/tmp` and `/var/tmp` emptied before each run, and a host folder for the
+/// rusage helper's reports. Started on the first measured run; replaced when the writable paths
+/// change; removed with the sandbox.
+#[derive(Debug)]
+struct Measurer {
+    id: String,
+    binds: Vec<String>,
+    rusage_dir: PathBuf,
+    /// The image's Python (for the rusage helper); `None`: no CPU time in this image.
+    python: Option<String>,
+}
+
+impl Measurer {
+    async fn start(
+        f: &DockerFactory,
+        root: &Path,
+        user: &str,
+        binds: Vec<String>,
+    ) -> Result<Measurer, SandboxError> {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let rusage_dir = std::env::temp_dir().join(format!(
+            "optagent-rusage-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&rusage_dir)?;
+        // The command runs as the tree's owner: let it write its report.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&rusage_dir, std::fs::Permissions::from_mode(0o777))?;
+        }
+        let (id, _, _) = match f.start_container(root, Some((&binds, &rusage_dir))).await {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&rusage_dir);
+                return Err(e);
+            }
+        };
+        let python = probe_python(&f.docker, &id, user).await;
+        if python.is_none() {
+            tracing::warn!(image = %f.opts.image, "no python3 in the image: measured runs get no CPU time");
+        }
+        Ok(Measurer {
+            id,
+            binds,
+            rusage_dir,
+            python,
+        })
+    }
+
+    async fn remove(self, docker: &Docker) {
+        if let Err(e) = remove(docker, &self.id).await {
+            tracing::warn!(container = %self.id, error = %e, "removing a measuring container failed");
+        }
+        unregister(&self.id);
+        let _ = std::fs::remove_dir_all(&self.rusage_dir);
+    }
+}
+
+/// The path of `python3` in a container, if it has one.
+async fn probe_python(docker: &Docker, id: &str, user: &str) -> Option<String> {
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions {
+                cmd: Some(vec!["sh".into(), "-c".into(), "command -v python3".into()]),
+                user: Some(user.to_string()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                env: Some(vec![format!("PATH={CONTAINER_PATH}")]),
+                ..Default::default()
+            },
+        )
+        .await
+        .ok()?;
+    let StartExecResults::Attached { mut output, .. } =
+        docker.start_exec(&created.id, None).await.ok()?
+    else {
+        return None;
+    };
+    let mut out = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(Ok(item)) = output.next().await {
+            if let LogOutput::StdOut { message } = item {
+                out.push_str(&String::from_utf8_lossy(&message));
+            }
+        }
+    })
+    .await;
+    read.ok()?;
+    let p = out.trim();
+    (p.starts_with('/') && !p.contains(char::is_whitespace)).then(|| p.to_string())
 }
 
 /// The environment a command gets in a container: [`command_env`] with the host-specific
@@ -979,18 +1281,54 @@ impl Sandbox for DockerSandbox {
                 cwd.display()
             )));
         };
-        // Isolated runs: a fresh TMPDIR, HOME and cache folder made in the container and
-        // removed after; the tree stays writable (the container mounts it once), so the
-        // evaluator's check of the tree after each run is what catches state left there.
+        // Runs that ask for a read-only tree run in the tree's measuring container (see
+        // [`Measurer`]): tree read-only, fresh tmpfs /tmp, CPU time from the rusage helper. Other
+        // isolated runs get a fresh TMPDIR, HOME and cache folder in the tree's container; the
+        // tree stays writable there, so the evaluator's check of the tree after each run is what
+        // catches state left there.
+        let mut measuring = None;
+        if let Some(iso) = req.isolation.as_ref().filter(|i| i.read_only_tree) {
+            let mut slot = self.measurer.lock().await;
+            let plan = MeasurePlan::of(&self.root, &iso.writable);
+            if slot.as_ref().is_none_or(|m| m.binds != plan.binds) {
+                if let Some(old) = slot.take() {
+                    old.remove(&self.docker).await;
+                }
+                *slot = Some(
+                    Measurer::start(&self.factory, &self.root, &self.user, plan.binds.clone())
+                        .await?,
+                );
+            }
+            measuring = Some((slot, plan));
+        }
+        let rusage_file = measuring.as_ref().map(|(m, _)| {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let m = m.as_ref().expect("started above");
+            (
+                m.rusage_dir
+                    .join(format!("{}", N.fetch_add(1, Ordering::Relaxed))),
+                m.python.clone(),
+            )
+        });
         let isolation = req.isolation.as_ref().map(|iso| IsolationReport {
-            read_only_tree: false,
-            private_tmp: false,
+            read_only_tree: measuring.is_some(),
+            private_tmp: measuring.is_some(),
             fresh_dirs: iso.fresh_dirs,
             mechanism: "docker".into(),
         });
+        let container = match &measuring {
+            Some((m, _)) => m.as_ref().expect("started above").id.clone(),
+            None => self.id.clone(),
+        };
         let wrapped;
-        let req = match &req.isolation {
-            Some(iso) if iso.fresh_dirs => {
+        let req = match (&req.isolation, &rusage_file) {
+            (Some(_), Some((file, python))) => {
+                let mut r = req.clone();
+                r.command = measured_command(&req.command, file, python.as_deref());
+                wrapped = r;
+                &wrapped
+            }
+            (Some(iso), None) if iso.fresh_dirs => {
                 let mut r = req.clone();
                 r.command = fresh_dirs_command(&req.command);
                 wrapped = r;
@@ -1003,7 +1341,7 @@ impl Sandbox for DockerSandbox {
         let created = self
             .docker
             .create_exec(
-                &self.id,
+                &container,
                 CreateExecOptions {
                     cmd: Some(argv),
                     user: Some(self.user.clone()),
@@ -1047,7 +1385,7 @@ impl Sandbox for DockerSandbox {
         let mut cap = Capture::new(req.max_output);
         let mut guard = KillOnDrop {
             docker: self.docker.clone(),
-            container: self.id.clone(),
+            container: container.clone(),
             pid: None,
             armed: true,
         };
@@ -1085,7 +1423,7 @@ impl Sandbox for DockerSandbox {
             Ok(Err(e)) => {
                 // The stream broke (engine gone?): kill what may be left, then report.
                 if let Some(pid) = cap.pid {
-                    let _ = kill_group(&self.docker, &self.id, pid).await;
+                    let _ = kill_group(&self.docker, &container, pid).await;
                 }
                 guard.armed = false;
                 return Err(backend("exec output", e));
@@ -1096,8 +1434,8 @@ impl Sandbox for DockerSandbox {
                 guard.armed = false;
                 match cap.pid {
                     Some(pid) => {
-                        if let Err(e) = kill_group(&self.docker, &self.id, pid).await {
-                            tracing::warn!(container = %self.id, error = %e, "killing a timed-out command failed");
+                        if let Err(e) = kill_group(&self.docker, &container, pid).await {
+                            tracing::warn!(container = %container, error = %e, "killing a timed-out command failed");
                         }
                     }
                     None => tracing::warn!(container = %self.id, "timed-out command never started"),
@@ -1106,6 +1444,23 @@ impl Sandbox for DockerSandbox {
             }
         };
         let (stdout, stderr, dropped_bytes) = cap.finish();
+        let (mut cpu, mut switches) = (None, None);
+        if let Some((file, _)) = &rusage_file {
+            if let Some((c, sw)) = std::fs::read_to_string(file)
+                .ok()
+                .and_then(|t| parse_rusage(&t))
+            {
+                cpu = Some(c);
+                switches = Some(sw);
+            }
+        }
+        if let Some((slot, plan)) = measuring {
+            // Nothing a run leaves beside its own writable paths carries over to the next run.
+            if let Some(m) = slot.as_ref() {
+                clear_dir(&m.rusage_dir);
+            }
+            plan.clear_leftovers();
+        }
         Ok(ExecOutput {
             exit_code: exit_code.map(|c| c as i32),
             timed_out,
@@ -1113,7 +1468,8 @@ impl Sandbox for DockerSandbox {
             stderr,
             dropped_bytes,
             wall,
-            cpu: None,
+            cpu,
+            switches,
             isolation,
         })
     }
@@ -1121,6 +1477,9 @@ impl Sandbox for DockerSandbox {
     async fn close(&self) -> Result<(), SandboxError> {
         if self.closed.load(Ordering::SeqCst) {
             return Ok(());
+        }
+        if let Some(m) = self.measurer.lock().await.take() {
+            m.remove(&self.docker).await;
         }
         remove(&self.docker, &self.id).await?;
         self.closed.store(true, Ordering::SeqCst);
@@ -1136,6 +1495,10 @@ impl Drop for DockerSandbox {
         }
         tracing::debug!(container = %self.id, "removing an unclosed container on drop");
         remove_blocking(&self.host, &self.id);
+        if let Some(m) = self.measurer.get_mut().take() {
+            remove_blocking(&self.host, &m.id);
+            let _ = std::fs::remove_dir_all(&m.rusage_dir);
+        }
     }
 }
 

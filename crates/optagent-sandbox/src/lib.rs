@@ -121,6 +121,15 @@ impl ExecRequest {
     }
 }
 
+/// Context switches of a process tree, from its resource usage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextSwitches {
+    /// The process gave up the CPU (it waited for IO, a child, a lock, a device).
+    pub voluntary: u64,
+    /// The kernel took the CPU away (time slice over, another process ran).
+    pub involuntary: u64,
+}
+
 /// What a command did.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecOutput {
@@ -137,6 +146,11 @@ pub struct ExecOutput {
     /// accounting of the waited process (`wait4`); `None` where the backend cannot measure it.
     #[serde(default)]
     pub cpu: Option<Duration>,
+    /// Context switches of the waited process tree (`ru_nvcsw`, `ru_nivcsw`), where `cpu` is
+    /// measured: many voluntary ones mean the process waited (IO, a GPU, a lock), involuntary
+    /// ones that it was preempted (another process shared its core).
+    #[serde(default)]
+    pub switches: Option<ContextSwitches>,
     /// The isolation granted, when the request asked for some.
     #[serde(default)]
     pub isolation: Option<IsolationReport>,

@@ -198,7 +198,7 @@ impl Sandbox for LocalSandbox {
             }
         };
         let (waited, wall) = waited.map_err(|e| SandboxError::Backend(format!("waiting: {e}")))?;
-        let (status, cpu) = waited?;
+        let (status, cpu, switches) = waited?;
         // Something that left the group may still hold the pipes: never wait on it for long.
         kill_group(pid);
         guard.0 = None;
@@ -218,6 +218,7 @@ impl Sandbox for LocalSandbox {
             dropped_bytes: dropped,
             wall,
             cpu: Some(cpu),
+            switches: Some(switches),
             isolation: report,
         })
     }
@@ -351,6 +352,12 @@ fn bwrap_argv(
     if let Some(sc) = scratch {
         v.extend(["--bind".into(), s(&sc.dir), s(&sc.dir)]);
     }
+    // A measured run gets no network and no System V IPC of its own: a process left behind by
+    // an earlier run (one that left its process group) cannot hand it anything over a socket
+    // (abstract Unix sockets are per network namespace) or shared memory.
+    if iso.read_only_tree {
+        v.extend(["--unshare-net".into(), "--unshare-ipc".into()]);
+    }
     // No `--unshare-pid`: bubblewrap would not wait for the namespace's first process, and the
     // CPU time of the tree (from `wait4`) would be lost. The run's process group is killed after
     // it, and `--die-with-parent` ends it with bubblewrap.
@@ -366,7 +373,7 @@ mod rusage {
     use std::process::ExitStatus;
     use std::time::Duration;
 
-    pub fn wait4(pid: i32) -> std::io::Result<(ExitStatus, Duration)> {
+    pub fn wait4(pid: i32) -> std::io::Result<(ExitStatus, Duration, crate::ContextSwitches)> {
         loop {
             let mut status: libc::c_int = 0;
             // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
@@ -387,6 +394,10 @@ mod rusage {
             return Ok((
                 ExitStatus::from_raw(status),
                 tv(ru.ru_utime) + tv(ru.ru_stime),
+                crate::ContextSwitches {
+                    voluntary: ru.ru_nvcsw.max(0) as u64,
+                    involuntary: ru.ru_nivcsw.max(0) as u64,
+                },
             ));
         }
     }

@@ -652,3 +652,96 @@ async fn an_extra_folder_is_mounted_read_only_at_its_own_path() {
     assert!(o.success(), "{o:?}");
     sb.close().await.unwrap();
 }
+
+/// A measured run (an isolation asking for a read-only tree) runs in the tree's measuring
+/// container: the tree is read-only but for the writable paths, `/tmp` is a fresh tmpfs each run,
+/// HOME is fresh, nothing a run leaves beside its own output folder reaches the next run, and the
+/// CPU time and context switches of the command's process tree come back as in the local backend.
+#[tokio::test]
+async fn measured_runs_get_a_read_only_tree_a_fresh_tmp_and_cpu_time() {
+    let Some(f) = factory("measured_runs_get_a_read_only_tree_a_fresh_tmp_and_cpu_time").await
+    else {
+        return;
+    };
+    let run_id = f.run_id().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.txt"), "kept").unwrap();
+    let sb = f.open(dir.path()).await.unwrap();
+    let measured = |n: usize, cmd: &str| {
+        // A fresh, empty per-run output folder, as the evaluator makes one.
+        let out = format!(".state/run/r{n}");
+        std::fs::create_dir_all(dir.path().join(&out)).unwrap();
+        ExecRequest::new(cmd.replace("$OUT", &out))
+            .timeout(Duration::from_secs(60))
+            .isolation(Some(optagent_sandbox::Isolation {
+                read_only_tree: true,
+                writable: vec![out],
+                fresh_dirs: true,
+            }))
+    };
+    let o = sb
+        .exec(&measured(
+            1,
+            "echo x > data.txt; echo $? ; echo s > /tmp/state; echo h > $HOME/h; \
+             echo ok > $OUT/out.json && echo leak > .state/run/leak && \
+             i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done",
+        ))
+        .await
+        .unwrap();
+    assert!(o.success(), "{o:?}");
+    let iso = o.isolation.clone().expect("isolation reported");
+    assert!(iso.read_only_tree && iso.private_tmp, "{iso:?}");
+    assert_ne!(
+        o.stdout.lines().next(),
+        Some("0"),
+        "the tree is not writable: {o:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("data.txt")).unwrap(),
+        "kept"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".state/run/r1/out.json"))
+            .unwrap_or_else(|e| panic!("{e}: {o:?}")),
+        "ok\n"
+    );
+    assert!(
+        !dir.path().join(".state/run/leak").exists(),
+        "what a run leaves beside its own folder is removed"
+    );
+    let cpu = o.cpu.expect("CPU time measured in the measuring container");
+    assert!(cpu > Duration::from_millis(50), "cpu {cpu:?}: {o:?}");
+    assert!(o.switches.is_some());
+
+    // The next run sees none of it: /tmp is empty again (but for the run's own folder and the
+    // mount point of a tree that lives below /tmp), HOME is new.
+    let top = dir
+        .path()
+        .strip_prefix("/tmp")
+        .ok()
+        .and_then(|p| p.components().next())
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .unwrap_or_else(|| "optagent-run".into());
+    let o = sb
+        .exec(&measured(
+            2,
+            &format!(
+                "ls -A /tmp | grep -v '^optagent-run' | grep -vx '{top}'; ls -A $HOME; \
+                 cat .state/run/leak 2>&1; echo end"
+            ),
+        ))
+        .await
+        .unwrap();
+    assert!(o.success(), "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{o:?}");
+    assert!(lines[0].contains("No such file"), "{o:?}");
+    assert_eq!(lines[1], "end");
+
+    // Plain commands still run in the tree's own container, writable.
+    let o = run(&sb, "echo new > data.txt && cat data.txt").await;
+    assert_eq!(o.stdout, "new\n");
+    assert_eq!(containers_of(&f, &run_id).await.len(), 2);
+    sb.close().await.unwrap();
+    assert!(containers_of(&f, &run_id).await.is_empty());
+}

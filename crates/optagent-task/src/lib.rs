@@ -14,5 +14,7 @@ pub mod spec;
 pub mod tree;
 
 pub use source::GitSources;
-pub use spec::{Device, Expert, Metric, Protocol, Source, Task, TaskError, TaskSpec, Workload};
+pub use spec::{
+    Clock, Device, Expert, Metric, Protocol, Source, Task, TaskError, TaskSpec, Workload,
+};
 pub use tree::{ApplyOutcome, Tree, TreeError};

@@ -154,6 +154,52 @@ pub struct Measure {
     pub rtol: f64,
     #[serde(default = "d_atol")]
     pub atol: f64,
+    /// Which clock decides the workloads' times (docs/calibration.md): `auto` (default) lets the
+    /// evaluator choose per workload from what it measured.
+    #[serde(default)]
+    pub clock: Clock,
+}
+
+/// The clock that decides a workload's time (metric `time`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Clock {
+    /// The evaluator chooses per workload: `cpu` for single-threaded work that is on the CPU
+    /// (not waiting), else `reported` (docs/calibration.md gives the rule).
+    #[default]
+    Auto,
+    /// The seconds the workload reports for its measured section (its wall clock), or the
+    /// process's wall time when it reports none.
+    Reported,
+    /// The wall time of the whole workload process, measured by the evaluator.
+    Wall,
+    /// The CPU time (user + system) of the workload's process tree, measured by the evaluator
+    /// (`wait4`), net of the setup (`OPTAGENT_SETUP_ONLY` runs).
+    Cpu,
+}
+
+impl Clock {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Clock::Auto => "auto",
+            Clock::Reported => "reported",
+            Clock::Wall => "wall",
+            Clock::Cpu => "cpu",
+        }
+    }
+
+    /// Parse a command-line or sweep-file value.
+    pub fn parse(s: &str) -> Result<Clock, String> {
+        match s {
+            "auto" => Ok(Clock::Auto),
+            "reported" => Ok(Clock::Reported),
+            "wall" => Ok(Clock::Wall),
+            "cpu" => Ok(Clock::Cpu),
+            other => Err(format!(
+                "clock {other:?}: expected auto, reported, wall or cpu"
+            )),
+        }
+    }
 }
 
 impl Default for Measure {
@@ -164,6 +210,7 @@ impl Default for Measure {
             timeout: d_wtimeout(),
             rtol: d_rtol(),
             atol: d_atol(),
+            clock: Clock::Auto,
         }
     }
 }

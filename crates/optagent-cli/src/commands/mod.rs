@@ -95,6 +95,12 @@ pub async fn eval_options(
         Some("instructions") => Some(Metric::Instructions),
         Some(x) => bail!("--metric {x:?}: expected time or instructions"),
     };
+    o.clock = m
+        .clock
+        .as_deref()
+        .map(optagent_task::Clock::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--{e}"))?;
     if m.adaptive {
         let mut a = Adaptive::default();
         if let Some(r) = m.reps {
