@@ -334,7 +334,7 @@ async fn check_one(
             }
         }
         c.status = "rejected";
-        c.reasons = problems;
+        c.reasons.extend(problems);
     }
     c
 }
