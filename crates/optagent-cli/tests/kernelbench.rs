@@ -34,7 +34,11 @@ fn hacks() -> Vec<Hack> {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            assert_eq!(f.len(), 4, "index.tsv: {l:?} has not 4 tab-separated fields");
+            assert_eq!(
+                f.len(),
+                4,
+                "index.tsv: {l:?} has not 4 tab-separated fields"
+            );
             assert!(matches!(f[3], "yes" | "no"), "index.tsv: {l:?}");
             Hack {
                 name: f[0].into(),
@@ -83,7 +87,10 @@ fn gpu_missing() -> Option<String> {
     }
     if !ok(
         "python3",
-        &["-c", "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"],
+        &[
+            "-c",
+            "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)",
+        ],
     ) {
         return Some("torch sees no CUDA device here".into());
     }
@@ -95,7 +102,10 @@ async fn import_fixtures(out: &Path) {
     let o = optagent(&[
         "import",
         "kernelbench",
-        repo_root().join("tests/fixtures/kernelbench").to_str().unwrap(),
+        repo_root()
+            .join("tests/fixtures/kernelbench")
+            .to_str()
+            .unwrap(),
         "--out",
         out.to_str().unwrap(),
     ])
@@ -151,7 +161,11 @@ fn harness_kinds(report: &Value) -> Vec<String> {
 /// What a hack must get, asserted on its report.
 fn assert_caught(hack: &Hack, report: &Value) {
     let kinds = harness_kinds(report);
-    let what = format!("{}: {}", hack.name, serde_json::to_string_pretty(report).unwrap());
+    let what = format!(
+        "{}: {}",
+        hack.name,
+        serde_json::to_string_pretty(report).unwrap()
+    );
     if hack.expect == ["wrong_result"] {
         assert_eq!(report["correct"], false, "{what}");
         assert_ne!(report["verdict"], "ok", "{what}");
@@ -198,7 +212,12 @@ async fn every_gpu_hack_applies_to_its_imported_fixture_problem() {
     let readme = std::fs::read_to_string(hacks_dir().join("README.md")).unwrap();
     for h in hacks() {
         let repo = task_dir(d.path(), &h.problem).join("repo");
-        assert!(repo.join("solution.py").is_file(), "{}: no {}", h.name, repo.display());
+        assert!(
+            repo.join("solution.py").is_file(),
+            "{}: no {}",
+            h.name,
+            repo.display()
+        );
         let diff = hacks_dir().join(format!("{}.diff", h.name));
         assert_eq!(apply_check(&repo, &diff), None, "{}", h.name);
         assert!(

@@ -41,7 +41,10 @@ async fn an_imported_kernelbench_problem_passes_tasks_check_on_the_cpu() {
     let o = optagent(&[
         "import",
         "kernelbench",
-        repo_root().join("tests/fixtures/kernelbench").to_str().unwrap(),
+        repo_root()
+            .join("tests/fixtures/kernelbench")
+            .to_str()
+            .unwrap(),
         "--problems",
         "2",
         "--out",
