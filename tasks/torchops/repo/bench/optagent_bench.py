@@ -20,7 +20,8 @@ gives the verdict by its own rules):
 - warm-up calls, then `trials` timed calls, each on *fresh* inputs made from its own seed
   (derived from `OPTAGENT_SEED`), so an output reused from an earlier call is a wrong result.
 - on CUDA, per trial: a device synchronize, an L2 flush (a buffer of twice the device's L2 size
-  written), a synchronize, then CUDA events recorded around the call on the current stream and a
+  written), a synchronize, then CUDA events recorded around the call on the stream that was
+  current when `run` began (the harness's own, whatever stream the code leaves current) and a
   synchronize of the whole device; the trial's time is the events' elapsed time.
 - the outputs are reduced on the device and the figures moved to the host (shape, dtype, sums, a few samples) into the
   `result` the evaluator compares with the baseline's (`[measure] rtol/atol`); with a
@@ -30,7 +31,7 @@ gives the verdict by its own rules):
 - integrity checks, reported as `"integrity": [{"kind", "detail"}]` in the output, which the
   evaluator turns into flags (docs/integrity.md): `input_mutated` (an input changed by the call),
   `stream_escape` (the device-synchronized host time of a trial far exceeds its events' time: work
-  left running on another stream), `stream_changed` (the call left another stream current),
+  left running on another stream), `stream_changed` (a call, warm-up included, left another stream current),
   `harness_tampered` (torch's synchronize/Event or the host clock rebound while the code ran),
   `output_aliases_input` (the output shares memory with an input).
 
@@ -290,11 +291,21 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
         if cuda:
             _cuda_sync()
 
+    # The harness's stream, taken before any call: the events are recorded on it, whatever
+    # stream the code under test leaves current.
+    stream0 = _current_stream() if cuda else None
+
+    def check_stream(when):
+        if cuda and _current_stream() != stream0:
+            flags.add("stream_changed", "%s: the call left another CUDA stream current; the "
+                      "events are recorded on the harness's own stream" % when)
+            _torch.cuda.set_stream(stream0)
+
     with _torch.inference_mode():
         for w in range(warmup):
             call(*make_inputs(seed_of(50 + w), dev))
             sync()
-        stream0 = _current_stream() if cuda else None
+            check_stream("warm-up call %d" % w)
         times, hosts, summaries, input_digests = [], [], [], set()
         for t in range(trials):
             inp = first if t == 0 else make_inputs(seed_of(100 + t), dev)
@@ -309,16 +320,13 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
             if cuda:
                 start, end = _cuda_event(enable_timing=True), _cuda_event(enable_timing=True)
                 h0 = _perf_counter()
-                _event_record(start)
+                _event_record(start, stream0)
                 out = call(*inp)
-                _event_record(end)
+                _event_record(end, stream0)
                 _cuda_sync()
                 h1 = _perf_counter()
                 secs = _event_elapsed(start, end) / 1000.0
-                if _current_stream() != stream0:
-                    flags.add("stream_changed", "trial %d: the call left another CUDA stream "
-                              "current; the events timed the default stream" % t)
-                    _torch.cuda.set_stream(stream0)
+                check_stream("trial %d" % t)
             else:
                 h0 = _perf_counter()
                 out = call(*inp)
