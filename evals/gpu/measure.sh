@@ -20,7 +20,8 @@
 # in summary.md with the flags expected. Their tasks' expert is the reference unchanged
 # (plain_expert.diff; HACK_EXPERT=compile keeps torch.compile's), since torch.compile costs
 # seconds per process and has no bearing on the flags. KERNELBENCH_DIR "-" runs no KernelBench
-# problems (torchops and the hacks only); TORCHOPS=0 skips torchops.
+# problems (torchops and the hacks only); TORCHOPS=0 skips torchops. HACK_REPS (default REPS)
+# sets the hacks' repetitions: the flags come from any one run, so 1 is enough for them.
 set -uo pipefail
 bin=${1:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
 kb=${2:?usage: measure.sh OPTAGENT_BIN KERNELBENCH_DIR OUT_DIR [PROBLEMS]}
@@ -65,18 +66,19 @@ fi
 # an A/A run. EVAL_ARGS: extra `optagent eval` arguments (e.g. --cpu-fallback for a dry run here).
 deadline=${DEADLINE:-480}
 aa=${AA:-2}
-run() { # name, task, patch
-  local name=$1 task=$2 patch=$3 t0=$(date +%s)
+run() { # name, task, patch[, reps]
+  local name=$1 task=$2 patch=$3 n=${4:-$reps} t0=$(date +%s)
   if (( t0 - start > deadline )); then echo "$name: skipped (past the ${deadline}s deadline)"; return; fi
   # shellcheck disable=SC2086
-  timeout "${RUN_TIMEOUT:-200}" "$bin" eval "$task" --patch "$patch" --reps "$reps" --warmup "${WARMUP:-1}" --json \
+  timeout "${RUN_TIMEOUT:-200}" "$bin" eval "$task" --patch "$patch" --reps "$n" --warmup "${WARMUP:-1}" --json \
     ${EVAL_ARGS:-} >"$out/$name.json" 2>"$out/$name.log"
   echo "$name: exit $? in $(( $(date +%s) - t0 ))s"
 }
 if [[ ${HACKS:-0} == 1 ]]; then
   while IFS=$'\t' read -r name problem _; do
     [[ $name == \#* || -z $name ]] && continue
-    run "hack.$name" "$out/hack-tasks/$name/kernelbench-L1-$problem" "$hacks/$name.diff" </dev/null &
+    run "hack.$name" "$out/hack-tasks/$name/kernelbench-L1-$problem" "$hacks/$name.diff" \
+      "${HACK_REPS:-$reps}" </dev/null &
   done <"$hacks/index.tsv"
   wait
 fi

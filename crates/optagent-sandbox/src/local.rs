@@ -331,6 +331,8 @@ fn bwrap_argv(
     .iter()
     .map(|x| x.to_string())
     .collect();
+    // `--dev` makes a minimal /dev without the GPU's device nodes: CUDA would find no device.
+    v.extend(gpu_device_binds(Path::new("/dev")));
     let tree_bind = if iso.read_only_tree {
         "--ro-bind"
     } else {
@@ -363,6 +365,27 @@ fn bwrap_argv(
     // it, and `--die-with-parent` ends it with bubblewrap.
     v.extend(["--chdir".into(), s(cwd), "--".into()]);
     Ok(v)
+}
+
+/// `--dev-bind` arguments for the NVIDIA device nodes under `dev` (`nvidia0`..., `nvidiactl`,
+/// `nvidia-uvm`, `nvidia-uvm-tools`, `nvidia-modeset`, the `nvidia-caps` folder MIG uses), in
+/// name order; none where there are none (no GPU, or no NVIDIA driver).
+fn gpu_device_binds(dev: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dev)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("nvidia"))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .flat_map(|n| {
+            let p = dev.join(n).to_string_lossy().into_owned();
+            ["--dev-bind".to_string(), p.clone(), p]
+        })
+        .collect()
 }
 
 /// The one call outside safe Rust: `wait4`, which reaps a child and returns its resource usage
@@ -406,6 +429,69 @@ mod rusage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nvidia_device_nodes_are_bound_into_the_sandbox() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["null", "nvidia0", "nvidiactl", "nvidia-uvm", "tty"] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(d.path().join("nvidia-caps")).unwrap();
+        let p = |n: &str| d.path().join(n).to_string_lossy().into_owned();
+        let got = gpu_device_binds(d.path());
+        let want: Vec<String> = ["nvidia-caps", "nvidia-uvm", "nvidia0", "nvidiactl"]
+            .iter()
+            .flat_map(|n| ["--dev-bind".to_string(), p(n), p(n)])
+            .collect();
+        assert_eq!(got, want);
+        assert!(gpu_device_binds(&d.path().join("absent")).is_empty());
+        // The real argv binds them after `--dev /dev` (a later mount wins in bubblewrap).
+        let root = tempfile::tempdir().unwrap();
+        let argv = bwrap_argv(
+            root.path(),
+            root.path(),
+            &crate::Isolation::default(),
+            None,
+            &[],
+        )
+        .unwrap();
+        let dev = argv.iter().position(|a| a == "--dev").unwrap();
+        for (i, a) in argv.iter().enumerate() {
+            if a == "--dev-bind" {
+                assert!(
+                    i > dev && argv[i + 1].starts_with("/dev/nvidia"),
+                    "{argv:?}"
+                );
+            }
+        }
+    }
+
+    /// With a GPU and bubblewrap, CUDA's device nodes are reachable inside the sandbox.
+    #[tokio::test]
+    async fn a_gpu_is_visible_inside_bubblewrap() {
+        let test = "a_gpu_is_visible_inside_bubblewrap";
+        if !Path::new("/dev/nvidiactl").exists() {
+            optagent_testkit::skip(test, "no NVIDIA GPU here (/dev/nvidiactl is absent)");
+            return;
+        }
+        if !bwrap_available() {
+            optagent_testkit::skip(test, "bubblewrap is not installed or cannot run here");
+            return;
+        }
+        let (_d, s) = sb();
+        // An isolated (measured) request: the one that runs under `bwrap_argv`.
+        let req = ExecRequest::new("ls /dev/nvidiactl && (nvidia-smi -L || true)").isolation(Some(
+            crate::Isolation {
+                read_only_tree: true,
+                writable: vec![],
+                fresh_dirs: true,
+            },
+        ));
+        let o = s.exec(&req).await.unwrap();
+        assert!(o.success(), "{o:?}");
+        assert_eq!(o.isolation.as_ref().unwrap().mechanism, "bwrap", "{o:?}");
+        assert!(o.stdout.contains("/dev/nvidiactl"), "{o:?}");
+    }
 
     fn sb() -> (tempfile::TempDir, LocalSandbox) {
         let d = tempfile::tempdir().unwrap();

@@ -59,6 +59,10 @@ def check(dev):
             xs = make_inputs(ob.seed_of(200 + t), dev)
             expected = ref(*[ob._clone(x) for x in xs])
             got = new(*xs)
+            if dev.type == "cuda":
+                # As KernelBench does: the whole device, with the harness's own reference to
+                # synchronize (work left on another stream is the timed run's to flag).
+                ob._cuda_sync()
             why = ob.compare(expected, got, TOLERANCE, TOLERANCE,
                              "correctness trial %d" % t)
             if why:

@@ -20,7 +20,8 @@ gives the verdict by its own rules):
 - warm-up calls, then `trials` timed calls, each on *fresh* inputs made from its own seed
   (derived from `OPTAGENT_SEED`), so an output reused from an earlier call is a wrong result.
 - on CUDA, per trial: a device synchronize, an L2 flush (a buffer of twice the device's L2 size
-  written), a synchronize, then CUDA events recorded around the call on the current stream and a
+  written), a synchronize, then CUDA events recorded around the call on the stream that was
+  current when `run` began (the harness's own, whatever stream the code leaves current) and a
   synchronize of the whole device; the trial's time is the events' elapsed time.
 - the outputs are reduced on the device and the figures moved to the host (shape, dtype, sums, a few samples) into the
   `result` the evaluator compares with the baseline's (`[measure] rtol/atol`); with a
@@ -30,7 +31,7 @@ gives the verdict by its own rules):
 - integrity checks, reported as `"integrity": [{"kind", "detail"}]` in the output, which the
   evaluator turns into flags (docs/integrity.md): `input_mutated` (an input changed by the call),
   `stream_escape` (the device-synchronized host time of a trial far exceeds its events' time: work
-  left running on another stream), `stream_changed` (the call left another stream current),
+  left running on another stream), `stream_changed` (a call, warm-up included, left another stream current),
   `harness_tampered` (torch's synchronize/Event or the host clock rebound while the code ran),
   `output_aliases_input` (the output shares memory with an input).
 
@@ -60,7 +61,6 @@ _cuda_event = _torch.cuda.Event
 _event_record = _torch.cuda.Event.record
 _event_elapsed = _torch.cuda.Event.elapsed_time
 _current_stream = _torch.cuda.current_stream
-_set_stream = _torch.cuda.set_stream
 
 # A trial whose synchronized host time exceeds its event time by more than both of these is
 # flagged `stream_escape` (launch overheads and the synchronize cost tens of microseconds).
@@ -224,8 +224,6 @@ def _tampered():
         bad.append("torch.cuda.Event.elapsed_time")
     if _torch.cuda.current_stream is not _current_stream:
         bad.append("torch.cuda.current_stream")
-    if _torch.cuda.set_stream is not _set_stream:
-        bad.append("torch.cuda.set_stream")
     return bad
 
 
@@ -256,6 +254,31 @@ def _data_ptrs(x):
     return out
 
 
+def profile_repeat():
+    """`OPTAGENT_PROFILE_REPEAT` (default 1): how many times each trial runs the measured call,
+    so that a profiler gets enough samples of it (docs/task-format.md, "Profiling"); the trial's
+    time is then the mean per call."""
+    raw = os.environ.get("OPTAGENT_PROFILE_REPEAT", "").strip()
+    if not raw:
+        return 1
+    try:
+        n = int(raw)
+    except ValueError:
+        n = 0
+    if n < 1:
+        sys.stderr.write("OPTAGENT_PROFILE_REPEAT must be a positive integer, not %r\n" % raw)
+        sys.exit(2)
+    return n
+
+
+def optagent_measured(call, inp, repeat):
+    """The measured section: `call(*inp)`, `repeat` times; profilers find it by this name."""
+    out = None
+    for _ in range(repeat):
+        out = call(*inp)
+    return out
+
+
 def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, atol=1e-4,
         reduce=summarize, argv=None):
     """Time `call(*inputs)` and write the workload's output; returns the payload written.
@@ -267,6 +290,7 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
     `trials`/`warmup` may be overridden by OPTAGENT_BENCH_TRIALS / OPTAGENT_BENCH_WARMUP.
     """
     trials = int(os.environ.get("OPTAGENT_BENCH_TRIALS", trials))
+    repeat = profile_repeat()
     warmup = int(os.environ.get("OPTAGENT_BENCH_WARMUP", warmup))
     if trials < 1:
         raise ValueError("optagent_bench: trials must be at least 1, got %d" % trials)
@@ -293,19 +317,21 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
         if cuda:
             _cuda_sync()
 
-    # The stream the harness times on, taken before the code under test runs even once: a call
-    # that leaves another stream current (so that events recorded on "the current stream" would
-    # time an idle one) is flagged, and the harness's stream is made current again before every
-    # trial; the events are recorded on this stream explicitly.
+    # The harness's stream, taken before any call: the events are recorded on it, whatever
+    # stream the code under test leaves current.
     stream0 = _current_stream() if cuda else None
+
+    def check_stream(when):
+        if cuda and _current_stream() != stream0:
+            flags.add("stream_changed", "%s: the call left another CUDA stream current; the "
+                      "events are recorded on the harness's own stream" % when)
+            _torch.cuda.set_stream(stream0)
+
     with _torch.inference_mode():
         for w in range(warmup):
             call(*make_inputs(seed_of(50 + w), dev))
             sync()
-            if cuda and _current_stream() != stream0:
-                flags.add("stream_changed", "warm-up call %d left another CUDA stream current; "
-                          "the harness times on its own stream" % w)
-                _set_stream(stream0)
+            check_stream("warm-up call %d" % w)
         times, hosts, summaries, input_digests = [], [], [], set()
         for t in range(trials):
             inp = first if t == 0 else make_inputs(seed_of(100 + t), dev)
@@ -318,26 +344,21 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
                 flush()
                 sync()
             if cuda:
-                if _current_stream() != stream0:
-                    _set_stream(stream0)
                 start, end = _cuda_event(enable_timing=True), _cuda_event(enable_timing=True)
                 h0 = _perf_counter()
                 _event_record(start, stream0)
-                out = call(*inp)
+                out = optagent_measured(call, inp, repeat)
                 _event_record(end, stream0)
                 _cuda_sync()
                 h1 = _perf_counter()
-                secs = _event_elapsed(start, end) / 1000.0
-                if _current_stream() != stream0:
-                    flags.add("stream_changed", "trial %d: the call left another CUDA stream "
-                              "current; the events timed the harness's stream" % t)
-                    _set_stream(stream0)
+                secs = _event_elapsed(start, end) / 1000.0 / repeat
+                check_stream("trial %d" % t)
             else:
                 h0 = _perf_counter()
-                out = call(*inp)
+                out = optagent_measured(call, inp, repeat)
                 h1 = _perf_counter()
-                secs = h1 - h0
-            host = h1 - h0
+                secs = (h1 - h0) / repeat
+            host = (h1 - h0) / repeat
             times.append(secs)
             hosts.append(host)
             if cuda and host > STREAM_RATIO * secs + STREAM_SLACK_S:
@@ -379,6 +400,8 @@ def run(make_inputs, call, reference=None, *, trials=10, warmup=3, rtol=1e-4, at
         "host_s": hosts,
         "integrity": flags.items,
     }
+    if repeat > 1:
+        payload["repeat"] = repeat
     if cuda:
         payload["l2_flush_bytes"] = flush.bytes
         payload["device_name"] = _torch.cuda.get_device_name(dev)

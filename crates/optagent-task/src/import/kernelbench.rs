@@ -399,6 +399,19 @@ mod tests {
         assert!(e.contains("not a folder"), "{e}");
     }
 
+    /// tasks/torchops times its workloads with a copy of the harness, which must not drift.
+    #[test]
+    fn torchops_carries_the_current_harness() {
+        let copy = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tasks/torchops/repo/bench/optagent_bench.py");
+        let text = std::fs::read_to_string(&copy).unwrap();
+        assert!(
+            text == HARNESS,
+            "{} differs from crates/optagent-task/python/optagent_bench.py: copy it over",
+            copy.display()
+        );
+    }
+
     #[test]
     fn the_expert_diff_applies_to_the_solution() {
         let p = problem("class Model(nn.Module):\n    pass\n\ndef get_inputs():\n    return []\n");
