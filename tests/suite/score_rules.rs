@@ -104,6 +104,8 @@ fn score(
                 reported: vec![None; f(s).len()],
                 state_changes: vec![],
                 isolation: None,
+                timer: None,
+                harness_flags: vec![],
             })
             .collect()
     };
