@@ -427,6 +427,24 @@ async fn rounds_a_round_that_regresses_never_replaces_the_best() {
             && p1.contains("`dup.unique`: "),
         "{p1}"
     );
+    // ... and its differential profile against the base: both workloads (the two where it spends
+    // the most time), with the function the patch sped up among the largest changes.
+    let (_, prof) = p1
+        .split_once("Its differential profile against the original base")
+        .unwrap_or_else(|| panic!("no profile section: {p1}"));
+    let prof = prof.split("Build on it").next().unwrap();
+    for w in ["dup.count_common", "dup.unique"] {
+        assert!(prof.contains(&format!("`{w}` (")), "{w}: {prof}");
+    }
+    assert!(
+        prof.lines().any(|l| {
+            let delta = l.split_once('(').and_then(|(_, r)| r.split_once(')'));
+            l.contains("unique  (dup.py:")
+                && delta.is_some_and(|(d, _)| d.trim_start().starts_with('-'))
+        }),
+        "the fix of `unique` shows as time saved: {prof}"
+    );
+    assert!(prof.len() < 4000, "bounded: {} characters", prof.len());
     let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
     assert!(
         md.contains("## Rounds") && md.contains("round 2: rollouts 1"),
