@@ -18,6 +18,7 @@ pub mod degenerate;
 pub mod judge;
 pub mod prompts;
 pub mod rollout;
+pub mod roundprofile;
 pub mod textcalls;
 pub mod trajectory;
 pub mod turns;

@@ -99,13 +99,15 @@ pub struct RoundFigure {
 }
 
 /// What a rollout of round `round` (1-based, of `rounds`) is told about the patch it starts from:
-/// where it came from (`source`), its geometric-mean speedup and its visible workloads' figures.
+/// where it came from (`source`), its geometric-mean speedup, its visible workloads' figures and
+/// its differential profile against the base (`profile`, text; empty: none).
 pub fn round_prompt(
     round: usize,
     rounds: usize,
     source: &str,
     speedup: f64,
     figures: &[RoundFigure],
+    profile: &str,
 ) -> Result<String, String> {
     let env = Environment::new();
     let workloads: Vec<_> = figures
@@ -126,6 +128,7 @@ pub fn round_prompt(
             source => source,
             speedup => format!("{speedup:.2}"),
             workloads => workloads,
+            profile => profile.trim_end(),
         },
     )
     .map_err(|e| format!("rendering prompts/round.md: {e}"))

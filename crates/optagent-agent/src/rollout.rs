@@ -213,10 +213,12 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
     }
     traj.event("meta", meta);
     say(&cfg, format!("[{}] preparing the workspace", cfg.label));
-    let trees = match crate::workspace::prepare(
+    // The starting patch goes in before the workspace is built (native code is built with it).
+    let trees = match crate::workspace::prepare_with(
         &cfg.task,
         &cfg.run_dir.join("trees"),
         cfg.sandbox.as_ref(),
+        cfg.start_patch.as_deref(),
     )
     .await
     {
@@ -229,22 +231,6 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
             return RolloutOutcome::setup_failed(e, traj_path, started.elapsed().as_secs_f64());
         }
     };
-    if let Some(p) = &cfg.start_patch {
-        let why = match trees.work.apply(p) {
-            Ok(optagent_task::ApplyOutcome::Applied { .. }) => None,
-            Ok(optagent_task::ApplyOutcome::Failed { reason }) => Some(reason),
-            Err(e) => Some(e.to_string()),
-        };
-        if let Some(why) = why {
-            let e = format!("the starting patch does not apply to the work tree: {why}");
-            traj.event(
-                "end",
-                json!({"reason": {"kind": "setup_failed", "detail": e}}),
-            );
-            trees.close().await;
-            return RolloutOutcome::setup_failed(e, traj_path, started.elapsed().as_secs_f64());
-        }
-    }
     let mut ctx = ToolContext::new(trees.work_sandbox.clone(), cfg.run_dir.clone());
     ctx.base_sandbox = Some(trees.base_sandbox.clone());
     ctx.languages = cfg.task.spec.languages.clone();

@@ -29,7 +29,30 @@ pub async fn prepare(
     dir: &Path,
     factory: &dyn SandboxFactory,
 ) -> Result<RolloutTrees, String> {
+    prepare_with(task, dir, factory, None).await
+}
+
+/// [`prepare`], with `start` (a patch against the base) applied to the workspace before it is
+/// set up and built.
+pub async fn prepare_with(
+    task: &Task,
+    dir: &Path,
+    factory: &dyn SandboxFactory,
+    start: Option<&str>,
+) -> Result<RolloutTrees, String> {
     let work = Tree::materialize(task, &dir.join("work")).map_err(|e| e.to_string())?;
+    if let Some(p) = start {
+        let why = match work.apply(p) {
+            Ok(optagent_task::ApplyOutcome::Applied { .. }) => None,
+            Ok(optagent_task::ApplyOutcome::Failed { reason }) => Some(reason),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(why) = why {
+            return Err(format!(
+                "the starting patch does not apply to the work tree: {why}"
+            ));
+        }
+    }
     let base = Tree::materialize(task, &dir.join("base")).map_err(|e| e.to_string())?;
     let open = |root| optagent_eval::taskbox::open_agent_tree(factory, task, root);
     let work_sandbox = open(&work.root).await.map_err(|e| e.to_string())?;
@@ -46,7 +69,10 @@ pub async fn prepare(
         base,
         base_sandbox,
     };
-    for sb in [&trees.work_sandbox, &trees.base_sandbox] {
+    for (sb, which) in [
+        (&trees.work_sandbox, "the work tree"),
+        (&trees.base_sandbox, "the base tree"),
+    ] {
         let failed = match optagent_eval::prepare::setup_and_build(sb.as_ref(), factory, task).await
         {
             Ok(None) => None,
@@ -55,7 +81,12 @@ pub async fn prepare(
         };
         if let Some(e) = failed {
             trees.close().await;
-            return Err(format!("the base tree does not build: {e}"));
+            let which = match (start.is_some(), which) {
+                (true, "the work tree") => "the work tree (with the starting patch)",
+                // Without a starting patch both trees are the base.
+                _ => "the base tree",
+            };
+            return Err(format!("{which} does not build: {e}"));
         }
     }
     Ok(trees)

@@ -427,6 +427,24 @@ async fn rounds_a_round_that_regresses_never_replaces_the_best() {
             && p1.contains("`dup.unique`: "),
         "{p1}"
     );
+    // ... and its differential profile against the base: both workloads (the two where it spends
+    // the most time), with the function the patch sped up among the largest changes.
+    let (_, prof) = p1
+        .split_once("Its differential profile against the original base")
+        .unwrap_or_else(|| panic!("no profile section: {p1}"));
+    let prof = prof.split("Build on it").next().unwrap();
+    for w in ["dup.count_common", "dup.unique"] {
+        assert!(prof.contains(&format!("`{w}` (")), "{w}: {prof}");
+    }
+    assert!(
+        prof.lines().any(|l| {
+            let delta = l.split_once('(').and_then(|(_, r)| r.split_once(')'));
+            l.contains("unique  (dup.py:")
+                && delta.is_some_and(|(d, _)| d.trim_start().starts_with('-'))
+        }),
+        "the fix of `unique` shows as time saved: {prof}"
+    );
+    assert!(prof.len() < 4000, "bounded: {} characters", prof.len());
     let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
     assert!(
         md.contains("## Rounds") && md.contains("round 2: rollouts 1"),
@@ -484,4 +502,203 @@ async fn diversify_gives_each_rollout_the_strategy_of_its_seed_and_records_it() 
     }
     let md = std::fs::read_to_string(out.path().join("solve-report.md")).unwrap();
     assert!(md.contains("Strategies: rollout 0 data-layout"), "{md}");
+}
+
+/// The expert's edits of one file of pyroute.
+fn pyroute_edits(file: &str) -> Vec<MockReply> {
+    let expert = std::fs::read_to_string(common::task("pyroute").join("expert.diff")).unwrap();
+    diff_to_edits(&expert)
+        .into_iter()
+        .filter(|e| e["path"] == file)
+        .map(|e| MockReply::tool_call("edit", e.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_modes_best_of_k_and_merge_on_pyroute_give_the_modes_table() {
+    let _serial = MEASURING.lock().await;
+    // Rollout 0 makes the expert's graph changes, rollout 1 its text index changes: two
+    // verified patches on different workloads, which merge into one faster than both.
+    let scripts = [
+        pyroute_edits("pyroute/graph.py"),
+        pyroute_edits("pyroute/text.py"),
+    ];
+    let requests: u64 = scripts.iter().map(|s| s.len() as u64 + 1).sum();
+    assert!(scripts.iter().all(|s| !s.is_empty()));
+    let server = MockServer::with_handler(move |req: &Value| {
+        let seed = req["seed"].as_i64().unwrap_or(-1) as usize;
+        let step = req["messages"]
+            .as_array()
+            .map(|m| m.iter().filter(|x| x["role"] == "assistant").count())
+            .unwrap_or(0);
+        scripts
+            .get(seed)
+            .and_then(|s| s.get(step))
+            .cloned()
+            .unwrap_or_else(|| MockReply::tool_call("submit", "{}"))
+            .with_usage(1000, 100)
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sweep.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = \"modes\"\ntasks = [{:?}]\nk = 2\nconcurrency = 2\nmax_cost_usd = 100.0\n\
+             output = \"out\"\nmodes = [\"best-of-k\", \"merge\"]\n[[models]]\n\
+             model = \"openai/mock-model\"\n[[budgets]]\nlabel = \"s30\"\nmax_steps = 30\n",
+            common::task("pyroute").to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let url = server.url();
+    let o = optagent(&[
+        "sweep",
+        cfg.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+        "--bench-reps",
+        "3",
+        "--reps",
+        "5",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    let out = dir.path().join("out");
+    let recs: Vec<Value> = std::fs::read_to_string(out.join("modes.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recs.len(), 2, "{recs:#?}");
+    let (bok, merge) = (&recs[0], &recs[1]);
+    assert_eq!(bok["mode"], "best-of-k");
+    assert_eq!(merge["mode"], "merge");
+    for r in &recs {
+        assert_eq!(r["task"], "pyroute");
+        assert_eq!(r["rollouts"], 2, "{r:#}");
+        // Same scripts, same spending: every request was answered with 1000 + 100 tokens.
+        assert_eq!(r["prompt_tokens"], 1000 * requests, "{r:#}");
+        assert_eq!(r["completion_tokens"], 100 * requests, "{r:#}");
+        // The patch the solve ended with (none where noise got every candidate flagged).
+        assert_eq!(r["selected"].is_null(), r["eval"].is_null(), "{r:#}");
+        assert!(out.join(r["report_path"].as_str().unwrap()).is_file());
+    }
+    // The counts are those of each solve's own report.
+    let solve_report = |r: &Value| -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(out.join(r["report_path"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap()
+    };
+    let verified = |e: &Value| {
+        e["verdict"] == "ok"
+            && e["improvements"].as_u64().unwrap_or(0) > 0
+            && e["speedup"].as_f64().unwrap_or(0.0) > 1.0
+            && e["integrity"]["flags"]
+                .as_array()
+                .is_none_or(|f| f.is_empty())
+    };
+    let brief = |e: &Value| {
+        format!(
+            "{} {}x improvements {} flags {}",
+            e["verdict"], e["speedup"], e["improvements"], e["integrity"]["flags"]
+        )
+    };
+    // Each record counts what its solve verified: every rollout, and merged patches. (Whether
+    // each single patch passes the integrity checks depends on the machine's noise: counted,
+    // not assumed.)
+    let mut expect = vec![];
+    for r in &recs {
+        let sr = solve_report(r);
+        let mut evals: Vec<&Value> = sr["rollouts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| &r["eval"])
+            .collect();
+        let merged: Vec<&Value> = sr["merges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["merged"].as_array().unwrap())
+            .collect();
+        evals.extend(merged.iter().map(|m| &m["eval"]));
+        let n_verified = evals.iter().filter(|e| verified(e)).count();
+        let why: Vec<String> = evals.iter().map(|e| brief(e)).collect();
+        assert_eq!(r["candidates"], 2 + merged.len(), "{r:#}");
+        assert_eq!(r["verified_candidates"], n_verified, "{why:?}");
+        expect.push(format!("{n_verified}/{}", 2 + merged.len()));
+    }
+    assert!(
+        bok["selected"]
+            .as_str()
+            .is_none_or(|s| s.starts_with("rollout ")),
+        "{bok:#}"
+    );
+    if merge["selected"] == "the merged patch of rollouts 0+1" {
+        let (sb, sm) = (
+            bok["eval"]["speedup"].as_f64().unwrap(),
+            merge["eval"]["speedup"].as_f64().unwrap(),
+        );
+        assert!(sm > sb, "merged {sm}x against best-of-k {sb}x");
+    }
+    // The table: one row per mode, with these counts.
+    let md = std::fs::read_to_string(out.join("report/modes.md")).unwrap();
+    eprintln!("{md}");
+    let tokens = 1100 * requests;
+    for (i, (mode, verified)) in [("best-of-k", &expect[0]), ("merge", &expect[1])]
+        .into_iter()
+        .enumerate()
+    {
+        let row = md
+            .lines()
+            .find(|l| l.contains(&format!("| {mode} |")))
+            .unwrap_or_else(|| panic!("no row for {mode}: {md}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(cells[4], "1/1", "{row}");
+        assert_eq!(cells[5], "2", "{row}");
+        assert_eq!(cells[6], verified.as_str(), "{row}");
+        assert!(cells[7].ends_with("/1)"), "{row}");
+        assert_eq!(cells[9], tokens.to_string(), "{row}");
+        let kept = if recs[i]["selected"].is_null() {
+            "none verified"
+        } else {
+            "(1 verified)"
+        };
+        assert!(cells[11].contains(kept), "{row}");
+    }
+    let summaries: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report/modes.json")).unwrap())
+            .unwrap();
+    assert_eq!(summaries.as_array().unwrap().len(), 2);
+    for (i, r) in recs.iter().enumerate() {
+        let m = summaries[i]["mean_speedup"].as_f64().unwrap();
+        let e = r["eval"]["speedup"].as_f64().unwrap_or(1.0);
+        assert!((m - e).abs() < 1e-9, "one task: the mean is its speedup");
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("modes:"), "{stdout}");
+    // Run again: both solves are recorded, nothing runs.
+    let n_requests = server.requests().len();
+    let o = optagent(&[
+        "sweep",
+        cfg.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--api-key-env",
+        "MOCK_API_KEY",
+    ])
+    .await;
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(server.requests().len(), n_requests);
+    assert_eq!(
+        std::fs::read_to_string(out.join("modes.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
 }

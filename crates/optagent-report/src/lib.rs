@@ -21,6 +21,7 @@
 pub mod error;
 pub mod leaderboard;
 mod lenient;
+pub mod modes;
 pub mod predictions;
 pub mod record;
 pub mod render;

@@ -12,6 +12,9 @@
 //! output = "../results/bundled-two-models"        # results folder, relative to this file
 //! judge = "openai/gpt-5"                          # optional LLM judge of correct patches
 //! judge_votes = 3                                 # optional, default 3
+//! modes = ["best-of-k", "merge", "rounds:2"]      # optional: compare how K rollouts become one
+//!                                                 # patch (one solve per task and mode; see
+//!                                                 # `modes`); "diversify" and "a+b" mixes too
 //!
 //! [[models]]
 //! model = "openai/gpt-5-mini"                     # "provider/model"
@@ -161,6 +164,10 @@ pub struct SweepConfig {
     /// Votes of the judge (`--judge-votes` overrides).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_votes: Option<usize>,
+    /// Modes to compare (`crate::modes::Mode`): each runs one `solve` per (task, model, budget)
+    /// and the report gets the modes table. Empty: a plain sweep of independent rollouts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<String>,
     /// The folder relative paths are resolved against (the config file's; not in the file).
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -318,6 +325,20 @@ impl SweepConfig {
         if self.output.trim().is_empty() {
             return Err((key("output"), "must name a results folder".into()));
         }
+        let mut seen = HashSet::new();
+        for (i, m) in self.modes.iter().enumerate() {
+            let segs = vec![Seg::Key("modes".into()), Seg::Index(i)];
+            let mode = crate::modes::Mode::parse(m).map_err(|e| (segs.clone(), e))?;
+            if !seen.insert(mode) {
+                return Err((segs, format!("mode {m:?} is listed twice")));
+            }
+        }
+        if !self.modes.is_empty() && self.executor.as_ref().is_some_and(|e| e.kind == "slurm") {
+            return Err((
+                vec![Seg::Key("modes".into())],
+                "modes run here only (each is one solve of K rollouts): remove [executor] kind = \"slurm\", or the modes".into(),
+            ));
+        }
         if let Some(e) = &self.executor {
             let at = |k: &str| vec![Seg::Key("executor".into()), Seg::Key(k.to_string())];
             if !matches!(e.kind.as_str(), "local" | "slurm") {
@@ -344,6 +365,14 @@ impl SweepConfig {
     /// The results folder, resolved against the config file's folder.
     pub fn output_dir(&self) -> PathBuf {
         self.base_dir.join(&self.output)
+    }
+
+    /// The modes, parsed (empty for a plain sweep; the config was checked when loaded).
+    pub fn parsed_modes(&self) -> Vec<crate::modes::Mode> {
+        self.modes
+            .iter()
+            .filter_map(|m| crate::modes::Mode::parse(m).ok())
+            .collect()
     }
 
     /// Rollouts the sweep runs in all: tasks × models × budgets × k.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use optagent_agent::judge::{Judge, JudgeVerdict};
 use optagent_agent::prompts::{round_prompt, strategy, RoundFigure};
+use optagent_agent::roundprofile::{differential_text, slowest_workloads, PROFILED_WORKLOADS};
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::{Budget, EndReason, RolloutConfig, RolloutOutcome};
 use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, WorkloadSet};
@@ -181,12 +182,43 @@ async fn run_rollouts(
     Ok(outcomes.into_iter().map(|o| o.expect("joined")).collect())
 }
 
-/// What the rollouts of round `round` (0-based) are told about the best patch so far.
+/// The differential profile of the best patch so far against the base, on the workloads where
+/// it still spends the most time, as text for the next round's prompt (saying why where there
+/// is none: no profiler, a tree that does not build).
+async fn best_profile(cfg: &SolveConfig, best: &Best, round: usize) -> String {
+    let workloads = slowest_workloads(&cfg.task, &best.eval, PROFILED_WORKLOADS);
+    if workloads.is_empty() {
+        return "No differential profile: the task has no visible workload to profile.".into();
+    }
+    if let Some(p) = &cfg.progress {
+        p(&format!(
+            "profiling the best patch so far against the base on {}",
+            workloads.join(", ")
+        ));
+    }
+    let dir = cfg.out_dir.join(format!("profile-round-{round}"));
+    match differential_text(
+        &cfg.task,
+        &best.patch,
+        &workloads,
+        &dir,
+        cfg.sandbox.as_ref(),
+    )
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => format!("No differential profile: {e}"),
+    }
+}
+
+/// What the rollouts of round `round` (0-based) are told about the best patch so far
+/// (`profile`: its differential profile, see [`best_profile`]).
 fn round_text(
     round: usize,
     rounds: usize,
     best: Option<&Best>,
     task: &optagent_task::Task,
+    profile: &str,
 ) -> Result<String, String> {
     let figures: Vec<RoundFigure> = best
         .map(|b| {
@@ -208,6 +240,7 @@ fn round_text(
         best.map(|b| b.source.as_str()).unwrap_or(""),
         best.map(|b| b.eval.speedup).unwrap_or(1.0),
         &figures,
+        profile,
     )
 }
 
@@ -229,7 +262,17 @@ pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
     for round in 0..rounds {
         let first = round * cfg.k;
         let extra = if rounds > 1 {
-            Some(round_text(round, rounds, best.as_ref(), &cfg.task)?)
+            let profile = match &best {
+                Some(b) => best_profile(&cfg, b, round).await,
+                None => String::new(),
+            };
+            Some(round_text(
+                round,
+                rounds,
+                best.as_ref(),
+                &cfg.task,
+                &profile,
+            )?)
         } else {
             None
         };

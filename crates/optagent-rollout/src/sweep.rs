@@ -20,7 +20,13 @@ use optagent_report::sweep_config::{BudgetSpec, SweepConfig};
 use optagent_sandbox::SandboxFactory;
 use optagent_task::Task;
 
+use optagent_report::modes::{
+    append_mode_record, mode_summaries, modes_markdown, modes_path, read_mode_records, succeeds,
+    ModeRecord,
+};
+
 use crate::lock::OutputLock;
+use crate::solve::{SolveConfig, SolveReport};
 
 /// What the sweep tells its watcher.
 #[derive(Debug, Clone)]
@@ -176,6 +182,9 @@ pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, String> {
 
 /// Run (or resume) a sweep here.
 pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
+    if !opts.config.modes.is_empty() {
+        return sweep_modes(opts).await;
+    }
     let cfg = &opts.config;
     let say = |e: SweepEvent| {
         if let Some(w) = &opts.watcher {
@@ -316,13 +325,243 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
     })
 }
 
-/// Writes `<out>/report/` from every record of the folder.
+/// Writes `<out>/report/` from every record of the folder: the report of the rollout records
+/// (`report.md` and the rest), and with mode records (`modes.jsonl`) the modes table
+/// (`modes.md`, `modes.json`).
 pub fn write_sweep_report(out: &Path, task_ids: &[String], k: usize) -> Result<PathBuf, String> {
     let records = read_sweep_records(out).map_err(|e| e.to_string())?;
     let report_dir = out.join("report");
-    optagent_report::render::write_report(&records, task_ids, k, &report_dir)
-        .map_err(|e| e.to_string())?;
+    let mode_records = read_mode_records(&modes_path(out)).map_err(|e| e.to_string())?;
+    if !records.is_empty() || mode_records.is_empty() {
+        optagent_report::render::write_report(&records, task_ids, k, &report_dir)
+            .map_err(|e| e.to_string())?;
+    }
+    if !mode_records.is_empty() {
+        std::fs::create_dir_all(&report_dir)
+            .map_err(|e| format!("creating {}: {e}", report_dir.display()))?;
+        let summaries = mode_summaries(&mode_records, task_ids);
+        let md = report_dir.join(MODES_MD);
+        std::fs::write(&md, modes_markdown(&summaries))
+            .map_err(|e| format!("writing {}: {e}", md.display()))?;
+        let json = report_dir.join("modes.json");
+        let text = serde_json::to_string_pretty(&summaries).map_err(|e| e.to_string())?;
+        std::fs::write(&json, text).map_err(|e| format!("writing {}: {e}", json.display()))?;
+    }
     Ok(report_dir)
+}
+
+/// The modes table's file in the report folder.
+pub const MODES_MD: &str = "modes.md";
+
+/// A modes sweep (`modes = [...]`): one `solve` per (budget, model, task, mode), each recorded
+/// in `modes.jsonl` as it finishes; a resumed sweep skips the solves recorded. The spending cap
+/// is checked before each solve starts.
+async fn sweep_modes(opts: SweepOptions) -> Result<SweepOutcome, String> {
+    let cfg = &opts.config;
+    let say = |e: SweepEvent| {
+        if let Some(w) = &opts.watcher {
+            w(e);
+        }
+    };
+    let out = cfg.output_dir();
+    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
+    let Prepared { tasks, models, .. } = prepare(&opts)?;
+    let path = modes_path(&out);
+    let existing = read_mode_records(&path).map_err(|e| e.to_string())?;
+    let done: HashSet<_> = existing.iter().map(|r| r.key()).collect();
+    let mut spent: f64 = existing.iter().map(|r| r.cost_usd).sum();
+    let modes = cfg.parsed_modes();
+    let mut plan = vec![];
+    for budget in &cfg.budgets {
+        for (mi, m) in cfg.models.iter().enumerate() {
+            for t in &tasks {
+                for mode in &modes {
+                    let key = (
+                        t.id().to_string(),
+                        m.model.clone(),
+                        cfg.agent.clone(),
+                        budget.label.clone(),
+                        mode.label(),
+                    );
+                    plan.push((budget, mi, t.clone(), *mode, key));
+                }
+            }
+        }
+    }
+    let total = plan.len();
+    let todo: Vec<_> = plan.into_iter().filter(|p| !done.contains(&p.4)).collect();
+    let skipped_done = total - todo.len();
+    say(SweepEvent::Planned {
+        total,
+        done: skipped_done,
+        todo: todo.len(),
+        spent_usd: spent,
+    });
+    let (mut ran, mut capped, mut model_errors) = (0, 0, 0);
+    for (budget, mi, task, mode, key) in todo {
+        if spent >= cfg.max_cost_usd {
+            if capped == 0 {
+                say(SweepEvent::CapReached {
+                    spent_usd: spent,
+                    cap_usd: cfg.max_cost_usd,
+                });
+            }
+            capped += 1;
+            continue;
+        }
+        let rkey: RecordKey = (
+            key.0.clone(),
+            key.1.clone(),
+            format!("{}+{}", key.2, key.4),
+            key.3.clone(),
+            0,
+        );
+        say(SweepEvent::Started { key: rkey.clone() });
+        let run_dir = out
+            .join("runs")
+            .join(optagent_task::tree::path_component(&key.0))
+            .join(optagent_task::tree::path_component(&key.1))
+            .join(optagent_task::tree::path_component(&key.3))
+            .join(optagent_task::tree::path_component(&key.4));
+        // A solve killed midway left its folder: start it afresh.
+        let _ = std::fs::remove_dir_all(&run_dir);
+        let progress = opts.watcher.clone().map(|w| {
+            let f: crate::solve::Progress =
+                Arc::new(move |l: &str| w(SweepEvent::Line(l.to_string())));
+            f
+        });
+        let sc = SolveConfig {
+            task: (*task).clone(),
+            model: models[mi].clone(),
+            k: cfg.k,
+            parallel: cfg.concurrency,
+            budget: budget_of(budget),
+            temperature: cfg.models[mi].temperature.map(|t| t as f32),
+            seed: 0,
+            out_dir: run_dir.clone(),
+            sandbox: opts.sandbox.clone(),
+            bench: opts.bench.clone(),
+            select: opts.verify.clone(),
+            progress,
+            keep_trees: false,
+            max_no_tool_turns: optagent_agent::turns::DEFAULT_MAX_NO_TOOL_TURNS,
+            secret_vars: opts.secret_vars.clone(),
+            judge: opts.judge.clone(),
+            merge: mode.merge,
+            rounds: mode.rounds,
+            diversify: mode.diversify,
+        };
+        let report = crate::solve::solve(sc).await?;
+        let rec = mode_record(
+            cfg,
+            &key,
+            &report,
+            &rel(&out, &run_dir.join("solve-report.json")),
+        );
+        spent += rec.cost_usd;
+        append_mode_record(&path, &rec).map_err(|e| e.to_string())?;
+        ran += 1;
+        let errors = report
+            .rollouts
+            .iter()
+            .filter(|r| matches!(r.outcome.end, EndReason::ModelError(_)))
+            .count();
+        model_errors += usize::from(errors == report.rollouts.len() && errors > 0);
+        say(SweepEvent::Finished {
+            key: rkey,
+            status: if rec.selected.is_some() {
+                RolloutStatus::Submitted
+            } else {
+                RolloutStatus::NoPatch
+            },
+            opt_commit: rec.any_succeeded,
+            cost_usd: rec.cost_usd,
+            spent_usd: spent,
+        });
+    }
+    let task_ids: Vec<String> = tasks.iter().map(|t| t.id().to_string()).collect();
+    let report_dir = write_sweep_report(&out, &task_ids, cfg.k)?;
+    Ok(SweepOutcome {
+        results: path,
+        ran,
+        skipped_done,
+        not_started_cap: capped,
+        spent_usd: spent,
+        report_dir,
+        model_errors,
+    })
+}
+
+/// What a mode's solve of one task ended with, as a line of `modes.jsonl`.
+fn mode_record(
+    cfg: &optagent_report::sweep_config::SweepConfig,
+    key: &(String, String, String, String, String),
+    r: &SolveReport,
+    report_path: &str,
+) -> ModeRecord {
+    let mut evals: Vec<&optagent_eval::EvalReport> = vec![];
+    let mut candidates = 0;
+    for ro in &r.rollouts {
+        if ro.outcome.patch.is_some() {
+            candidates += 1;
+        }
+        evals.extend(ro.eval.as_ref());
+    }
+    for m in &r.merges {
+        for c in &m.merged {
+            candidates += 1;
+            evals.extend(c.eval.as_ref());
+        }
+    }
+    let (selected, eval) = match (r.selected, r.selected_merge) {
+        (Some(i), _) => (Some(format!("rollout {i}")), r.rollouts[i].eval.clone()),
+        (None, Some(w)) => {
+            let m = &r.merges[w];
+            let c = m.selected.map(|s| &m.merged[s]);
+            (
+                c.map(|c| {
+                    let from: Vec<String> = c.from.iter().map(|x| x.to_string()).collect();
+                    format!("the merged patch of rollouts {}", from.join("+"))
+                }),
+                c.and_then(|c| c.eval.clone()),
+            )
+        }
+        (None, None) => (None, None),
+    };
+    ModeRecord {
+        sweep: cfg.name.clone(),
+        task: key.0.clone(),
+        model: key.1.clone(),
+        agent: key.2.clone(),
+        budget: key.3.clone(),
+        mode: key.4.clone(),
+        k: r.k,
+        rounds: r.rounds,
+        rollouts: r.rollouts.len(),
+        candidates,
+        verified_candidates: evals
+            .iter()
+            .filter(|e| optagent_eval::is_verified(e))
+            .count(),
+        any_succeeded: evals.iter().any(|e| succeeds(e)),
+        selected,
+        eval,
+        prompt_tokens: r
+            .rollouts
+            .iter()
+            .map(|x| x.outcome.usage.prompt_tokens)
+            .sum(),
+        completion_tokens: r
+            .rollouts
+            .iter()
+            .map(|x| x.outcome.usage.completion_tokens)
+            .sum(),
+        cost_usd: r.total_cost_usd,
+        wall_s: r.wall_s,
+        report_path: report_path.to_string(),
+        finished_at: chrono::Utc::now().to_rfc3339(),
+    }
 }
 
 /// How one cell (one rollout of a cluster sweep) ended.

@@ -196,6 +196,13 @@ async fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         .or_else(|| config.executor.as_ref().map(|e| e.kind.clone()))
         .unwrap_or_else(|| "local".into());
     if executor == "slurm" {
+        if !config.modes.is_empty() {
+            return Err::<ExitCode, _>(anyhow::anyhow!(
+                "{}: `modes` run here only (each mode is one solve of K rollouts per task): drop --executor slurm, or the modes",
+                sweep_file(&a)?.display()
+            ))
+            .input();
+        }
         return run_slurm(a, config).await;
     }
     let mut opts = sweep_options(&a, config).await?;
@@ -266,10 +273,16 @@ async fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         outcome.ran, outcome.skipped_done, outcome.not_started_cap, outcome.spent_usd
     );
     println!("results: {}", outcome.results.display());
-    println!(
-        "report:  {}",
-        outcome.report_dir.join("report.md").display()
-    );
+    let modes_md = outcome.report_dir.join(optagent_rollout::sweep::MODES_MD);
+    if modes_md.is_file() {
+        println!("modes:   {}", modes_md.display());
+    }
+    if outcome.report_dir.join("report.md").is_file() {
+        println!(
+            "report:  {}",
+            outcome.report_dir.join("report.md").display()
+        );
+    }
     let code = exit::sweep_code(outcome.ran, outcome.model_errors);
     if code == exit::ALL_MODEL_ERRORS {
         eprintln!(

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::profile::{find_workload, take_profile};
+use crate::profiling::diff::{aligned, change_lines};
 use crate::profiling::run::{artifact_stem, profile_workload, save_profile};
 use crate::profiling::{
-    changes, differential_svg, flamegraph_svg, frame_in_tree, split_frame, Folded, Profiler, Scope,
-    SvgLabels, SECTION_MARKER,
+    differential_svg, flamegraph_svg, Folded, Profiler, Scope, SvgLabels, SECTION_MARKER,
 };
 use crate::registry::TypedTool;
 use crate::{ToolContext, ToolError, ToolOutput};
@@ -115,26 +115,12 @@ impl TypedTool for Flamegraph {
                 profile_workload(ctx, &base, &w, record.profiler, "base", record.scope).await?;
             notes.extend(base_run.notes.iter().map(|n| format!("(base tree) {n}")));
             let (base_folded_path, _) = save_profile(ctx, &base_run.folded, &base_run.stem)?;
-            let (before, after) = (&base_run.folded, &record.folded);
-            if before.focused != after.focused {
+            if base_run.folded.focused != record.folded.focused {
                 notes.push(format!(
                     "Only one of the trees marks its measured section ({SECTION_MARKER}): the comparison is of whole processes."
                 ));
             }
-            let whole = |f: &Folded| -> Folded {
-                if before.focused == after.focused {
-                    return f.clone();
-                }
-                // Put the left-out cost back as one block, so both sides cover the same.
-                let mut g = f.clone();
-                if f.outside > 0 {
-                    g.add("[outside the measured section]", f.outside);
-                }
-                g.outside = 0;
-                g.focused = false;
-                g
-            };
-            let (before, after) = (whole(before), whole(after));
+            let (before, after) = aligned(&base_run.folded, &record.folded);
             let labels = SvgLabels {
                 title: format!("{}: base → workspace, {}", w.name, record.profiler.name()),
                 subtitle: Some(format!(
@@ -163,9 +149,7 @@ impl TypedTool for Flamegraph {
                 path.display()
             );
             let _ = writeln!(text, "Base profile: {}", base_folded_path.display());
-            let roots = [ctx.sandbox.root(), base.root()];
-            let own = |f: &str| frame_in_tree(f, &roots);
-            let list = changes(&before, &after, 12, &own);
+            let list = change_lines(ctx, &before, &after, 12);
             if list.is_empty() {
                 let _ = writeln!(text, "No function's own cost per run changed noticeably.");
             } else {
@@ -178,17 +162,8 @@ impl TypedTool for Flamegraph {
                         "workload"
                     }
                 );
-                for c in list {
-                    let (name, loc) = split_frame(&c.frame);
-                    let _ = writeln!(
-                        text,
-                        "  {:>10} → {:>10}  ({:>11})  {name}{}{}",
-                        after.format_per_run(c.before),
-                        after.format_per_run(c.after),
-                        signed(&after.format_per_run(c.delta())),
-                        loc.map(|l| format!("  ({l})")).unwrap_or_default(),
-                        if c.inclusive { "  +callees" } else { "" }
-                    );
+                for l in list {
+                    let _ = writeln!(text, "  {l}");
                 }
             }
             let bt = before.per_run(before.total());
@@ -213,15 +188,6 @@ impl TypedTool for Flamegraph {
             submit: false,
             artifacts,
         })
-    }
-}
-
-/// `+1.2 ms` / `-3.4 ms`.
-fn signed(v: &str) -> String {
-    if v.starts_with('-') {
-        v.to_string()
-    } else {
-        format!("+{v}")
     }
 }
 

@@ -22,6 +22,7 @@
 pub mod callgraph;
 pub mod callgrind;
 pub mod cprofile;
+pub mod diff;
 pub mod perf;
 pub mod pprof_out;
 pub mod pyspy;
