@@ -211,6 +211,7 @@ impl TypedTool for Flamegraph {
         Ok(ToolOutput {
             text,
             submit: false,
+            summary: None,
             artifacts,
         })
     }
