@@ -87,7 +87,8 @@ impl Budget {
         share
     }
 
-    /// What the model reads each turn: what is left of every budget, and a warning near the end.
+    /// What the model reads each turn: what is left of every budget, and a warning near the end
+    /// (`prompts/budget_warning.md`).
     pub fn status_line(&self, s: &Spent) -> String {
         let mut parts = vec![format!(
             "step {}/{} ({} left)",
@@ -111,10 +112,8 @@ impl Budget {
         }
         let mut line = format!("[budget] {}", parts.join(", "));
         if self.used_share(s) >= WARN_AT {
-            line.push_str(
-                "\n[budget] WARNING: your budget is nearly spent. Stop exploring: make sure the \
-                 tree is correct, bench it, and call submit.",
-            );
+            line.push('\n');
+            line.push_str(&crate::prompts::budget_warning());
         }
         line
     }

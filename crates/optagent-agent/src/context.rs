@@ -6,6 +6,8 @@
 
 use optagent_model::{Message, Usage};
 
+use crate::prompts::{self, Marker};
+
 /// The conversation's size in tokens as the server counts it: the last call's
 /// `prompt_tokens + completion_tokens`, plus the messages added since, estimated with
 /// [`estimate_tokens`] scaled by how far that estimate fell short of the server's count last time
@@ -96,7 +98,36 @@ pub fn text_of(messages: &[Message]) -> String {
     s
 }
 
-const DROPPED_NOTE: &str = "[optagent: earlier turns were removed to fit the context window";
+/// The compaction's two markers (`prompts/compaction_*.md`), rendered once per shortening.
+struct Markers {
+    /// The note standing for the dropped oldest turns.
+    dropped: Marker,
+    /// The header of a shortened message.
+    shortened: Marker,
+}
+
+impl Markers {
+    fn new() -> Self {
+        Markers {
+            dropped: Marker::of(prompts::compaction_dropped),
+            shortened: Marker::of(|n| prompts::compaction_shortened(n, n)),
+        }
+    }
+
+    fn is_shortened(&self, text: &str) -> bool {
+        self.shortened.starts(text)
+    }
+
+    /// How many messages an earlier note said were dropped, when `m` is that note.
+    fn dropped_note(&self, m: Option<&Message>) -> Option<usize> {
+        match m {
+            Some(Message::User { content }) if self.dropped.starts(content) => {
+                Some(self.dropped.number(content).unwrap_or(0))
+            }
+            _ => None,
+        }
+    }
+}
 
 /// After the server refused a request as too long: shortens the conversation to about two
 /// thirds of its estimated size, in this order: old tool outputs, then every tool output and
@@ -105,6 +136,7 @@ const DROPPED_NOTE: &str = "[optagent: earlier turns were removed to fit the con
 /// always kept. Returns how many messages were changed or removed; 0 means there is nothing
 /// left to shorten.
 pub fn shorten_for_overflow(messages: &mut Vec<Message>) -> usize {
+    let markers = Markers::new();
     let before = estimate_tokens(messages);
     let target = before * 2 / 3;
     let mut n = compact(messages, target, 1);
@@ -115,7 +147,7 @@ pub fn shorten_for_overflow(messages: &mut Vec<Message>) -> usize {
                 content: Some(c), ..
             } = m
             {
-                if c.chars().count() > 1200 && !c.starts_with("[shortened") {
+                if c.chars().count() > 1200 && !markers.is_shortened(c) {
                     *c = head_tail(c, 600, 300);
                     n += 1;
                 }
@@ -125,8 +157,7 @@ pub fn shorten_for_overflow(messages: &mut Vec<Message>) -> usize {
     // Drop the oldest turns, never the system prompt, the task or the last turn.
     let mut dropped = 0;
     while estimate_tokens(messages) > target {
-        let start = if matches!(messages.get(2), Some(Message::User { content }) if content.starts_with(DROPPED_NOTE))
-        {
+        let start = if markers.dropped_note(messages.get(2)).is_some() {
             3
         } else {
             2
@@ -142,23 +173,14 @@ pub fn shorten_for_overflow(messages: &mut Vec<Message>) -> usize {
         messages.drain(starts[0]..end);
     }
     if dropped > 0 {
-        let had = match messages.get(2) {
-            Some(Message::User { content }) if content.starts_with(DROPPED_NOTE) => {
-                let k: usize = content
-                    .split(": ")
-                    .nth(1)
-                    .and_then(|t| t.split(' ').next())
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
+        let had = match markers.dropped_note(messages.get(2)) {
+            Some(k) => {
                 messages.remove(2);
                 k
             }
-            _ => 0,
+            None => 0,
         };
-        messages.insert(
-            2,
-            Message::user(format!("{DROPPED_NOTE}: {} messages]", had + dropped)),
-        );
+        messages.insert(2, Message::user(prompts::compaction_dropped(had + dropped)));
         n += dropped;
     }
     n
@@ -170,8 +192,8 @@ fn head_tail(content: &str, head: usize, tail: usize) -> String {
     let h: String = v.iter().take(head).collect();
     let t: String = v[v.len().saturating_sub(tail)..].iter().collect();
     format!(
-        "[shortened to save context: {lines} lines, {} chars originally]\n{h}\n[...]\n{t}",
-        content.len()
+        "{}\n{h}\n[...]\n{t}",
+        prompts::compaction_shortened(lines, content.len())
     )
 }
 
@@ -202,6 +224,7 @@ pub fn estimate_tokens(messages: &[Message]) -> u64 {
 /// Shorten tool outputs, oldest first, keeping the last `keep_recent` intact, until the estimate
 /// is under `target` tokens. Returns how many outputs were shortened.
 pub fn compact(messages: &mut [Message], target: u64, keep_recent: usize) -> usize {
+    let markers = Markers::new();
     let tool_idx: Vec<usize> = messages
         .iter()
         .enumerate()
@@ -215,7 +238,7 @@ pub fn compact(messages: &mut [Message], target: u64, keep_recent: usize) -> usi
             break;
         }
         if let Message::Tool { content, .. } = &mut messages[i] {
-            if content.len() > 600 && !content.starts_with("[shortened") {
+            if content.len() > 600 && !markers.is_shortened(content) {
                 *content = head_tail(content, 300, 200);
                 n += 1;
             }

@@ -234,3 +234,31 @@ async fn old_tool_outputs_are_shortened_near_the_context_window() {
         .sum();
     assert_eq!(shortened, 2, "{traj}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_without_a_tool_call_is_nudged_and_submits_summary_reaches_the_outcome() {
+    let server = MockServer::start().await;
+    server.push_all([
+        MockReply::text("I think I will look at lib.py."),
+        shell("echo hi"),
+        MockReply::tool_call(
+            "submit",
+            json!({"summary": "  summed with a formula  "}).to_string(),
+        ),
+    ]);
+    let (_d, o) = rollout(&server, unlimited()).await;
+    assert_eq!(o.end, EndReason::Submitted, "{o:?}");
+    assert_eq!(o.steps, 3);
+    // The summary comes from the tool's own output (trimmed), not a second parse.
+    assert_eq!(o.summary.as_deref(), Some("summed with a formula"));
+    let reqs = server.requests();
+    let nudge = reqs[1]["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        nudge.starts_with("You replied without calling a tool.")
+            && nudge.contains("[budget] step 1/50"),
+        "{nudge}"
+    );
+}

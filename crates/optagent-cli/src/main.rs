@@ -46,6 +46,8 @@ enum Command {
     Report(commands::sweep::ReportArgs),
     /// Export predictions in the format GSO and SWE-fficiency take.
     Export(commands::sweep::ExportArgs),
+    /// Merge measured sweep results into the leaderboard file and render it as Markdown.
+    Leaderboard(commands::leaderboard::LeaderboardArgs),
     /// Measure the evaluator itself: A/A false positives, detection of known speedups, estimate
     /// error and overhead, idle and under load, beside GSO's rule on the same samples.
     Calibrate(commands::calibrate::CalibrateArgs),
@@ -180,6 +182,11 @@ impl Command {
                 absolute(&mut a.results)?;
                 absolute(&mut a.out)
             }
+            Command::Leaderboard(a) => {
+                a.merge.iter_mut().try_for_each(absolute)?;
+                absolute(&mut a.file)?;
+                absolute_opt(&mut a.out)
+            }
             Command::Calibrate(a) => a.measure.resolve_paths(),
             Command::Tasks(TasksCmd::List { dir }) => absolute_opt(dir),
             Command::Tasks(TasksCmd::Check(a)) => {
@@ -239,6 +246,7 @@ fn main() -> std::process::ExitCode {
             Command::SweepCell(c) => commands::sweep::cell(c).await,
             Command::Report(a) => commands::sweep::report(a).await,
             Command::Export(a) => commands::sweep::export(a).await,
+            Command::Leaderboard(a) => commands::leaderboard::run(a),
             Command::Calibrate(a) => commands::calibrate::run(a).await,
             Command::Tasks(TasksCmd::List { dir }) => commands::tasks::list(dir),
             Command::Tasks(TasksCmd::Check(a)) => commands::tasks::check(*a).await,

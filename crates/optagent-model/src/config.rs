@@ -550,33 +550,16 @@ fn parse_config(text: &str, origin: &Path) -> Result<ConfigFile, ModelError> {
         path: origin.to_owned(),
         message,
     };
-    let de = toml::Deserializer::parse(text).map_err(|e| {
-        cfg_err(format!(
-            "invalid TOML{}: {}",
-            line_of(text, e.span()),
-            e.message()
-        ))
-    })?;
-    serde_path_to_error::deserialize::<_, ConfigFile>(de).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner();
-        let at = line_of(text, inner.span());
-        if field.is_empty() || field == "." {
-            cfg_err(format!("{}{at}", inner.message()))
+    optagent_toml::from_toml::<ConfigFile>(text).map_err(|e| {
+        let at = e.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        cfg_err(if e.field == optagent_toml::SYNTAX {
+            format!("invalid TOML{at}: {}", e.message)
+        } else if e.has_field() {
+            format!("`{}`{at}: {}", e.field, e.message)
         } else {
-            cfg_err(format!("`{field}`{at}: {}", inner.message()))
-        }
+            format!("{}{at}", e.message)
+        })
     })
-}
-
-fn line_of(text: &str, span: Option<std::ops::Range<usize>>) -> String {
-    match span {
-        Some(s) if s.start <= text.len() => {
-            let line = text[..s.start].matches('\n').count() + 1;
-            format!(" (line {line})")
-        }
-        _ => String::new(),
-    }
 }
 
 fn user_config_path(opts: &ModelOptions) -> Result<Option<PathBuf>, ModelError> {

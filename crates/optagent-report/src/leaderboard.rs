@@ -388,6 +388,65 @@ pub fn leaderboard_add(path: impl AsRef<Path>, entry: &LeaderboardEntry) -> Resu
         .map_err(|e| ReportError::io(path, e))
 }
 
+/// What [`leaderboard_merge`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Entries appended to the file.
+    pub added: usize,
+    /// Entries left out because the file already holds one with the same system, model,
+    /// benchmark, source and notes (a sweep merged before).
+    pub already: usize,
+    /// Configurations left out because no figure of theirs is a number (no task ended).
+    pub without_figures: usize,
+}
+
+/// The measured entries of one sweep folder: one per configuration (model, agent, budget) of its
+/// records, over the tasks those records name, with K the most rollouts of a task. `source` names
+/// the sweep (`this repository, evals/sweeps/x`); `date` is the day of the merge.
+pub fn sweep_entries(dir: &Path, source: &str, date: &str) -> Result<Vec<LeaderboardEntry>> {
+    let records = crate::record::read_sweep_records(dir)?;
+    let mut tasks: Vec<String> = records.iter().map(|r| r.task.clone()).collect();
+    tasks.sort();
+    tasks.dedup();
+    Ok(
+        crate::summary::summarize(&records, &tasks, 0, crate::summary::DEFAULT_SEED)
+            .iter()
+            .map(|s| LeaderboardEntry::from_summary(s, "optagent", source, date))
+            .collect(),
+    )
+}
+
+/// Merges measured entries into a leaderboard file (created when missing, comments kept):
+/// each is appended with [`leaderboard_add`] unless the file already holds an entry of the same
+/// system, model, benchmark, source and notes, so merging a sweep twice adds nothing. An entry
+/// without a single figure is left out and counted.
+pub fn leaderboard_merge(path: impl AsRef<Path>, entries: &[LeaderboardEntry]) -> Result<Merged> {
+    let path = path.as_ref();
+    let mut have = if path.exists() {
+        load_leaderboard(path)?
+    } else {
+        vec![]
+    };
+    let same = |a: &LeaderboardEntry, b: &LeaderboardEntry| {
+        a.measured
+            && (&a.system, &a.model, a.benchmark, &a.source, &a.notes)
+                == (&b.system, &b.model, b.benchmark, &b.source, &b.notes)
+    };
+    let mut merged = Merged::default();
+    for e in entries {
+        if !e.has_metric() {
+            merged.without_figures += 1;
+        } else if have.iter().any(|h| same(h, e)) {
+            merged.already += 1;
+        } else {
+            leaderboard_add(path, e)?;
+            have.push(e.clone());
+            merged.added += 1;
+        }
+    }
+    Ok(merged)
+}
+
 fn md_cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }

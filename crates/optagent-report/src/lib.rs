@@ -10,6 +10,7 @@
 //! - [`predictions`](mod@predictions): the JSONL prediction format GSO and SWE-fficiency take
 //!   ([`export_predictions`]).
 //! - [`leaderboard`]: `evals/leaderboard.toml` ([`load_leaderboard`], [`leaderboard_add`],
+//!   [`leaderboard_merge`] of a sweep's [`sweep_entries`] (`optagent leaderboard`),
 //!   [`render_leaderboard_md`]).
 //! - [`sweep_config`]: the sweep config schema ([`SweepConfig`]), shared with the sweep runner.
 //!
@@ -32,8 +33,8 @@ mod tomlsrc;
 
 pub use error::{ReportError, Result};
 pub use leaderboard::{
-    leaderboard_add, load_leaderboard, render_leaderboard_md, Benchmark, Bound, FastPFigures,
-    LeaderboardEntry,
+    leaderboard_add, leaderboard_merge, load_leaderboard, render_leaderboard_md, sweep_entries,
+    Benchmark, Bound, FastPFigures, LeaderboardEntry, Merged,
 };
 pub use predictions::{export_predictions, predictions, Pick, Prediction};
 pub use record::{

@@ -589,16 +589,9 @@ fn resolve_repo(task_dir: &Path, git: &str) -> String {
 
 /// Parse a spec, turning toml's errors into one that names the file, the line and the field.
 pub fn parse_spec(text: &str, file: &Path) -> Result<TaskSpec, TaskError> {
-    toml::from_str::<TaskSpec>(text).map_err(|e| {
-        let mut message = e.message().to_string();
-        if let Some(span) = e.span() {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            message = format!("line {line}: {message}");
-        }
-        TaskError::Parse {
-            path: file.to_path_buf(),
-            message,
-        }
+    optagent_toml::from_toml::<TaskSpec>(text).map_err(|e| TaskError::Parse {
+        path: file.to_path_buf(),
+        message: e.to_string(),
     })
 }
 

@@ -68,6 +68,9 @@ pub struct ToolOutput {
     pub text: String,
     /// The model submitted: the rollout ends after this call.
     pub submit: bool,
+    /// The summary given with `submit` (trimmed; `None` when absent or blank), so that the loop
+    /// need not parse the call's arguments a second time.
+    pub summary: Option<String>,
     /// Files the call wrote under the run folder (profiles, flamegraphs, full outputs).
     pub artifacts: Vec<PathBuf>,
 }

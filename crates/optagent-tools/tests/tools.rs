@@ -645,8 +645,9 @@ async fn bench_and_submit() {
         .await
         .unwrap();
     assert!(out.submit && out.text.contains("memoized helper"));
+    assert_eq!(out.summary.as_deref(), Some("memoized helper"));
     let out = e.call("view", json!({"path": "."})).await.unwrap();
-    assert!(!out.submit);
+    assert!(!out.submit && out.summary.is_none());
 }
 
 // ---------------------------------------------------------------- profile, flamegraph

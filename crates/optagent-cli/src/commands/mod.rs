@@ -3,6 +3,7 @@
 pub mod calibrate;
 pub mod eval;
 pub mod import;
+pub mod leaderboard;
 pub mod sandbox;
 pub mod solve;
 pub mod sweep;

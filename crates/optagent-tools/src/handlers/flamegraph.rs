@@ -186,6 +186,7 @@ impl TypedTool for Flamegraph {
         Ok(ToolOutput {
             text,
             submit: false,
+            summary: None,
             artifacts,
         })
     }

@@ -105,6 +105,7 @@ impl TypedTool for Profile {
         Ok(ToolOutput {
             text,
             submit: false,
+            summary: None,
             artifacts,
         })
     }

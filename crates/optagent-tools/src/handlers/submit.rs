@@ -29,13 +29,14 @@ impl TypedTool for Submit {
             .summary
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
-        let text = match summary {
+        let text = match &summary {
             Some(s) => format!("Submitted. Summary:\n{s}"),
             None => "Submitted.".to_string(),
         };
         Ok(ToolOutput {
             text,
             submit: true,
+            summary,
             artifacts: Vec::new(),
         })
     }
