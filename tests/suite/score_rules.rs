@@ -554,3 +554,35 @@ fn wall_times_and_overhead_are_reported_from_the_session() {
     assert_eq!(r.workloads[0].patch_wall_s, None);
     assert_eq!(r.workloads[0].baseline_wall_s, 0.01);
 }
+
+/// A workload where the expert is not significantly faster than the baseline is marked and
+/// left out of SR and advantage; a task with no workload where it is is marked itself.
+#[test]
+fn workloads_where_the_expert_is_not_faster_leave_sr_and_advantage() {
+    // Workload 0: expert 2x (significant), candidate 1.5x. Workload 1: the expert's samples
+    // are the baseline's (p = 1), candidate 1.5x.
+    let mut s = one(0.001, 1.5);
+    let b = base(10, 0.001);
+    s.push(Samples {
+        e: b.clone(),
+        a: scaled(&b, 1.0 / 1.5),
+        b,
+    });
+    let r = score(Metric::Time, &s, &default_opts(), None, None);
+    assert!(!r.workloads[0].expert_not_faster);
+    assert!(r.workloads[1].expert_not_faster);
+    assert!(!r.expert_not_faster, "one workload has a faster expert");
+    // Only workload 0: SR = mean(e) / mean(a) = 0.5 / (1 / 1.5) = 0.75; advantage 1.5 - 2.
+    assert!((r.speedup_ratio - 0.75).abs() < 1e-9, "{}", r.speedup_ratio);
+    assert!((r.advantage.l1 + 0.5).abs() < 1e-9, "{:?}", r.advantage);
+
+    // No workload with a faster expert: the task is marked.
+    let b = base(10, 0.001);
+    let same = Samples {
+        e: b.clone(),
+        a: scaled(&b, 1.0 / 1.5),
+        b,
+    };
+    let r = score(Metric::Time, &[same], &default_opts(), None, None);
+    assert!(r.workloads[0].expert_not_faster && r.expert_not_faster);
+}
