@@ -291,4 +291,16 @@ mod tests {
         assert_eq!(s.iqr, 6.0);
         assert_eq!(s.iqr, iqr(&[0.0, 2.0, 5.0, 8.0, 10.0]));
     }
+
+    /// A mean that is not exactly representable (1e9 + 2/3): the deviations are squared as
+    /// they are, so the rounding of the mean does not come back multiplied by 1e9.
+    #[test]
+    fn stddev_squares_deviations_from_an_inexact_mean() {
+        let xs = [1e9, 1e9 + 1.0, 1e9 + 1.0];
+        assert!(
+            close(stddev(&xs), (1.0f64 / 3.0).sqrt(), 1e-9),
+            "{}",
+            stddev(&xs)
+        );
+    }
 }
