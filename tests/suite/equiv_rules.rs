@@ -99,3 +99,57 @@ fn equal_structures_are_equal_and_long_values_are_shortened_in_messages() {
     let e = equivalent(&json!(eighty), &json!(1), 0.0, 0.0).unwrap_err();
     assert_eq!(e, format!("$: expected \"{eighty}\", got 1"));
 }
+
+/// The rules on result text, as a workload prints it (JSON has no NaN or infinity; Python's
+/// `json.dump` writes them as `NaN`, `Infinity`).
+fn equivalent_text(expected: &str, got: &str, rtol: f64, atol: f64) -> Result<(), String> {
+    let read = |t: &str| value::parse(t).expect("valid result text");
+    optagent_eval::equiv::equivalent(&read(expected), &read(got), rtol, atol)
+}
+
+#[test]
+fn nan_equals_only_nan_and_an_infinity_only_itself() {
+    assert!(equivalent_text("NaN", "NaN", 0.0, 0.0).is_ok());
+    assert!(equivalent_text(
+        "[NaN, Infinity, -Infinity]",
+        "[NaN, Infinity, -Infinity]",
+        0.0,
+        0.0
+    )
+    .is_ok());
+    // A NaN is not a number within any tolerance, either side.
+    assert!(equivalent_text("NaN", "1.0", 1.0, 1e300).is_err());
+    assert!(equivalent_text("1.0", "NaN", 1.0, 1e300).is_err());
+    assert!(equivalent_text("NaN", "Infinity", 1.0, 1e300).is_err());
+    // An infinity against the largest finite floats: the tolerance would cover them
+    // (|inf - x| <= rtol * inf), the rule does not.
+    assert!(equivalent_text("Infinity", "1e308", 1.0, 1e308).is_err());
+    assert!(equivalent_text("1e308", "Infinity", 1.0, 1e308).is_err());
+    assert!(equivalent_text("Infinity", "-Infinity", 1.0, 1e308).is_err());
+    assert!(equivalent_text("-Infinity", "-Infinity", 0.0, 0.0).is_ok());
+    let e = equivalent_text("[1.0, Infinity]", "[1.0, 1e308]", 1.0, 1e308).unwrap_err();
+    assert_eq!(
+        e,
+        "$[1]: expected Infinity, got 1e308 (rtol 1e0, atol 1e308)"
+    );
+}
+
+#[test]
+fn a_shortened_value_is_cut_on_a_character_boundary() {
+    // 77 bytes are kept; a character across that point is left out whole. `"` + 74 ASCII
+    // characters puts the 3-byte euro sign at bytes 75..78, the 2-byte e-acute at 76..78.
+    let euro = format!("{}€{}", "a".repeat(74), "b".repeat(20));
+    let e = equivalent(&json!(euro), &json!(1), 0.0, 0.0).unwrap_err();
+    assert_eq!(
+        e,
+        format!("$: expected \"{}..., got 1", "a".repeat(74)),
+        "euro sign"
+    );
+    let acute = format!("{}é{}", "a".repeat(75), "b".repeat(20));
+    let e = equivalent(&json!(acute), &json!(1), 0.0, 0.0).unwrap_err();
+    assert_eq!(e, format!("$: expected \"{}..., got 1", "a".repeat(75)));
+    // A character that ends exactly at the cut is kept whole (`"` + 74 + 2 bytes = 77).
+    let whole = format!("{}é{}", "a".repeat(74), "b".repeat(20));
+    let e = equivalent(&json!(whole), &json!(1), 0.0, 0.0).unwrap_err();
+    assert_eq!(e, format!("$: expected \"{}é..., got 1", "a".repeat(74)));
+}

@@ -10,9 +10,13 @@ use std::time::Duration;
 use optagent_eval::machine::MachineState;
 use optagent_eval::measure::{net_value, select_workloads, Series, Session, Stop};
 use optagent_eval::prepare::{Prepared, Role};
-use optagent_eval::score::{score_all, significance, SessionFacts, INSTRUCTION_NOISE_FLOOR};
+use optagent_eval::score::{
+    paired, score_all, significance, SessionFacts, INSTRUCTION_NOISE_FLOOR,
+};
 use optagent_eval::{EvalOptions, EvalReport, Verdict, WorkloadSet};
 use optagent_sandbox::LocalSandbox;
+use optagent_stats::bootstrap::ratio_of_medians_ci;
+use optagent_stats::hypothesis::mann_whitney_u;
 use optagent_task::{Metric, Task, Tree};
 
 use super::common::*;
@@ -414,4 +418,173 @@ fn instruction_counts_subtract_the_setup_when_it_is_a_real_part() {
     assert!((r.speedup - 2.0).abs() < 1e-3, "{}", r.speedup);
     assert!(r.workloads[0].significant);
     assert_eq!(r.improvements, 1);
+}
+
+/// The significance test's boundaries, each on a sample that sits exactly on it: a p-value
+/// equal to alpha is not below it, ranges that touch are not separated, and a difference of
+/// exactly the noise floor is not beyond it.
+#[test]
+fn significance_boundaries_are_strict() {
+    // Time: p exactly alpha is not significant; a hair above p it is.
+    let b = base(5, 0.01);
+    let a = scaled(&b, 0.5);
+    let p = mann_whitney_u(&a, &b).p_two_sided;
+    assert!((p - 2.0 / 252.0).abs() < 1e-12, "exact 5 against 5: {p}");
+    assert_eq!(significance(Metric::Time, &b, &a, p), (p, false));
+    assert_eq!(significance(Metric::Time, &b, &a, p * 1.000_001), (p, true));
+
+    // Instructions: the candidate's slowest count equals the baseline's fastest, 1% apart in
+    // the median: the ranges touch, so not separated; one count lower and they are.
+    let b = vec![1000.0, 1001.0, 1002.0, 1003.0, 1004.0];
+    let touching_below = vec![990.0, 991.0, 992.0, 993.0, 1000.0];
+    assert!(!significance(Metric::Instructions, &b, &touching_below, 0.01).1);
+    let below = vec![990.0, 991.0, 992.0, 993.0, 999.0];
+    assert!(significance(Metric::Instructions, &b, &below, 0.01).1);
+    // The same above: the candidate's fastest equals the baseline's slowest.
+    let touching_above = vec![1004.0, 1010.0, 1011.0, 1012.0, 1013.0];
+    assert!(!significance(Metric::Instructions, &b, &touching_above, 0.01).1);
+    let above = vec![1005.0, 1010.0, 1011.0, 1012.0, 1013.0];
+    assert!(significance(Metric::Instructions, &b, &above, 0.01).1);
+
+    // Separated medians exactly 0.5% apart (5 / 1000, relative to the baseline): not beyond
+    // the floor, either way; 0.6% is.
+    let b = vec![999.0, 1000.0, 1001.0];
+    assert_eq!((1000.0f64 - 995.0).abs() / 1000.0, INSTRUCTION_NOISE_FLOOR);
+    assert!(!significance(Metric::Instructions, &b, &[994.0, 995.0, 996.0], 0.01).1);
+    assert!(!significance(Metric::Instructions, &b, &[1004.0, 1005.0, 1006.0], 0.01).1);
+    assert!(significance(Metric::Instructions, &b, &[993.0, 994.0, 995.0], 0.01).1);
+    assert!(significance(Metric::Instructions, &b, &[1005.0, 1006.0, 1007.0], 0.01).1);
+}
+
+/// The paired estimate `optagent calibrate` reports: the median of the per-round ratios
+/// baseline / candidate, and the Wilcoxon signed-rank p of their logarithms.
+#[test]
+fn paired_estimate_is_the_median_round_ratio_with_a_signed_rank_p() {
+    // Round ratios 2, 2.5, 1.5, 3, 1.8: median 2; all five faster, distinct: exact p = 2/32.
+    let b = [2.0, 5.0, 3.0, 12.0, 9.0];
+    let a = [1.0, 2.0, 2.0, 4.0, 5.0];
+    let (est, p) = paired(&b, &a);
+    assert!((est - 2.0).abs() < 1e-12, "{est}");
+    assert!((p - 2.0 / 32.0).abs() < 1e-12, "{p}");
+    // The other way round: half the speed, the same p.
+    let (est, p) = paired(&a, &b);
+    assert!((est - 0.5).abs() < 1e-12, "{est}");
+    assert!((p - 2.0 / 32.0).abs() < 1e-12, "{p}");
+    // Rounds beyond the shorter series are left out.
+    let longer = [2.0, 5.0, 3.0, 12.0, 9.0, 1000.0];
+    assert_eq!(paired(&longer, &a), paired(&b, &a));
+    // One slower round among faster ones: ratios 0.8, 2, 1.25 -> median 1.25; the signed
+    // ranks of |ln r| (0.223, 0.693, 0.223 tie) are not all positive, so p is large.
+    let (est, p) = paired(&[0.8, 2.0, 1.25], &[1.0, 1.0, 1.0]);
+    assert!((est - 1.25).abs() < 1e-12, "{est}");
+    assert!(p > 0.2 && p <= 1.0, "{p}");
+    // No rounds: no change, no evidence.
+    assert_eq!(paired(&[], &[]), (1.0, 1.0));
+}
+
+/// Intervals are reproducible from the options' seed: workload `i` draws its 2000 bootstrap
+/// resamples from `seed ^ i * 0x9e3779b9`, the same for the expert's interval and the
+/// candidate's, so a report's intervals can be recomputed from its samples.
+#[test]
+fn bootstrap_intervals_use_one_seed_per_workload_derived_from_the_options() {
+    let noisy = |k: usize, lo: f64, step: f64| -> Vec<f64> {
+        (0..20)
+            .map(|i| lo + step * ((i * k) % 20) as f64 + 0.0007 * i as f64)
+            .collect()
+    };
+    let s = vec![
+        Samples {
+            b: noisy(7, 1.0, 0.01),
+            e: noisy(3, 0.5, 0.009),
+            a: noisy(11, 0.7, 0.013),
+        },
+        Samples {
+            b: noisy(9, 2.0, 0.02),
+            e: noisy(13, 1.1, 0.011),
+            a: noisy(17, 1.5, 0.017),
+        },
+    ];
+    let mut o = default_opts();
+    o.seed = 0x5eed;
+    let r = score(Metric::Time, &s, &o, None, None);
+    for (wi, w) in r.workloads.iter().enumerate() {
+        let seed = o.seed ^ (wi as u64).wrapping_mul(0x9e37_79b9);
+        let (sp, lo, hi) = ratio_of_medians_ci(&s[wi].b, &s[wi].a, o.confidence, 2000, seed);
+        assert_eq!((w.speedup, w.speedup_ci), (sp, [lo, hi]), "workload {wi}");
+        let (ep, elo, ehi) = ratio_of_medians_ci(&s[wi].b, &s[wi].e, o.confidence, 2000, seed);
+        assert_eq!(
+            (w.expert_speedup, w.expert_speedup_ci),
+            (ep, [elo, ehi]),
+            "workload {wi}"
+        );
+        // The samples are spread enough that another seed gives another interval, so the
+        // equalities above pin the seed.
+        let other = ratio_of_medians_ci(&s[wi].b, &s[wi].a, o.confidence, 2000, seed ^ 1);
+        assert_ne!([other.1, other.2], w.speedup_ci, "workload {wi}");
+    }
+    // The same options give the same report's intervals.
+    let again = score(Metric::Time, &s, &o, None, None);
+    assert_eq!(again.workloads[1].speedup_ci, r.workloads[1].speedup_ci);
+}
+
+/// The reported timing figures: the wall time of a measured candidate (none for one that
+/// failed before measuring) and the session's overhead beyond its runs.
+#[test]
+fn wall_times_and_overhead_are_reported_from_the_session() {
+    let r = score(Metric::Time, &one(0.001, 1.5), &default_opts(), None, None);
+    let w = &r.workloads[0];
+    assert_eq!(w.patch_wall_s, Some(0.01));
+    assert_eq!((w.baseline_wall_s, w.expert_wall_s), (0.01, 0.01));
+    // Session 3 s around 2 s of runs: 50% overhead; the whole evaluation took 4 s.
+    assert_eq!(r.timing.overhead_ratio, 0.5);
+    assert_eq!(
+        (
+            r.timing.total_wall_s,
+            r.timing.runs_wall_s,
+            r.timing.session_wall_s
+        ),
+        (4.0, 2.0, 3.0)
+    );
+    assert_eq!(r.timing.runs, 30);
+
+    let s = vec![Samples {
+        a: vec![],
+        ..one(0.001, 1.5).remove(0)
+    }];
+    let fail = Some((Verdict::BuildFailed, "cc failed".to_string()));
+    let r = score(Metric::Time, &s, &default_opts(), fail, None);
+    assert_eq!(r.workloads[0].patch_wall_s, None);
+    assert_eq!(r.workloads[0].baseline_wall_s, 0.01);
+}
+
+/// A workload where the expert is not significantly faster than the baseline is marked and
+/// left out of SR and advantage; a task with no workload where it is is marked itself.
+#[test]
+fn workloads_where_the_expert_is_not_faster_leave_sr_and_advantage() {
+    // Workload 0: expert 2x (significant), candidate 1.5x. Workload 1: the expert's samples
+    // are the baseline's (p = 1), candidate 1.5x.
+    let mut s = one(0.001, 1.5);
+    let b = base(10, 0.001);
+    s.push(Samples {
+        e: b.clone(),
+        a: scaled(&b, 1.0 / 1.5),
+        b,
+    });
+    let r = score(Metric::Time, &s, &default_opts(), None, None);
+    assert!(!r.workloads[0].expert_not_faster);
+    assert!(r.workloads[1].expert_not_faster);
+    assert!(!r.expert_not_faster, "one workload has a faster expert");
+    // Only workload 0: SR = mean(e) / mean(a) = 0.5 / (1 / 1.5) = 0.75; advantage 1.5 - 2.
+    assert!((r.speedup_ratio - 0.75).abs() < 1e-9, "{}", r.speedup_ratio);
+    assert!((r.advantage.l1 + 0.5).abs() < 1e-9, "{:?}", r.advantage);
+
+    // No workload with a faster expert: the task is marked.
+    let b = base(10, 0.001);
+    let same = Samples {
+        e: b.clone(),
+        a: scaled(&b, 1.0 / 1.5),
+        b,
+    };
+    let r = score(Metric::Time, &[same], &default_opts(), None, None);
+    assert!(r.workloads[0].expert_not_faster && r.expert_not_faster);
 }

@@ -199,4 +199,16 @@ mod tests {
         assert_eq!(est, median(&xs));
         assert!(lo <= est && est <= hi);
     }
+
+    /// A confidence of 0 (or 1) is not an interval: the bounds are NaN, the estimate stays.
+    #[test]
+    fn confidence_outside_the_open_unit_interval_gives_nan_bounds() {
+        for c in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
+            let (est, lo, hi) = ratio_of_medians_ci(&baseline(), &patched(), c, 100, 1);
+            assert_eq!(est, median(&baseline()) / median(&patched()), "{c}");
+            assert!(lo.is_nan() && hi.is_nan(), "confidence {c}: {lo} {hi}");
+            let (_, lo, hi) = ci_of_statistic(&baseline(), median, c, 100, 1);
+            assert!(lo.is_nan() && hi.is_nan(), "confidence {c}: {lo} {hi}");
+        }
+    }
 }

@@ -634,6 +634,20 @@ mod tests {
         let r = mann_whitney_u(&[f64::NAN], &[1.0]);
         assert!(r.p_a_less.is_nan());
     }
+
+    /// The most extreme split can be the highest values: here the lowest two values share a
+    /// tie with the third (no split of them is clean), the highest two are clean: 2 / C(7, 2).
+    #[test]
+    fn smallest_reachable_p_takes_the_highest_split_when_it_is_lower() {
+        let pooled = [1.0, 2.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let lowest = mann_whitney_u(&[1.0, 2.0], &[2.0, 3.0, 4.0, 5.0, 6.0]).p_two_sided;
+        assert!(lowest > 2.0 / 21.0, "{lowest}");
+        assert_close(min_two_sided_p_given(&pooled, 2), 2.0 / 21.0, 1e-12);
+        // A first sample of all the values, or more, leaves the second empty.
+        assert!(min_two_sided_p_given(&pooled, 7).is_nan());
+        assert!(min_two_sided_p_given(&pooled, 9).is_nan());
+        assert!(min_two_sided_p_given(&pooled, 0).is_nan());
+    }
 }
 
 /// Result of a Wilcoxon signed-rank test of paired differences against zero.
@@ -747,5 +761,54 @@ mod signed_rank_tests {
         let r = wilcoxon_signed_rank(&[1.0, -1.5, 2.0, -2.5, 0.0, 3.0, -3.5]);
         assert_eq!(r.n, 6);
         assert!(r.p_two_sided > 0.5, "{r:?}");
+    }
+
+    /// Ties in |d| use the normal approximation with SciPy's tie correction
+    /// (`var = n(n+1)(2n+1)/24 - sum(t^3 - t)/48`) and a continuity correction of 0.5; the
+    /// reference p is that formula evaluated independently (Python's `math.erfc`).
+    #[test]
+    fn ties_use_the_tie_corrected_normal_approximation() {
+        // |d| ties: 1 (x2), 2 (x2), 4 (x3): sum(t^3 - t) = 6 + 6 + 24 = 36; mid-ranks give
+        // W+ = 48.5 of 55.
+        let d = [1.0, -1.0, 2.0, 2.0, -3.0, 4.0, 4.0, 4.0, 5.0, 6.0];
+        let r = wilcoxon_signed_rank(&d);
+        assert_eq!((r.w_plus, r.n), (48.5, 10));
+        assert!(
+            (r.p_two_sided - 0.035_927_899_120_529_31).abs() < 1e-12,
+            "{r:?}"
+        );
+        // Mirrored: the same p, W+ is the other side's sum.
+        let m: Vec<f64> = d.iter().map(|x| -x).collect();
+        let r = wilcoxon_signed_rank(&m);
+        assert_eq!(r.w_plus, 55.0 - 48.5);
+        assert!(
+            (r.p_two_sided - 0.035_927_899_120_529_31).abs() < 1e-12,
+            "{r:?}"
+        );
+    }
+
+    /// Exact without ties up to 50 differences, whatever W+: here W+ = 32 of 55, the smaller
+    /// side 23, and 356 of the 1024 sign patterns have a rank sum <= 23: p = 712 / 1024.
+    #[test]
+    fn exact_distribution_covers_the_middle_rank_sums() {
+        let d = [1.0, -2.0, 3.0, -4.0, 5.0, 6.0, -7.0, 8.0, 9.0, -10.0];
+        let r = wilcoxon_signed_rank(&d);
+        assert_eq!(r.w_plus, 32.0);
+        assert_eq!(r.p_two_sided, 712.0 / 1024.0);
+    }
+
+    /// Beyond 50 differences the normal approximation is used (with the 0.5 continuity
+    /// correction): 60 differences 1..=60, every third negative, W+ = 1240.
+    #[test]
+    fn more_than_fifty_differences_use_the_normal_approximation() {
+        let d: Vec<f64> = (0..60)
+            .map(|i| (i + 1) as f64 * if i % 3 == 0 { -1.0 } else { 1.0 })
+            .collect();
+        let r = wilcoxon_signed_rank(&d);
+        assert_eq!((r.w_plus, r.n), (1240.0, 60));
+        assert!(
+            (r.p_two_sided - 0.016_901_653_275_967_54).abs() < 1e-12,
+            "{r:?}"
+        );
     }
 }

@@ -804,4 +804,12 @@ mod tests {
         let back: Advantage = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
         assert_eq!(a, back);
     }
+
+    /// GSO's opt_base needs the patch's mean strictly below the baseline's: equal means fail
+    /// even when the geometric mean of the ratios is past 1.2 (here 1.38).
+    #[test]
+    fn gso_opt_base_needs_a_strictly_lower_mean() {
+        assert!(!gso_opt_base(&[1.0, 10.0], &[0.5, 10.5]));
+        assert!(gso_opt_base(&[1.0, 10.0], &[0.5, 10.4]));
+    }
 }

@@ -257,4 +257,50 @@ mod tests {
         let back: Summary = serde_json::from_str(&json).unwrap();
         assert_eq!(s, back);
     }
+
+    /// The deviation is taken from the median (a ratio to it would give 1 here, not 2).
+    #[test]
+    fn mad_is_the_median_distance_from_the_median() {
+        // median 6; |x - 6| = [4, 2, 0, 2, 94] -> 2 (|x / 6| would give 1).
+        assert_eq!(mad(&[2.0, 4.0, 6.0, 8.0, 100.0]), 2.0);
+    }
+
+    /// Two values are enough for a sample standard deviation.
+    #[test]
+    fn stddev_of_two_values_is_defined() {
+        // numpy.std([1, 3], ddof=1) = sqrt(2)
+        assert!(close(stddev(&[1.0, 3.0]), 2f64.sqrt(), 1e-12));
+        assert!(close(stddev(&[3.0, 1.0]), 2f64.sqrt(), 1e-12));
+    }
+
+    /// Instruction counts sit near 1e9 and differ by units: the deviations are squared after the
+    /// mean is taken away, never as `x^2 - m^2` (which loses every digit there).
+    #[test]
+    fn stddev_keeps_its_precision_on_large_counts() {
+        let xs = [1e9 + 1.0, 1e9 + 2.0, 1e9 + 3.0];
+        assert_eq!(stddev(&xs), 1.0);
+        let xs = [3e15 + 2.0, 3e15, 3e15 + 4.0];
+        assert_eq!(stddev(&xs), 2.0);
+    }
+
+    /// The summary's IQR is the difference of the quartiles (here q25 = 2, q75 = 8; their ratio
+    /// would be 4).
+    #[test]
+    fn summary_iqr_is_q75_minus_q25() {
+        let s = Summary::of(&[0.0, 2.0, 5.0, 8.0, 10.0]);
+        assert_eq!(s.iqr, 6.0);
+        assert_eq!(s.iqr, iqr(&[0.0, 2.0, 5.0, 8.0, 10.0]));
+    }
+
+    /// A mean that is not exactly representable (1e9 + 2/3): the deviations are squared as
+    /// they are, so the rounding of the mean does not come back multiplied by 1e9.
+    #[test]
+    fn stddev_squares_deviations_from_an_inexact_mean() {
+        let xs = [1e9, 1e9 + 1.0, 1e9 + 1.0];
+        assert!(
+            close(stddev(&xs), (1.0f64 / 3.0).sqrt(), 1e-9),
+            "{}",
+            stddev(&xs)
+        );
+    }
 }
