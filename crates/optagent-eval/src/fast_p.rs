@@ -107,13 +107,7 @@ mod tests {
     /// gamma's first evaluation from the report crate's hand-written fixture, made correct at
     /// `speedup` beside an expert at `expert`.
     fn report(speedup: f64, expert: f64) -> EvalReport {
-        let text = include_str!("../../optagent-report/tests/fixtures/results-3x4.jsonl");
-        let line = text
-            .lines()
-            .find(|l| l.contains("\"task\": \"gamma\"") && l.contains("tests_failed"))
-            .expect("gamma's tests_failed record");
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let mut r: EvalReport = serde_json::from_value(v["eval"].clone()).unwrap();
+        let mut r = crate::render::tests::fixture_report();
         r.verdict = Verdict::Ok;
         r.reason = None;
         r.correct = true;

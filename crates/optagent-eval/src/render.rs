@@ -256,11 +256,11 @@ fn signed(v: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// gamma's first evaluation from the report crate's hand-written fixture (two workloads).
-    fn fixture_report() -> EvalReport {
+    pub(crate) fn fixture_report() -> EvalReport {
         let text = include_str!("../../optagent-report/tests/fixtures/results-3x4.jsonl");
         let line = text
             .lines()

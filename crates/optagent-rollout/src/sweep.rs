@@ -182,9 +182,6 @@ pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, String> {
 
 /// Run (or resume) a sweep here.
 pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
-    if !opts.config.modes.is_empty() {
-        return sweep_modes(opts).await;
-    }
     let cfg = &opts.config;
     let say = |e: SweepEvent| {
         if let Some(w) = &opts.watcher {
@@ -195,6 +192,9 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     // Held until the sweep returns: one sweep per output folder.
     let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
+    if !cfg.modes.is_empty() {
+        return sweep_modes(&opts, &say, &out).await;
+    }
     let results = results_path(&out);
     let Prepared {
         tasks,
@@ -355,19 +355,15 @@ pub const MODES_MD: &str = "modes.md";
 
 /// A modes sweep (`modes = [...]`): one `solve` per (budget, model, task, mode), each recorded
 /// in `modes.jsonl` as it finishes; a resumed sweep skips the solves recorded. The spending cap
-/// is checked before each solve starts.
-async fn sweep_modes(opts: SweepOptions) -> Result<SweepOutcome, String> {
+/// is checked before each solve starts. Called by [`sweep`] with the output folder locked.
+async fn sweep_modes(
+    opts: &SweepOptions,
+    say: &dyn Fn(SweepEvent),
+    out: &Path,
+) -> Result<SweepOutcome, String> {
     let cfg = &opts.config;
-    let say = |e: SweepEvent| {
-        if let Some(w) = &opts.watcher {
-            w(e);
-        }
-    };
-    let out = cfg.output_dir();
-    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
-    let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
-    let Prepared { tasks, models, .. } = prepare(&opts)?;
-    let path = modes_path(&out);
+    let Prepared { tasks, models, .. } = prepare(opts)?;
+    let path = modes_path(out);
     let existing = read_mode_records(&path).map_err(|e| e.to_string())?;
     let done: HashSet<_> = existing.iter().map(|r| r.key()).collect();
     let mut spent: f64 = existing.iter().map(|r| r.cost_usd).sum();
@@ -457,7 +453,7 @@ async fn sweep_modes(opts: SweepOptions) -> Result<SweepOutcome, String> {
             cfg,
             &key,
             &report,
-            &rel(&out, &run_dir.join("solve-report.json")),
+            &rel(out, &run_dir.join("solve-report.json")),
         );
         spent += rec.cost_usd;
         append_mode_record(&path, &rec).map_err(|e| e.to_string())?;
@@ -481,7 +477,7 @@ async fn sweep_modes(opts: SweepOptions) -> Result<SweepOutcome, String> {
         });
     }
     let task_ids: Vec<String> = tasks.iter().map(|t| t.id().to_string()).collect();
-    let report_dir = write_sweep_report(&out, &task_ids, cfg.k)?;
+    let report_dir = write_sweep_report(out, &task_ids, cfg.k)?;
     Ok(SweepOutcome {
         results: path,
         ran,
