@@ -76,6 +76,14 @@ pub struct ClockCheck {
     /// they are compared with the claim (on a shared core a process gets part of the CPU).
     #[serde(default)]
     pub cpu_scale: Option<f64>,
+    /// One-sided lower bounds (at the session's confidence) of how much the time a clock sees
+    /// outside the reported seconds grew from baseline to patch, per run: wall, and CPU in wall
+    /// units. Above half the claimed saving, that clock denies the claim. `None` where too few
+    /// runs give a bound at that level.
+    #[serde(default)]
+    pub hidden_wall_lower_s: Option<f64>,
+    #[serde(default)]
+    pub hidden_cpu_lower_s: Option<f64>,
     /// Whether the check could tell a real saving from none at all.
     pub has_power: bool,
     /// `ok`, `mismatch`, `no_power`, `no_claim`.
@@ -113,6 +121,9 @@ pub fn is_verified(r: &EvalReport) -> bool {
 
 /// The share of a claimed saving the external clock must at least plausibly account for.
 pub const CLOCK_SHARE: f64 = 0.5;
+/// The CPU clock denies a claim only while every run's wall/CPU ratio is within this factor of
+/// every other's (see [`timing_check`]).
+pub const STEADY_SHARE: f64 = 1.25;
 /// A claimed saving below this share of the baseline's reported time is not checked.
 pub const MIN_CLAIM: f64 = 0.05;
 
@@ -157,13 +168,63 @@ pub fn timing_check(
         .map(|(_, b, _)| median(&wb) / b)
         .filter(|x| x.is_finite() && *x > 0.0);
     let need = CLOCK_SHARE * claimed;
-    // A clock denies the claim when even its interval's top misses the needed share, and
-    // confirms it when its interval's bottom reaches it. One confirming clock clears the claim
-    // (threads trade CPU for wall time; a loaded machine blurs wall time but not CPU time).
+    // A clock denies the claim when, with confidence, more than half of the claimed saving went
+    // missing: the time it sees beside the reported seconds (its figure minus the reported one,
+    // per run: start-up, setup, and whatever a patch hides from its own stopwatch) grew by more
+    // than `need`. Taken per run, the measured section's own noise cancels; the bound is
+    // distribution-free, so five runs that happen to line up do not accuse an honest patch.
+    let alpha = 1.0 - confidence;
+    let unaccounted = |clock: &[f64], s: &Series| -> Vec<f64> {
+        clock
+            .iter()
+            .zip(&s.reported)
+            .map(|(c, r)| c - r.unwrap_or(f64::NAN))
+            .collect()
+    };
+    let hidden_lower = |cb: &[f64], cp: &[f64]| -> Option<f64> {
+        let (ub, up) = (unaccounted(cb, base), unaccounted(cp, patch));
+        if ub.len() == up.len() {
+            // Runs of the same round are paired (the session's rotation).
+            let d: Vec<f64> = up.iter().zip(&ub).map(|(p, b)| p - b).collect();
+            optagent_stats::bounds::sign_lower_bound(&d, alpha)
+        } else {
+            optagent_stats::bounds::shift_lower_bound(&up, &ub, alpha)
+        }
+    };
+    let wall_hidden = hidden_lower(&wb, &wp);
+    // CPU seconds are put in wall units at one ratio; that holds only while every run got the
+    // same share of the CPU. Where the share varied (a loaded machine, other work on the pinned
+    // core), the measured section's share need not be the process's: the CPU clock may then
+    // confirm a saving but not deny one.
+    let steady_share = |s: &Series| -> Vec<f64> {
+        s.walls
+            .iter()
+            .zip(&s.cpus)
+            .filter_map(|(w, c)| c.map(|c| w.as_secs_f64() / c.as_secs_f64()))
+            .collect()
+    };
+    let shares: Vec<f64> = steady_share(base)
+        .into_iter()
+        .chain(steady_share(patch))
+        .collect();
+    let cpu_steady = !shares.is_empty()
+        && shares.iter().all(|x| x.is_finite() && *x > 0.0)
+        && shares.iter().copied().fold(f64::MIN, f64::max)
+            <= STEADY_SHARE * shares.iter().copied().fold(f64::MAX, f64::min);
+    let cpu_hidden = match (cpus(base), cpus(patch), scale) {
+        (Some(cb), Some(cp), Some(k)) if cpu_steady => {
+            let scaled = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x * k).collect() };
+            hidden_lower(&scaled(&cb), &scaled(&cp))
+        }
+        _ => None,
+    };
+    // The CPU clock confirms by its (wall-unit) interval; wall and CPU confirm independently.
+    // One confirming clock clears the claim (threads trade CPU for wall time; a loaded machine
+    // blurs wall time but not CPU time).
     let cpu_ci = cpu
         .zip(scale)
         .map(|(((_, lo, hi), _, _), k)| (lo * k, hi * k));
-    let denied = whi < need || cpu_ci.is_some_and(|(_, hi)| hi < need);
+    let denied = wall_hidden.is_some_and(|h| h > need) || cpu_hidden.is_some_and(|h| h > need);
     let confirmed = wlo >= need || cpu_ci.is_some_and(|(lo, _)| lo >= need);
     // A claim is a drop in the reported seconds that is itself significant (at 1 - confidence):
     // a drop within the reported seconds' own noise claims nothing for the clocks to deny.
@@ -192,6 +253,8 @@ pub fn timing_check(
         baseline_cpu_s: cpu.map(|(_, b, _)| b),
         patch_cpu_s: cpu.map(|(_, _, p)| p),
         cpu_scale: scale,
+        hidden_wall_lower_s: wall_hidden,
+        hidden_cpu_lower_s: cpu_hidden,
         has_power,
         outcome: outcome.to_string(),
     };
@@ -228,9 +291,14 @@ pub fn timing_check(
                 hi * k
             );
         }
+        let bound = |h: Option<f64>| h.map_or("none".to_string(), |h| format!("{h:.4}s"));
         let _ = write!(
             d,
-            "; at least {:.0}% of the claimed saving must show up",
+            "; the time outside the reported seconds grew by at least {} (wall) / {} (CPU) per \
+             run, at {:.0}% confidence; at least {:.0}% of the claimed saving must show up",
+            bound(wall_hidden),
+            bound(cpu_hidden),
+            confidence * 100.0,
             CLOCK_SHARE * 100.0
         );
         Flag {
@@ -782,6 +850,45 @@ mod tests {
         );
         let (c, f) = timing_check("w", &b, &p, 0.95, 1).unwrap();
         assert!(f.is_none(), "{c:?}");
+    }
+
+    #[test]
+    fn an_honest_saving_under_uneven_load_is_not_flagged_by_a_cpu_ratio_that_does_not_hold() {
+        // Regression: the measured section ran at a third of a core while the rest of the
+        // process had it, so the process's wall/CPU ratio (1.33) undercounts the section's
+        // saving in wall units; wall time is too noisy to confirm. The old rule (CPU interval's
+        // top below half the claim) flagged this honest patch.
+        let b = series(&[0.30; 5], &[0.8, 1.3, 0.7, 1.2, 0.8], &[0.6; 5]);
+        let p = series(&[0.03; 5], &[0.9, 0.5, 1.0, 0.6, 0.8], &[0.51; 5]);
+        let (c, f) = timing_check("w", &b, &p, 0.95, 1).unwrap();
+        assert!(f.is_none(), "{c:?}");
+        assert_eq!(c.hidden_cpu_lower_s, None, "the CPU clock cannot deny here");
+        assert_eq!(c.outcome, "no_power");
+    }
+
+    #[test]
+    fn one_round_that_shows_the_saving_keeps_the_wall_clock_from_denying() {
+        // Four rounds hide the saving, one shows it: with five paired rounds the sign test
+        // accuses at 95% only when all five do.
+        let b = series(&[1.0; 5], &[1.2; 5], &[1.15; 5]);
+        let p = series(
+            &[0.5; 5],
+            &[1.2, 1.2, 1.2, 1.2, 0.7],
+            &[1.15, 1.15, 1.15, 1.15, 0.65],
+        );
+        let (c, f) = timing_check("w", &b, &p, 0.95, 1).unwrap();
+        assert!(f.is_none(), "{c:?}");
+        assert!(c.hidden_wall_lower_s.unwrap() < 0.25, "{c:?}");
+        // Every round hiding it is a mismatch, with the bound in the detail.
+        let p = series(&[0.5; 5], &[1.2; 5], &[1.15; 5]);
+        let (c, f) = timing_check("w", &b, &p, 0.95, 1).unwrap();
+        let f = f.expect("flagged");
+        assert!((c.hidden_wall_lower_s.unwrap() - 0.5).abs() < 1e-9, "{c:?}");
+        assert!(
+            f.detail.contains("grew by at least 0.5000s (wall)"),
+            "{}",
+            f.detail
+        );
     }
 
     #[test]

@@ -11,12 +11,15 @@
 //!   and harmonic means, ...) and the [`summary::Summary`] record.
 //! - [`hypothesis`]: the Mann-Whitney U test (exact, ties included, and normal
 //!   approximation) and the Wilcoxon signed-rank test.
+//! - [`bounds`]: distribution-free one-sided bounds of a shift (sign test, Mann-Whitney), for
+//!   checks that must not accuse on a lucky line-up of a few noisy runs.
 //! - [`rng`]: the portable seeded generator.
 //! - [`bootstrap`]: seeded percentile-bootstrap confidence intervals.
 //! - [`metrics`]: the scoring rules of public code-optimization benchmarks
 //!   (GSO, SWE-fficiency, FormulaCode, KernelBench) and Opt@k / pass@k estimators.
 
 pub mod bootstrap;
+pub mod bounds;
 pub mod hypothesis;
 pub mod metrics;
 pub mod rng;
