@@ -16,7 +16,7 @@ use optagent_stats::summary::{mean, median, quantile};
 use optagent_task::{Metric, Task};
 use serde::{Deserialize, Serialize};
 
-use crate::measure::run_session;
+use crate::measure::{run_session, Session};
 use crate::prepare::{close_all, prepare_all};
 use crate::score::significance;
 use crate::{Candidate, EvalError, EvalOptions, PatchSource};
@@ -232,6 +232,19 @@ struct Tally {
     ab: Vec<Vec<(bool, f64)>>,
 }
 
+impl Tally {
+    /// Candidate `ci`'s verdict: on the A/A candidate (0) any significant difference is a
+    /// claim; on the others, a significant speedup.
+    fn add(&mut self, ci: usize, significant: bool, estimate: f64) {
+        if ci == 0 {
+            self.aa_trials += 1;
+            self.aa_claims += significant as usize;
+        } else {
+            self.ab[ci - 1].push((significant && estimate > 1.0, estimate));
+        }
+    }
+}
+
 fn detections(speedups: &[f64], ab: &[Vec<(bool, f64)>]) -> Vec<Detection> {
     speedups
         .iter()
@@ -263,7 +276,6 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
             PatchSource::Diff(patch_for(opts.iterations, *s)),
         ));
     }
-    let workloads: Vec<_> = task.spec.workloads.iter().collect();
     let pinned = opts
         .eval
         .pin_cpus
@@ -272,189 +284,9 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
     let mut methods = vec![];
     let mut conditions = vec![];
     for &load in &opts.loads {
-        let _loader = Loader::start(load, &pinned)?;
-        let m0 = crate::machine::MachineState::now();
-        // One whole evaluation, to see the overhead of preparing trees too.
-        let full = crate::evaluate(&task, &cands[..1], &opts.eval).await?;
-        let full_overhead = full[0].timing.total_wall_s / full[0].timing.runs_wall_s - 1.0;
-        let prepared = prepare_all(&task, &cands, &opts.eval).await?;
-        let mut ours = Tally {
-            ab: vec![vec![]; opts.speedups.len()],
-            ..Default::default()
-        };
-        let mut gso = Tally {
-            ab: vec![vec![]; opts.speedups.len()],
-            ..Default::default()
-        };
-        let mut pairs = Tally {
-            ab: vec![vec![]; opts.speedups.len()],
-            ..Default::default()
-        };
-        let mut cpu = Tally {
-            ab: vec![vec![]; opts.speedups.len()],
-            ..Default::default()
-        };
-        let mut auto = Tally {
-            ab: vec![vec![]; opts.speedups.len()],
-            ..Default::default()
-        };
-        let mut clock_choices = std::collections::BTreeMap::<String, usize>::new();
-        let mut clock_reason = String::new();
-        let (mut clock_checks, mut clock_false_flags, mut clock_no_power) = (0, 0, 0);
-        let (mut session_wall, mut runs_wall, mut reps_sum) = (0.0, 0.0, 0usize);
-        let mut base_medians = vec![];
-        let started = Instant::now();
-        for trial in 0..opts.trials {
-            let mut eopts = opts.eval.clone();
-            eopts.progress = None;
-            eopts.seed = opts.eval.seed.wrapping_add(trial as u64);
-            let session =
-                match run_session(&task, &workloads, &prepared, Metric::Time, &eopts).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        close_all(&prepared).await;
-                        return Err(e);
-                    }
-                };
-            session_wall += session.session_wall.as_secs_f64();
-            runs_wall += session.runs_wall.as_secs_f64();
-            reps_sum += session.stops[0].reps;
-            // The workload's reported seconds (`values` holds what the chosen clock gave).
-            let reported_of = |slot: usize| -> Vec<f64> {
-                session.series[slot][0]
-                    .reported
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .collect()
-            };
-            let rb = reported_of(0);
-            let b = &rb;
-            base_medians.push(median(b));
-            if let Some(d) = session.clocks.first() {
-                *clock_choices
-                    .entry(d.clock.as_str().to_string())
-                    .or_default() += 1;
-                clock_reason = d.reason.clone();
-            }
-            let vb = &session.series[0][0].values;
-            let cpu_of = |slot: usize| -> Vec<f64> {
-                session.series[slot][0]
-                    .cpus
-                    .iter()
-                    .flatten()
-                    .map(|d| d.as_secs_f64())
-                    .collect()
-            };
-            let bc = cpu_of(0);
-            for (ci, _) in cands.iter().enumerate() {
-                let ra = reported_of(ci + 2);
-                let a = &ra;
-                if a.is_empty() || a.len() != b.len() {
-                    continue;
-                }
-                // The evaluator's verdict with the clock it chose.
-                let va = &session.series[ci + 2][0].values;
-                let (vest, _, _) = ratio_of_medians_ci(vb, va, eopts.confidence, 1000, eopts.seed);
-                let (_, vsig) = significance(Metric::Time, vb, va, eopts.alpha);
-                if ci == 0 {
-                    auto.aa_trials += 1;
-                    auto.aa_claims += vsig as usize;
-                } else {
-                    auto.ab[ci - 1].push((vsig && vest > 1.0, vest));
-                }
-                if let Some((check, _)) = crate::integrity::timing_check(
-                    "calibration",
-                    &session.series[0][0],
-                    &session.series[ci + 2][0],
-                    eopts.confidence,
-                    eopts.seed,
-                ) {
-                    clock_checks += 1;
-                    clock_false_flags += (check.outcome == "mismatch") as usize;
-                    clock_no_power += (check.outcome == "no_power") as usize;
-                }
-                // The same rule on the CPU time of the whole process (rusage), where measured.
-                let ac = cpu_of(ci + 2);
-                if bc.len() == b.len() && ac.len() == a.len() {
-                    let (cest, _, _) =
-                        ratio_of_medians_ci(&bc, &ac, eopts.confidence, 1000, eopts.seed);
-                    let (_, csig) = significance(Metric::Time, &bc, &ac, eopts.alpha);
-                    if ci == 0 {
-                        cpu.aa_trials += 1;
-                        cpu.aa_claims += csig as usize;
-                    } else {
-                        cpu.ab[ci - 1].push((csig && cest > 1.0, cest));
-                    }
-                }
-                let (est, _, _) = ratio_of_medians_ci(b, a, eopts.confidence, 1000, eopts.seed);
-                let (_, sig) = significance(Metric::Time, b, a, eopts.alpha);
-                let k = opts.gso_runs.min(b.len()).min(a.len());
-                let (gb, ga) = (mean(&b[..k]), mean(&a[..k]));
-                let gso_claim = gso_opt_base(&[gb], &[ga]);
-                let (pest, pp) = crate::score::paired(b, a);
-                let paired_claim = pp < eopts.alpha;
-                if ci == 0 {
-                    pairs.aa_trials += 1;
-                    pairs.aa_claims += paired_claim as usize;
-                    ours.aa_trials += 1;
-                    ours.aa_claims += sig as usize;
-                    gso.aa_trials += 1;
-                    gso.aa_claims += gso_claim as usize;
-                } else {
-                    ours.ab[ci - 1].push((sig && est > 1.0, est));
-                    pairs.ab[ci - 1].push((paired_claim && pest > 1.0, pest));
-                    gso.ab[ci - 1].push((gso_claim, gb / ga));
-                }
-            }
-            if let Some(p) = &opts.eval.progress {
-                if (trial + 1) % 10 == 0 || trial + 1 == opts.trials {
-                    p(&format!(
-                        "[calibrate {load:?}] trial {}/{} ({:.0}s)",
-                        trial + 1,
-                        opts.trials,
-                        started.elapsed().as_secs_f64()
-                    ));
-                }
-            }
-        }
-        close_all(&prepared).await;
-        let m1 = crate::machine::MachineState::now();
-        for (name, t) in [
-            ("optagent", &ours),
-            ("paired", &pairs),
-            ("gso", &gso),
-            ("cpu", &cpu),
-            ("auto", &auto),
-        ] {
-            if t.aa_trials == 0 {
-                continue;
-            }
-            methods.push(MethodFigures {
-                method: name.to_string(),
-                load,
-                trials: t.aa_trials,
-                aa_false_positive_rate: t.aa_claims as f64 / t.aa_trials.max(1) as f64,
-                aa_claims: t.aa_claims,
-                detection: detections(&opts.speedups, &t.ab),
-            });
-        }
-        conditions.push(ConditionFigures {
-            load,
-            baseline_median_s: median(&base_medians),
-            mean_reps: reps_sum as f64 / opts.trials.max(1) as f64,
-            session_wall_s: session_wall,
-            runs_wall_s: runs_wall,
-            overhead_ratio: session_wall / runs_wall - 1.0,
-            full_eval_overhead_ratio: full_overhead,
-            load1_start: m0.load1,
-            load1_end: m1.load1,
-            clock_checks,
-            clock_false_flags,
-            clock_no_power,
-            clock_choices,
-            clock_reason,
-        });
+        let (m, c) = run_condition(opts, &task, &cands, &pinned, load).await?;
+        methods.extend(m);
+        conditions.push(c);
     }
     Ok(CalibrationReport {
         trials: opts.trials,
@@ -467,6 +299,238 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<CalibrationReport, Eva
         methods,
         conditions,
     })
+}
+
+/// Every trial of one load condition: the trees are prepared once, then measured in
+/// `opts.trials` independent sessions, each scored by every method.
+async fn run_condition(
+    opts: &CalibrateOptions,
+    task: &Task,
+    cands: &[Candidate],
+    pinned: &[usize],
+    load: Load,
+) -> Result<(Vec<MethodFigures>, ConditionFigures), EvalError> {
+    let _loader = Loader::start(load, pinned)?;
+    let m0 = crate::machine::MachineState::now();
+    // One whole evaluation, to see the overhead of preparing trees too.
+    let full = crate::evaluate(task, &cands[..1], &opts.eval).await?;
+    let full_overhead = full[0].timing.total_wall_s / full[0].timing.runs_wall_s - 1.0;
+    let workloads: Vec<_> = task.spec.workloads.iter().collect();
+    let prepared = prepare_all(task, cands, &opts.eval).await?;
+    let mut tally = ConditionTally::new(opts.speedups.len());
+    let started = Instant::now();
+    for trial in 0..opts.trials {
+        let mut eopts = opts.eval.clone();
+        eopts.progress = None;
+        eopts.seed = opts.eval.seed.wrapping_add(trial as u64);
+        let session = match run_session(task, &workloads, &prepared, Metric::Time, &eopts).await {
+            Ok(s) => s,
+            Err(e) => {
+                close_all(&prepared).await;
+                return Err(e);
+            }
+        };
+        tally.add_session(&session, cands.len(), &eopts, opts.gso_runs);
+        if let Some(p) = &opts.eval.progress {
+            if (trial + 1) % 10 == 0 || trial + 1 == opts.trials {
+                p(&format!(
+                    "[calibrate {load:?}] trial {}/{} ({:.0}s)",
+                    trial + 1,
+                    opts.trials,
+                    started.elapsed().as_secs_f64()
+                ));
+            }
+        }
+    }
+    close_all(&prepared).await;
+    let m1 = crate::machine::MachineState::now();
+    let methods = tally.methods(load, &opts.speedups);
+    let condition = ConditionFigures {
+        load,
+        baseline_median_s: median(&tally.base_medians),
+        mean_reps: tally.reps_sum as f64 / opts.trials.max(1) as f64,
+        session_wall_s: tally.session_wall,
+        runs_wall_s: tally.runs_wall,
+        overhead_ratio: tally.session_wall / tally.runs_wall - 1.0,
+        full_eval_overhead_ratio: full_overhead,
+        load1_start: m0.load1,
+        load1_end: m1.load1,
+        clock_checks: tally.clock_checks,
+        clock_false_flags: tally.clock_false_flags,
+        clock_no_power: tally.clock_no_power,
+        clock_choices: tally.clock_choices,
+        clock_reason: tally.clock_reason,
+    };
+    Ok((methods, condition))
+}
+
+/// What the trials of one condition add up to: each method's claims, the clock check's and
+/// the clock rule's choices, and the session figures.
+struct ConditionTally {
+    /// optagent's rule on the reported seconds.
+    ours: Tally,
+    gso: Tally,
+    pairs: Tally,
+    cpu: Tally,
+    /// optagent's rule on the clock the evaluator chose.
+    auto: Tally,
+    clock_choices: std::collections::BTreeMap<String, usize>,
+    clock_reason: String,
+    clock_checks: usize,
+    clock_false_flags: usize,
+    clock_no_power: usize,
+    session_wall: f64,
+    runs_wall: f64,
+    reps_sum: usize,
+    base_medians: Vec<f64>,
+}
+
+impl ConditionTally {
+    fn new(speedups: usize) -> Self {
+        let tally = || Tally {
+            ab: vec![vec![]; speedups],
+            ..Default::default()
+        };
+        ConditionTally {
+            ours: tally(),
+            gso: tally(),
+            pairs: tally(),
+            cpu: tally(),
+            auto: tally(),
+            clock_choices: Default::default(),
+            clock_reason: String::new(),
+            clock_checks: 0,
+            clock_false_flags: 0,
+            clock_no_power: 0,
+            session_wall: 0.0,
+            runs_wall: 0.0,
+            reps_sum: 0,
+            base_medians: vec![],
+        }
+    }
+
+    /// One trial's session: the baseline is slot 0, the expert slot 1, candidate `ci` (0 the
+    /// A/A one) slot `ci + 2`.
+    fn add_session(
+        &mut self,
+        session: &Session,
+        ncands: usize,
+        eopts: &EvalOptions,
+        gso_runs: usize,
+    ) {
+        self.session_wall += session.session_wall.as_secs_f64();
+        self.runs_wall += session.runs_wall.as_secs_f64();
+        self.reps_sum += session.stops[0].reps;
+        self.base_medians.push(median(&reported_of(session, 0)));
+        if let Some(d) = session.clocks.first() {
+            *self
+                .clock_choices
+                .entry(d.clock.as_str().to_string())
+                .or_default() += 1;
+            self.clock_reason = d.reason.clone();
+        }
+        for ci in 0..ncands {
+            self.add_candidate(session, ci, eopts, gso_runs);
+        }
+    }
+
+    /// Candidate `ci` of one session, scored by every method against the baseline.
+    fn add_candidate(
+        &mut self,
+        session: &Session,
+        ci: usize,
+        eopts: &EvalOptions,
+        gso_runs: usize,
+    ) {
+        let b = &reported_of(session, 0);
+        let a = &reported_of(session, ci + 2);
+        if a.is_empty() || a.len() != b.len() {
+            return;
+        }
+        let rule = |b: &[f64], a: &[f64]| {
+            let (est, _, _) = ratio_of_medians_ci(b, a, eopts.confidence, 1000, eopts.seed);
+            let (_, sig) = significance(Metric::Time, b, a, eopts.alpha);
+            (sig, est)
+        };
+        // The evaluator's verdict with the clock it chose.
+        let (vsig, vest) = rule(
+            &session.series[0][0].values,
+            &session.series[ci + 2][0].values,
+        );
+        self.auto.add(ci, vsig, vest);
+        if let Some((check, _)) = crate::integrity::timing_check(
+            "calibration",
+            &session.series[0][0],
+            &session.series[ci + 2][0],
+            eopts.confidence,
+            eopts.seed,
+        ) {
+            self.clock_checks += 1;
+            self.clock_false_flags += (check.outcome == "mismatch") as usize;
+            self.clock_no_power += (check.outcome == "no_power") as usize;
+        }
+        // The same rule on the CPU time of the whole process (rusage), where measured.
+        let (bc, ac) = (cpu_of(session, 0), cpu_of(session, ci + 2));
+        if bc.len() == b.len() && ac.len() == a.len() {
+            let (csig, cest) = rule(&bc, &ac);
+            self.cpu.add(ci, csig, cest);
+        }
+        let (sig, est) = rule(b, a);
+        self.ours.add(ci, sig, est);
+        let (pest, pp) = crate::score::paired(b, a);
+        self.pairs.add(ci, pp < eopts.alpha, pest);
+        let k = gso_runs.min(b.len()).min(a.len());
+        let (gb, ga) = (mean(&b[..k]), mean(&a[..k]));
+        let gso_claim = gso_opt_base(&[gb], &[ga]);
+        if ci == 0 {
+            self.gso.aa_trials += 1;
+            self.gso.aa_claims += gso_claim as usize;
+        } else {
+            self.gso.ab[ci - 1].push((gso_claim, gb / ga));
+        }
+    }
+
+    /// Each method's figures (those that ran at least one A/A trial).
+    fn methods(&self, load: Load, speedups: &[f64]) -> Vec<MethodFigures> {
+        [
+            ("optagent", &self.ours),
+            ("paired", &self.pairs),
+            ("gso", &self.gso),
+            ("cpu", &self.cpu),
+            ("auto", &self.auto),
+        ]
+        .into_iter()
+        .filter(|(_, t)| t.aa_trials > 0)
+        .map(|(name, t)| MethodFigures {
+            method: name.to_string(),
+            load,
+            trials: t.aa_trials,
+            aa_false_positive_rate: t.aa_claims as f64 / t.aa_trials.max(1) as f64,
+            aa_claims: t.aa_claims,
+            detection: detections(speedups, &t.ab),
+        })
+        .collect()
+    }
+}
+
+/// The workload's reported seconds on tree `slot` (`values` holds what the chosen clock gave).
+fn reported_of(session: &Session, slot: usize) -> Vec<f64> {
+    session.series[slot][0]
+        .reported
+        .iter()
+        .flatten()
+        .copied()
+        .collect()
+}
+
+/// The CPU time of each run of the workload on tree `slot`, where measured.
+fn cpu_of(session: &Session, slot: usize) -> Vec<f64> {
+    session.series[slot][0]
+        .cpus
+        .iter()
+        .flatten()
+        .map(|d| d.as_secs_f64())
+        .collect()
 }
 
 /// The calibration as a table.

@@ -12,13 +12,45 @@
 use crate::value::int_to_f64;
 pub use crate::value::ResultValue;
 
+/// Where and how a result differs from the baseline's (`path`: `$`, `$.key`, `$[3]`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Mismatch {
+    /// Two values that differ (integers exactly, anything but numbers by equality).
+    #[error("{path}: expected {expected}, got {got}")]
+    Value {
+        path: String,
+        expected: String,
+        got: String,
+    },
+    /// Two numbers outside the tolerances.
+    #[error("{path}: expected {expected}, got {got} (rtol {rtol:e}, atol {atol:e})")]
+    Number {
+        path: String,
+        expected: String,
+        got: String,
+        rtol: f64,
+        atol: f64,
+    },
+    #[error("{path}: expected {expected} elements, got {got}")]
+    Length {
+        path: String,
+        expected: usize,
+        got: usize,
+    },
+    /// A key of the expected object that the result lacks.
+    #[error("{path}: missing")]
+    Missing { path: String },
+    #[error("{path}: unexpected key")]
+    Unexpected { path: String },
+}
+
 /// `Ok` when `got` matches `expected`; otherwise where and how they differ.
 pub fn equivalent(
     expected: &ResultValue,
     got: &ResultValue,
     rtol: f64,
     atol: f64,
-) -> Result<(), String> {
+) -> Result<(), Mismatch> {
     walk(expected, got, rtol, atol, "$")
 }
 
@@ -46,14 +78,29 @@ fn floats_match(x: f64, y: f64, rtol: f64, atol: f64) -> bool {
     (x - y).abs() <= atol.max(rtol * x.abs().max(y.abs()))
 }
 
-fn walk(e: &ResultValue, g: &ResultValue, rtol: f64, atol: f64, path: &str) -> Result<(), String> {
+fn walk(
+    e: &ResultValue,
+    g: &ResultValue,
+    rtol: f64,
+    atol: f64,
+    path: &str,
+) -> Result<(), Mismatch> {
     use ResultValue as V;
+    let differ = || Mismatch::Value {
+        path: path.to_string(),
+        expected: short(e),
+        got: short(g),
+    };
     match (e, g) {
         (V::Int(x), V::Int(y)) => {
             if x == y {
                 Ok(())
             } else {
-                Err(format!("{path}: expected {x}, got {y}"))
+                Err(Mismatch::Value {
+                    path: path.to_string(),
+                    expected: x.to_string(),
+                    got: y.to_string(),
+                })
             }
         }
         (V::Int(_) | V::Float(_), V::Int(_) | V::Float(_)) => {
@@ -66,20 +113,22 @@ fn walk(e: &ResultValue, g: &ResultValue, rtol: f64, atol: f64, path: &str) -> R
             if floats_match(x, y, rtol, atol) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{path}: expected {}, got {} (rtol {rtol:e}, atol {atol:e})",
-                    short(e),
-                    short(g)
-                ))
+                Err(Mismatch::Number {
+                    path: path.to_string(),
+                    expected: short(e),
+                    got: short(g),
+                    rtol,
+                    atol,
+                })
             }
         }
         (V::Array(a), V::Array(b)) => {
             if a.len() != b.len() {
-                return Err(format!(
-                    "{path}: expected {} elements, got {}",
-                    a.len(),
-                    b.len()
-                ));
+                return Err(Mismatch::Length {
+                    path: path.to_string(),
+                    expected: a.len(),
+                    got: b.len(),
+                });
             }
             for (i, (x, y)) in a.iter().zip(b).enumerate() {
                 walk(x, y, rtol, atol, &format!("{path}[{i}]"))?;
@@ -87,15 +136,15 @@ fn walk(e: &ResultValue, g: &ResultValue, rtol: f64, atol: f64, path: &str) -> R
             Ok(())
         }
         (V::Object(a), V::Object(b)) => {
-            for k in a.keys() {
-                if !b.contains_key(k) {
-                    return Err(format!("{path}.{k}: missing"));
-                }
+            if let Some(k) = a.keys().find(|k| !b.contains_key(*k)) {
+                return Err(Mismatch::Missing {
+                    path: format!("{path}.{k}"),
+                });
             }
-            for k in b.keys() {
-                if !a.contains_key(k) {
-                    return Err(format!("{path}.{k}: unexpected key"));
-                }
+            if let Some(k) = b.keys().find(|k| !a.contains_key(*k)) {
+                return Err(Mismatch::Unexpected {
+                    path: format!("{path}.{k}"),
+                });
             }
             for (k, x) in a {
                 walk(x, &b[k], rtol, atol, &format!("{path}.{k}"))?;
@@ -103,7 +152,7 @@ fn walk(e: &ResultValue, g: &ResultValue, rtol: f64, atol: f64, path: &str) -> R
             Ok(())
         }
         _ if e == g => Ok(()),
-        _ => Err(format!("{path}: expected {}, got {}", short(e), short(g))),
+        _ => Err(differ()),
     }
 }
 
@@ -113,7 +162,7 @@ mod tests {
     use crate::value::parse;
 
     fn eq(e: &str, g: &str, rtol: f64, atol: f64) -> Result<(), String> {
-        equivalent(&parse(e).unwrap(), &parse(g).unwrap(), rtol, atol)
+        equivalent(&parse(e).unwrap(), &parse(g).unwrap(), rtol, atol).map_err(|m| m.to_string())
     }
 
     #[test]
@@ -121,6 +170,26 @@ mod tests {
         assert!(eq("[1.0, 2.0]", "[1.0000001, 2.0]", 1e-6, 1e-9).is_ok());
         let e = eq(r#"{"d": [1.0, 2.0]}"#, r#"{"d": [1.0, 2.1]}"#, 1e-6, 1e-9).unwrap_err();
         assert!(e.starts_with("$.d[1]"), "{e}");
+    }
+
+    /// A mismatch is a value that says where it is and what differs, not only a message.
+    #[test]
+    fn a_mismatch_names_its_path_and_kind() {
+        let m = |e: &str, g: &str| equivalent(&parse(e).unwrap(), &parse(g).unwrap(), 0.0, 0.0);
+        assert_eq!(
+            m(r#"{"a": {"b": 1}}"#, r#"{"a": {}}"#),
+            Err(Mismatch::Missing {
+                path: "$.a.b".into()
+            })
+        );
+        assert_eq!(
+            m("[[1], [2, 3]]", "[[1], [2]]"),
+            Err(Mismatch::Length {
+                path: "$[1]".into(),
+                expected: 2,
+                got: 1
+            })
+        );
     }
 
     #[test]

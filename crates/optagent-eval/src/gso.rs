@@ -88,21 +88,32 @@ impl GsoRun {
     }
 
     /// The seconds the script reported, from its out file (then removed).
-    pub fn seconds(&self, root: &Path) -> Result<f64, String> {
+    pub fn seconds(&self, root: &Path) -> Result<f64, GsoError> {
         let path = root.join(&self.out_rel);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let _ = std::fs::remove_file(&path);
         match execution_time(&text) {
             Some(s) if s.is_finite() && s > 0.0 => Ok(s),
-            Some(s) => Err(format!(
-                "reported `Execution time: {s}s`, expected a positive number"
-            )),
-            None => Err(format!(
-                "wrote no `Execution time: <seconds>s` line to its out file (GSO protocol); it held: {:?}",
-                text.chars().take(200).collect::<String>()
-            )),
+            Some(s) => Err(GsoError::NotPositive(s)),
+            None => Err(GsoError::NoExecutionTime {
+                out_file: self.out_rel.clone(),
+                held: text.chars().take(200).collect(),
+            }),
         }
     }
+}
+
+/// What a GSO workload's out file got wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GsoError {
+    #[error("reported `Execution time: {0}s`, expected a positive number")]
+    NotPositive(f64),
+    /// `held`: the start of what the out file (`out_file`, relative to the tree) held.
+    #[error(
+        "wrote no `Execution time: <seconds>s` line to its out file {out_file} (GSO protocol); \
+         it held: {held:?}"
+    )]
+    NoExecutionTime { out_file: String, held: String },
 }
 
 /// The last `Execution time: <seconds>s` line of a GSO out file, as GSO's grader reads it
@@ -174,7 +185,7 @@ mod tests {
         std::fs::write(cand.join(&c.out_rel), "Execution time: 0.250000s\n").unwrap();
         assert_eq!(c.seconds(&cand).unwrap(), 0.25);
         assert!(!cand.join(&c.out_rel).exists());
-        let e = c.seconds(&cand).unwrap_err();
+        let e = c.seconds(&cand).unwrap_err().to_string();
         assert!(e.contains("Execution time"), "{e}");
     }
 }

@@ -33,14 +33,23 @@ pub fn default_pin() -> Vec<usize> {
     }
 }
 
+/// Why no CUDA GPU is usable here.
+#[derive(Debug, thiserror::Error)]
+pub enum CudaError {
+    /// `nvidia-smi -L` ran and listed no GPU (its standard error).
+    #[error("nvidia-smi -L found no GPU: {0}")]
+    NoGpu(String),
+    #[error("nvidia-smi not found: {0}")]
+    NoNvidiaSmi(#[source] std::io::Error),
+}
+
 /// `Ok` when `nvidia-smi -L` lists a GPU.
-pub fn cuda_available() -> Result<(), String> {
+pub fn cuda_available() -> Result<(), CudaError> {
     match std::process::Command::new("nvidia-smi").arg("-L").output() {
         Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("GPU") => Ok(()),
-        Ok(o) => Err(format!(
-            "nvidia-smi -L found no GPU: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
+        Ok(o) => Err(CudaError::NoGpu(
+            String::from_utf8_lossy(&o.stderr).trim().to_string(),
         )),
-        Err(e) => Err(format!("nvidia-smi not found: {e}")),
+        Err(e) => Err(CudaError::NoNvidiaSmi(e)),
     }
 }

@@ -223,38 +223,80 @@ pub async fn run_session(
     opts: &EvalOptions,
 ) -> Result<Session, EvalError> {
     let session_start = Instant::now();
-    let nslots = prepared.len();
-    let pinned = opts
-        .pin_cpus
-        .clone()
-        .unwrap_or_else(crate::machine::default_pin);
-    let mut cx = Ctx {
-        task,
-        prepared,
-        opts,
-        metric,
-        cpus: if pinned.is_empty() {
-            None
-        } else {
-            Some(pinned.clone())
-        },
-        reference: vec![None; workloads.len()],
-        seed: opts
-            .workload_seed
-            .unwrap_or_else(crate::runner::verification_seed),
-        session: Session {
-            series: vec![vec![Series::default(); workloads.len()]; nslots],
-            failures: vec![None; nslots],
-            stops: vec![],
-            setup_offsets: vec![vec![0.0; workloads.len()]; nslots],
-            runs_wall: Duration::ZERO,
-            runs: 0,
-            session_wall: Duration::ZERO,
-            pinned,
-            seed: 0,
-            clocks: vec![],
-        },
-    };
+    let mut cx = Ctx::new(task, workloads.len(), prepared, metric, opts);
+    let (warmup, reps) = rep_counts(task, workloads, metric, opts);
+    if metric == Metric::Time && opts.adaptive.is_none() {
+        warn_if_reps_cannot_be_significant(task, reps, opts);
+    }
+    warm_up(&mut cx, workloads, warmup).await?;
+    if metric == Metric::Instructions {
+        count_setup(&mut cx, workloads).await?;
+    }
+    cx.session.stops = measure_rounds(&mut cx, workloads, reps).await?;
+    if metric == Metric::Time {
+        note_tie_floors(&cx, workloads);
+        for (wi, w) in workloads.iter().enumerate() {
+            let d = decide_clock(&mut cx, wi, w).await?;
+            cx.session.clocks.push(d);
+        }
+    }
+    cx.session.session_wall = session_start.elapsed();
+    cx.session.seed = cx.seed;
+    Ok(cx.session)
+}
+
+impl<'a> Ctx<'a> {
+    /// A session of `n` workloads on the prepared trees, nothing measured yet.
+    fn new(
+        task: &'a Task,
+        n: usize,
+        prepared: &'a [Prepared],
+        metric: Metric,
+        opts: &'a EvalOptions,
+    ) -> Self {
+        let nslots = prepared.len();
+        let pinned = opts
+            .pin_cpus
+            .clone()
+            .unwrap_or_else(crate::machine::default_pin);
+        Ctx {
+            task,
+            prepared,
+            opts,
+            metric,
+            cpus: if pinned.is_empty() {
+                None
+            } else {
+                Some(pinned.clone())
+            },
+            reference: vec![None; n],
+            seed: opts
+                .workload_seed
+                .unwrap_or_else(crate::runner::verification_seed),
+            session: Session {
+                series: vec![vec![Series::default(); n]; nslots],
+                failures: vec![None; nslots],
+                stops: vec![],
+                setup_offsets: vec![vec![0.0; n]; nslots],
+                runs_wall: Duration::ZERO,
+                runs: 0,
+                session_wall: Duration::ZERO,
+                pinned,
+                seed: 0,
+                clocks: vec![],
+            },
+        }
+    }
+}
+
+/// Warm-up runs and timed repetitions per workload and tree (the fixed count; adaptive
+/// measuring has its own bounds).
+fn rep_counts(
+    task: &Task,
+    workloads: &[&Workload],
+    metric: Metric,
+    opts: &EvalOptions,
+) -> (usize, usize) {
     let (warmup, reps) = match metric {
         Metric::Time => (
             opts.warmup.unwrap_or(task.spec.measure.warmup),
@@ -265,53 +307,76 @@ pub async fn run_session(
     };
     // GSO's scripts compare against the reference the baseline writes: the warm-up, baseline
     // first, makes sure it exists before any other tree runs.
-    let warmup = if workloads.iter().any(|w| w.protocol == Protocol::Gso) {
-        warmup.max(1)
+    if workloads.iter().any(|w| w.protocol == Protocol::Gso) {
+        (warmup.max(1), reps)
     } else {
-        warmup
-    };
-    let slots: Vec<usize> = (0..nslots).collect();
-    if metric == Metric::Time && opts.adaptive.is_none() {
-        let floor = min_two_sided_p(reps, reps);
-        if floor >= opts.alpha {
-            opts.say(&format!(
-                "[{}] note: with {reps} reps per tree the Mann-Whitney test cannot go below p = {floor:.3} \
-                 (higher still where timings tie), so nothing can be significant at alpha {}; use --reps {} or more",
-                task.id(),
-                opts.alpha,
-                (1..100).find(|&n| min_two_sided_p(n, n) < opts.alpha).unwrap_or(100)
-            ));
-        }
+        (warmup, reps)
     }
+}
 
-    // Warm-up, which also stores the baseline's results and checks everyone else's against them.
-    if warmup > 0 {
+/// Says so when `reps` per tree are too few for the Mann-Whitney test to reach `alpha`.
+fn warn_if_reps_cannot_be_significant(task: &Task, reps: usize, opts: &EvalOptions) {
+    let floor = min_two_sided_p(reps, reps);
+    if floor >= opts.alpha {
         opts.say(&format!(
+            "[{}] note: with {reps} reps per tree the Mann-Whitney test cannot go below p = {floor:.3} \
+             (higher still where timings tie), so nothing can be significant at alpha {}; use --reps {} or more",
+            task.id(),
+            opts.alpha,
+            (1..100).find(|&n| min_two_sided_p(n, n) < opts.alpha).unwrap_or(100)
+        ));
+    }
+}
+
+/// Warm-up, which also stores the baseline's results and checks everyone else's against them.
+async fn warm_up(
+    cx: &mut Ctx<'_>,
+    workloads: &[&Workload],
+    warmup: usize,
+) -> Result<(), EvalError> {
+    if warmup > 0 {
+        cx.opts.say(&format!(
             "[{}] warm-up ({warmup} run(s) per workload and tree)",
-            task.id()
+            cx.task.id()
         ));
     }
     for (wi, w) in workloads.iter().enumerate() {
         for _ in 0..warmup {
-            for &s in &slots {
+            for s in 0..cx.prepared.len() {
                 if cx.alive(s) {
                     cx.run(s, wi, w, false).await?;
                 }
             }
         }
     }
-    if metric == Metric::Instructions {
-        for (wi, w) in workloads.iter().enumerate() {
-            for &s in &slots {
-                if cx.alive(s) {
-                    if let Some(smp) = cx.run(s, wi, w, true).await? {
-                        cx.session.setup_offsets[s][wi] = smp.value;
-                    }
+    Ok(())
+}
+
+/// Instruction mode: the count of a setup-only run of each workload on each tree, subtracted
+/// from its measured counts.
+async fn count_setup(cx: &mut Ctx<'_>, workloads: &[&Workload]) -> Result<(), EvalError> {
+    for (wi, w) in workloads.iter().enumerate() {
+        for s in 0..cx.prepared.len() {
+            if cx.alive(s) {
+                if let Some(smp) = cx.run(s, wi, w, true).await? {
+                    cx.session.setup_offsets[s][wi] = smp.value;
                 }
             }
         }
     }
+    Ok(())
+}
 
+/// The timed repetitions: round after round, each workload once on every live tree in an order
+/// that rotates every round, until each workload stops (fixed count, converged, budget or
+/// max_reps). Returns why each stopped.
+async fn measure_rounds(
+    cx: &mut Ctx<'_>,
+    workloads: &[&Workload],
+    reps: usize,
+) -> Result<Vec<Stop>, EvalError> {
+    let opts = cx.opts;
+    let nslots = cx.prepared.len();
     let adaptive = opts.adaptive.clone();
     let (min_reps, max_reps) = match &adaptive {
         Some(a) => (a.min_reps.max(2), a.max_reps.max(a.min_reps.max(2))),
@@ -322,9 +387,9 @@ pub async fn run_session(
     let mut stops: Vec<Option<Stop>> = vec![None; workloads.len()];
     opts.say(&format!(
         "[{}] measuring {} workload(s) on {} tree(s), {}",
-        task.id(),
+        cx.task.id(),
         workloads.len(),
-        slots.iter().filter(|&&s| cx.alive(s)).count(),
+        (0..nslots).filter(|&s| cx.alive(s)).count(),
         match &adaptive {
             Some(a) => format!(
                 "adaptive: {}..{} reps, target ±{:.1}%",
@@ -343,19 +408,9 @@ pub async fn run_session(
             }
             let t0 = Instant::now();
             for k in 0..nslots {
-                let s = slots[(k + round) % nslots];
-                if !cx.alive(s) {
-                    continue;
-                }
-                if let Some(smp) = cx.run(s, wi, w, false).await? {
-                    let off = cx.session.setup_offsets[s][wi];
-                    let v = net_value(metric, smp.value, off);
-                    let ser = &mut cx.session.series[s][wi];
-                    ser.values.push(v);
-                    ser.walls.push(smp.wall);
-                    ser.cpus.push(smp.cpu);
-                    ser.switches.push(smp.switches);
-                    ser.reported.push(smp.reported);
+                let s = (k + round) % nslots;
+                if cx.alive(s) {
+                    cx.measure_once(s, wi, w).await?;
                 }
             }
             spent[wi] += t0.elapsed();
@@ -374,7 +429,7 @@ pub async fn run_session(
             } else if round < min_reps {
                 None
             } else if let Some(a) = &adaptive {
-                if converged(&cx, wi, a.target_rel_halfwidth, opts) {
+                if converged(cx, wi, a.target_rel_halfwidth, opts) {
                     Some("converged")
                 } else if spent[wi] >= a.budget {
                     Some("budget")
@@ -393,7 +448,7 @@ pub async fn run_session(
             }
         }
     }
-    cx.session.stops = stops
+    Ok(stops
         .into_iter()
         .map(|s| {
             s.unwrap_or(Stop {
@@ -401,27 +456,43 @@ pub async fn run_session(
                 reason: "not measured".into(),
             })
         })
-        .collect();
-    if metric == Metric::Time {
-        for (wi, w) in workloads.iter().enumerate() {
-            let base = &cx.session.series[0][wi].values;
-            for (p, series) in prepared.iter().zip(&cx.session.series).skip(1) {
-                let other = &series[wi].values;
-                if let Some(note) = tie_floor_note(&w.name, base, other, opts.alpha) {
-                    opts.say(&format!("[{}] {}: {note}", task.id(), p.label));
-                }
+        .collect())
+}
+
+impl Ctx<'_> {
+    /// One timed repetition of workload `wi` on tree `slot`, added to its series.
+    async fn measure_once(
+        &mut self,
+        slot: usize,
+        wi: usize,
+        w: &Workload,
+    ) -> Result<(), EvalError> {
+        if let Some(smp) = self.run(slot, wi, w, false).await? {
+            let off = self.session.setup_offsets[slot][wi];
+            let v = net_value(self.metric, smp.value, off);
+            let ser = &mut self.session.series[slot][wi];
+            ser.values.push(v);
+            ser.walls.push(smp.wall);
+            ser.cpus.push(smp.cpu);
+            ser.switches.push(smp.switches);
+            ser.reported.push(smp.reported);
+        }
+        Ok(())
+    }
+}
+
+/// Says where timings tie so often that the test cannot reach `alpha` for a tree.
+fn note_tie_floors(cx: &Ctx<'_>, workloads: &[&Workload]) {
+    for (wi, w) in workloads.iter().enumerate() {
+        let base = &cx.session.series[0][wi].values;
+        for (p, series) in cx.prepared.iter().zip(&cx.session.series).skip(1) {
+            let other = &series[wi].values;
+            if let Some(note) = tie_floor_note(&w.name, base, other, cx.opts.alpha) {
+                cx.opts
+                    .say(&format!("[{}] {}: {note}", cx.task.id(), p.label));
             }
         }
     }
-    if metric == Metric::Time {
-        for (wi, w) in workloads.iter().enumerate() {
-            let d = decide_clock(&mut cx, wi, w).await?;
-            cx.session.clocks.push(d);
-        }
-    }
-    cx.session.session_wall = session_start.elapsed();
-    cx.session.seed = cx.seed;
-    Ok(cx.session)
 }
 
 /// Choose the clock of one workload ([`crate::clock::choose`]) and put its figures in the

@@ -36,6 +36,45 @@ fn fmt_value(metric: Metric, v: f64) -> String {
 /// A report as a table for a terminal.
 pub fn table(r: &EvalReport) -> String {
     let mut s = String::new();
+    header_lines(&mut s, r);
+    let name_w = r
+        .workloads
+        .iter()
+        .map(|w| w.name.len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 60);
+    workload_rows(&mut s, r, name_w);
+    if r.metric == Metric::Time && r.workloads.iter().any(|w| w.clock.is_some()) {
+        clock_lines(&mut s, r, name_w);
+    }
+    if r.metric == Metric::Instructions {
+        wall_lines(&mut s, r, name_w);
+    }
+    integrity_lines(&mut s, r, name_w);
+    let _ = writeln!(
+        s,
+        "\n(* significant at alpha {}; ! expert not significantly faster; medians of {}; {} on {} core(s), \
+         pinned {:?}, load {} -> {}; {:.1}s total, {:.1}s in {} workload runs)",
+        r.alpha,
+        match r.metric {
+            Metric::Time => "seconds",
+            Metric::Instructions => "instructions (callgrind)",
+        },
+        r.machine.sandbox,
+        r.machine.cores,
+        r.machine.pinned_cpus,
+        r.machine.load1_start.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        r.machine.load1_end.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        r.timing.total_wall_s,
+        r.timing.runs_wall_s,
+        r.timing.runs
+    );
+    s
+}
+
+/// The verdict, the task's metrics, and whether the expert is faster than the baseline here.
+fn header_lines(s: &mut String, r: &EvalReport) {
     let _ = writeln!(
         s,
         "task {}  patch {}  verdict {}{}",
@@ -96,13 +135,11 @@ pub fn table(r: &EvalReport) -> String {
              (marked !) are left out of speedup_ratio and advantage"
         );
     }
-    let name_w = r
-        .workloads
-        .iter()
-        .map(|w| w.name.len())
-        .max()
-        .unwrap_or(8)
-        .clamp(8, 60);
+}
+
+/// One row per workload: medians, speedup with its interval and p-value, the expert's speedup,
+/// repetitions and why measuring stopped.
+fn workload_rows(s: &mut String, r: &EvalReport, name_w: usize) {
     let _ = writeln!(
         s,
         "\n{:<name_w$}  {:>10} {:>10} {:>10}  {:>8} {:>17}  {:>8}  {:>9}  {:>4} stop",
@@ -131,71 +168,56 @@ pub fn table(r: &EvalReport) -> String {
             w.stop,
         );
     }
-    if r.metric == Metric::Time && r.workloads.iter().any(|w| w.clock.is_some()) {
-        let _ = writeln!(
-            s,
-            "\nthe clock that decides each workload, and the evaluator's own clocks (medians of \
-             the whole process: wall / CPU, baseline  expert  patch):"
-        );
-        let cpu = |v: Option<f64>| v.map(|x| fmt_value(Metric::Time, x)).unwrap_or("-".into());
-        for w in &r.workloads {
-            let Some(c) = &w.clock else { continue };
-            let _ = writeln!(
-                s,
-                "  {:<name_w$}  {:<8}  wall {} {} {}  cpu {} {} {}\n  {:<name_w$}    {}",
-                w.name.chars().take(name_w).collect::<String>(),
-                c.clock.as_str(),
-                fmt_value(Metric::Time, w.baseline_wall_s),
-                fmt_value(Metric::Time, w.expert_wall_s),
-                w.patch_wall_s
-                    .map(|v| fmt_value(Metric::Time, v))
-                    .unwrap_or_else(|| "-".into()),
-                cpu(w.baseline_cpu_s),
-                cpu(w.expert_cpu_s),
-                cpu(w.patch_cpu_s),
-                "",
-                c.reason
-            );
-        }
-    }
-    if r.metric == Metric::Instructions {
-        let _ = writeln!(
-            s,
-            "\nwall time of the whole process (median; beside the counts):"
-        );
-        for w in &r.workloads {
-            let _ = writeln!(
-                s,
-                "  {:<name_w$}  baseline {}  expert {}  patch {}",
-                w.name.chars().take(name_w).collect::<String>(),
-                fmt_value(Metric::Time, w.baseline_wall_s),
-                fmt_value(Metric::Time, w.expert_wall_s),
-                w.patch_wall_s
-                    .map(|v| fmt_value(Metric::Time, v))
-                    .unwrap_or_else(|| "-".into())
-            );
-        }
-    }
-    integrity_lines(&mut s, r, name_w);
+}
+
+/// Time metric: the clock that decided each workload, beside the evaluator's wall and CPU
+/// medians of the whole process.
+fn clock_lines(s: &mut String, r: &EvalReport, name_w: usize) {
     let _ = writeln!(
         s,
-        "\n(* significant at alpha {}; ! expert not significantly faster; medians of {}; {} on {} core(s), \
-         pinned {:?}, load {} -> {}; {:.1}s total, {:.1}s in {} workload runs)",
-        r.alpha,
-        match r.metric {
-            Metric::Time => "seconds",
-            Metric::Instructions => "instructions (callgrind)",
-        },
-        r.machine.sandbox,
-        r.machine.cores,
-        r.machine.pinned_cpus,
-        r.machine.load1_start.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
-        r.machine.load1_end.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
-        r.timing.total_wall_s,
-        r.timing.runs_wall_s,
-        r.timing.runs
+        "\nthe clock that decides each workload, and the evaluator's own clocks (medians of \
+         the whole process: wall / CPU, baseline  expert  patch):"
     );
-    s
+    let cpu = |v: Option<f64>| v.map(|x| fmt_value(Metric::Time, x)).unwrap_or("-".into());
+    for w in &r.workloads {
+        let Some(c) = &w.clock else { continue };
+        let _ = writeln!(
+            s,
+            "  {:<name_w$}  {:<8}  wall {} {} {}  cpu {} {} {}\n  {:<name_w$}    {}",
+            w.name.chars().take(name_w).collect::<String>(),
+            c.clock.as_str(),
+            fmt_value(Metric::Time, w.baseline_wall_s),
+            fmt_value(Metric::Time, w.expert_wall_s),
+            w.patch_wall_s
+                .map(|v| fmt_value(Metric::Time, v))
+                .unwrap_or_else(|| "-".into()),
+            cpu(w.baseline_cpu_s),
+            cpu(w.expert_cpu_s),
+            cpu(w.patch_cpu_s),
+            "",
+            c.reason
+        );
+    }
+}
+
+/// Instruction metric: the wall time of the whole process beside the counts.
+fn wall_lines(s: &mut String, r: &EvalReport, name_w: usize) {
+    let _ = writeln!(
+        s,
+        "\nwall time of the whole process (median; beside the counts):"
+    );
+    for w in &r.workloads {
+        let _ = writeln!(
+            s,
+            "  {:<name_w$}  baseline {}  expert {}  patch {}",
+            w.name.chars().take(name_w).collect::<String>(),
+            fmt_value(Metric::Time, w.baseline_wall_s),
+            fmt_value(Metric::Time, w.expert_wall_s),
+            w.patch_wall_s
+                .map(|v| fmt_value(Metric::Time, v))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
 }
 
 /// The evaluator's own clock beside the reported one, the flags and the notices.

@@ -105,6 +105,76 @@ pub fn verification_seed() -> u64 {
     }
 }
 
+/// Why a run that exited successfully still gave no measurement: what its output got wrong.
+/// It becomes the run's [`RunFailure::Failed`] reason.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("wrote output that is not JSON ({source}): {text}")]
+    NotJson {
+        #[source]
+        source: value::ParseError,
+        /// The start of what it wrote.
+        text: String,
+    },
+    #[error("reported seconds = {0}, expected a positive number")]
+    SecondsNotPositive(f64),
+    #[error("reported seconds = {0}, expected a number")]
+    SecondsNotANumber(ResultValue),
+    #[error(
+        "wrote `integrity` = {0}, expected a list of {{\"kind\": string, \"detail\": string}}"
+    )]
+    HarnessFlags(String),
+    #[error(transparent)]
+    Gso(#[from] crate::gso::GsoError),
+    #[error(transparent)]
+    Swefficiency(#[from] crate::swefficiency::SwefficiencyError),
+    #[error(transparent)]
+    Callgrind(#[from] CallgrindError),
+}
+
+/// Why the instructions of a run could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum CallgrindError {
+    #[error("no callgrind output: {0}")]
+    NoOutput(#[source] std::io::Error),
+    #[error("reading callgrind output {path}: {source}")]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("callgrind wrote no totals (is valgrind installed?)")]
+    NoTotals,
+}
+
+/// The per-run folder under the tree's state folder, bound writable: the workload's output
+/// file and callgrind's files.
+struct RunFiles {
+    /// Relative to the tree's root.
+    dir_rel: String,
+    out_rel: String,
+    cg_dir_rel: String,
+    dir_abs: std::path::PathBuf,
+    out_abs: std::path::PathBuf,
+}
+
+impl RunFiles {
+    /// A fresh folder for run `tag` under `root`.
+    fn create(root: &Path, tag: &str) -> std::io::Result<RunFiles> {
+        let dir_rel = format!("{STATE_DIR}/run/{tag}");
+        let dir_abs = root.join(&dir_rel);
+        let _ = std::fs::remove_dir_all(&dir_abs);
+        std::fs::create_dir_all(&dir_abs)?;
+        Ok(RunFiles {
+            out_rel: format!("{dir_rel}/out.json"),
+            cg_dir_rel: format!("{dir_rel}/cg"),
+            out_abs: root.join(format!("{dir_rel}/out.json")),
+            dir_rel,
+            dir_abs,
+        })
+    }
+}
+
 /// Run a workload once.
 pub async fn run_once(
     sb: &dyn Sandbox,
@@ -112,89 +182,30 @@ pub async fn run_once(
     w: &Workload,
     opts: &RunOpts<'_>,
 ) -> Result<Result<RunSample, RunFailure>, SandboxError> {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id();
-    // A fresh folder per run for the output (and callgrind's files), bound writable.
-    let run_dir_rel = format!("{STATE_DIR}/run/{pid}-{n}");
-    let out_rel = format!("{run_dir_rel}/out.json");
-    let cg_dir_rel = format!("{run_dir_rel}/cg");
-    let run_dir_abs = sb.root().join(&run_dir_rel);
-    let _ = std::fs::remove_dir_all(&run_dir_abs);
-    std::fs::create_dir_all(&run_dir_abs)?;
-    let out_abs = sb.root().join(&out_rel);
-    let timeout = Duration::from_secs(task.workload_timeout(w));
+    let tag = format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let files = RunFiles::create(sb.root(), &tag)?;
     let gso = match w.protocol {
         Protocol::Gso => Some(crate::gso::GsoRun::prepare(
             sb.root(),
             w,
             opts.baseline_root,
-            &format!("{pid}-{n}"),
+            &tag,
         )?),
         Protocol::Optagent | Protocol::Swefficiency => None,
     };
-    let workload_command = match &gso {
-        Some(g) => g.command(&w.command),
-        None => w.command.clone(),
-    };
-    let command = match opts.metric {
-        Metric::Time => workload_command.clone(),
-        Metric::Instructions => {
-            std::fs::create_dir_all(sb.root().join(&cg_dir_rel))?;
-            format!(
-                "valgrind --tool=callgrind -q --trace-children=yes --dump-instr=no \
-                 --callgrind-out-file={cg_dir_rel}/cg.%p.out sh -c {}",
-                shell_words::quote(&workload_command)
-            )
-        }
-    };
-    let mut req = ExecRequest::new(command)
-        .timeout(if opts.metric == Metric::Instructions {
-            timeout.saturating_mul(50)
-        } else {
-            timeout
-        })
-        .envs(&task.spec.env)
-        .env("OPTAGENT_OUTPUT", &out_rel)
-        .cpus(opts.cpus.clone())
-        .max_output(64 * 1024);
-    if opts.setup_only {
-        req = req.env("OPTAGENT_SETUP_ONLY", "1");
-    }
-    if let Some(seed) = opts.seed {
-        req = req.env("OPTAGENT_SEED", seed.to_string());
-    }
-    for (k, v) in opts.extra_env {
-        req = req.env(k, v);
-    }
-    let mut writable = vec![run_dir_rel.clone()];
-    if gso.is_some() {
-        // GSO's scripts write their out file and (on the baseline) the reference here; both
-        // are optagent's own folders, made afresh for each run (see `gso::GsoRun::prepare`).
-        writable.push(format!("{STATE_DIR}/out"));
-        writable.push(format!("{STATE_DIR}/gso"));
-    }
-    writable.extend(
-        task.spec
-            .writable
-            .iter()
-            .filter_map(|g| writable_mount(sb.root(), g)),
-    );
-    req = req.isolation(Some(Isolation {
-        read_only_tree: opts.read_only_tree,
-        writable,
-        fresh_dirs: true,
-    }));
+    let req = run_request(sb.root(), task, w, opts, &files, gso.as_ref())?;
     // The tree's state before the run, compared after it wherever the backend left the tree
     // (or part of it) writable.
     let before = snapshot(sb.root());
     let out = sb.exec(&req).await?;
-    let text = std::fs::read_to_string(&out_abs).ok();
-    let total = if opts.metric == Metric::Instructions {
-        Some(callgrind_total(&sb.root().join(&cg_dir_rel)))
-    } else {
-        None
-    };
-    let _ = std::fs::remove_dir_all(&run_dir_abs);
+    let text = std::fs::read_to_string(&files.out_abs).ok();
+    let total = (opts.metric == Metric::Instructions)
+        .then(|| callgrind_total(&sb.root().join(&files.cg_dir_rel)));
+    let _ = std::fs::remove_dir_all(&files.dir_abs);
     let locked =
         out.isolation.as_ref().is_some_and(|i| i.read_only_tree) && task.spec.writable.is_empty();
     let state_changes = if locked {
@@ -210,83 +221,152 @@ pub async fn run_once(
             reason: format!("{}: {}", out.describe_exit(), out.tail(1500)),
         }));
     }
-    let parsed: Option<ResultValue> = match text.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(t) => match value::parse(t) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                return Ok(Err(RunFailure::Failed {
-                    reason: format!("wrote output that is not JSON ({e}): {}", clip(t, 200)),
-                }))
-            }
-        },
+    let measured = Measured {
+        metric: opts.metric,
+        protocol: w.protocol,
+        gso: gso.as_ref(),
+        root: sb.root(),
+        text: text.as_deref(),
+        instructions: total,
     };
-    let result = parsed.as_ref().and_then(|v| v.get("result")).cloned();
-    let mut reported = parsed
-        .as_ref()
-        .and_then(|v| v.get("seconds"))
-        .and_then(ResultValue::as_f64);
-    let value = match (opts.metric, &gso) {
+    Ok(
+        sample_of(out, measured, state_changes).map_err(|e| RunFailure::Failed {
+            reason: e.to_string(),
+        }),
+    )
+}
+
+/// The command of one run (the workload's, under callgrind in instruction mode) with its
+/// environment, timeout, pinning and isolation. Creates callgrind's folder.
+fn run_request(
+    root: &Path,
+    task: &Task,
+    w: &Workload,
+    opts: &RunOpts<'_>,
+    files: &RunFiles,
+    gso: Option<&crate::gso::GsoRun>,
+) -> std::io::Result<ExecRequest> {
+    let timeout = Duration::from_secs(task.workload_timeout(w));
+    let workload_command = match gso {
+        Some(g) => g.command(&w.command),
+        None => w.command.clone(),
+    };
+    let command = match opts.metric {
+        Metric::Time => workload_command,
+        Metric::Instructions => {
+            std::fs::create_dir_all(root.join(&files.cg_dir_rel))?;
+            format!(
+                "valgrind --tool=callgrind -q --trace-children=yes --dump-instr=no \
+                 --callgrind-out-file={}/cg.%p.out sh -c {}",
+                files.cg_dir_rel,
+                shell_words::quote(&workload_command)
+            )
+        }
+    };
+    let mut req = ExecRequest::new(command)
+        .timeout(if opts.metric == Metric::Instructions {
+            timeout.saturating_mul(50)
+        } else {
+            timeout
+        })
+        .envs(&task.spec.env)
+        .env("OPTAGENT_OUTPUT", &files.out_rel)
+        .cpus(opts.cpus.clone())
+        .max_output(64 * 1024);
+    if opts.setup_only {
+        req = req.env("OPTAGENT_SETUP_ONLY", "1");
+    }
+    if let Some(seed) = opts.seed {
+        req = req.env("OPTAGENT_SEED", seed.to_string());
+    }
+    for (k, v) in opts.extra_env {
+        req = req.env(k, v);
+    }
+    let mut writable = vec![files.dir_rel.clone()];
+    if gso.is_some() {
+        // GSO's scripts write their out file and (on the baseline) the reference here; both
+        // are optagent's own folders, made afresh for each run (see `gso::GsoRun::prepare`).
+        writable.push(format!("{STATE_DIR}/out"));
+        writable.push(format!("{STATE_DIR}/gso"));
+    }
+    writable.extend(
+        task.spec
+            .writable
+            .iter()
+            .filter_map(|g| writable_mount(root, g)),
+    );
+    Ok(req.isolation(Some(Isolation {
+        read_only_tree: opts.read_only_tree,
+        writable,
+        fresh_dirs: true,
+    })))
+}
+
+/// What a successful run left to be read as a measurement.
+struct Measured<'a> {
+    metric: Metric,
+    protocol: Protocol,
+    gso: Option<&'a crate::gso::GsoRun>,
+    root: &'a Path,
+    /// The workload's output file (`$OPTAGENT_OUTPUT`), if it wrote one.
+    text: Option<&'a str>,
+    /// Instruction mode: callgrind's count.
+    instructions: Option<Result<u64, CallgrindError>>,
+}
+
+/// The sample of a successful run, read from its output as its protocol says.
+fn sample_of(
+    out: optagent_sandbox::ExecOutput,
+    m: Measured<'_>,
+    state_changes: Vec<String>,
+) -> Result<RunSample, OutputError> {
+    let parsed: Option<ResultValue> = match m.text.map(str::trim) {
+        None | Some("") => None,
+        Some(t) => Some(value::parse(t).map_err(|source| OutputError::NotJson {
+            source,
+            text: clip(t, 200),
+        })?),
+    };
+    let field = |k: &str| parsed.as_ref().and_then(|v| v.get(k));
+    let mut reported = field("seconds").and_then(ResultValue::as_f64);
+    let value = match (m.metric, m.gso) {
         // GSO's scripts check their own results (a failed check is a non-zero exit, above).
-        (Metric::Time, Some(g)) => match g.seconds(sb.root()) {
-            Ok(s) => {
-                reported = Some(s);
+        (Metric::Time, Some(g)) => {
+            let s = g.seconds(m.root)?;
+            reported = Some(s);
+            s
+        }
+        // SWE-fficiency's scripts print the mean of their own timeit runs.
+        (Metric::Time, None) if m.protocol == Protocol::Swefficiency => {
+            let s = crate::swefficiency::mean_seconds(&out.stdout)?;
+            reported = Some(s);
+            s
+        }
+        (Metric::Time, _) => match field("seconds") {
+            Some(n @ (ResultValue::Int(_) | ResultValue::Float(_))) => {
+                let s = n.as_f64().unwrap_or(f64::NAN);
+                if !(s.is_finite() && s > 0.0) {
+                    return Err(OutputError::SecondsNotPositive(s));
+                }
                 s
             }
-            Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
+            Some(other) => return Err(OutputError::SecondsNotANumber(other.clone())),
+            None => out.wall.as_secs_f64(),
         },
-        // SWE-fficiency's scripts print the mean of their own timeit runs.
-        (Metric::Time, None) if w.protocol == Protocol::Swefficiency => {
-            match crate::swefficiency::mean_seconds(&out.stdout) {
-                Ok(s) => {
-                    reported = Some(s);
-                    s
-                }
-                Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
-            }
-        }
-        (metric, _) => match metric {
-            Metric::Time => match parsed.as_ref().and_then(|v| v.get("seconds")) {
-                Some(n @ (ResultValue::Int(_) | ResultValue::Float(_))) => {
-                    let s = n.as_f64().unwrap_or(f64::NAN);
-                    if !(s.is_finite() && s > 0.0) {
-                        return Ok(Err(RunFailure::Failed {
-                            reason: format!("reported seconds = {s}, expected a positive number"),
-                        }));
-                    }
-                    s
-                }
-                Some(other) => {
-                    return Ok(Err(RunFailure::Failed {
-                        reason: format!("reported seconds = {other}, expected a number"),
-                    }))
-                }
-                None => out.wall.as_secs_f64(),
-            },
-            Metric::Instructions => match total.expect("counted in instruction mode") {
-                Ok(t) => t as f64,
-                Err(e) => return Ok(Err(RunFailure::Failed { reason: e })),
-            },
-        },
+        (Metric::Instructions, _) => m.instructions.expect("counted in instruction mode")? as f64,
     };
-    let timer = parsed
-        .as_ref()
-        .and_then(|v| v.get("timer"))
-        .and_then(|t| match t {
-            ResultValue::Str(s) => Some(s.clone()),
-            _ => None,
-        });
-    let harness_flags = match parsed.as_ref().and_then(|v| v.get("integrity")) {
+    let timer = field("timer").and_then(|t| match t {
+        ResultValue::Str(s) => Some(s.clone()),
+        _ => None,
+    });
+    let harness_flags = match field("integrity") {
         None | Some(ResultValue::Null) => vec![],
-        Some(v) => match harness_flags(v) {
-            Ok(f) => f,
-            Err(reason) => return Ok(Err(RunFailure::Failed { reason })),
-        },
+        Some(v) => harness_flags(v)?,
     };
-    Ok(Ok(RunSample {
+    Ok(RunSample {
         value,
         wall: out.wall,
-        result,
+        result: field("result").cloned(),
         cpu: out.cpu,
         switches: out.switches,
         reported,
@@ -294,21 +374,12 @@ pub async fn run_once(
         isolation: out.isolation,
         timer,
         harness_flags,
-    }))
+    })
 }
 
-/// The folder bound writable for a `writable` glob: its part before the first wildcard when that
-/// is a folder (`build/**` -> `build`), else that path's parent folder (`bench/harness` ->
-/// `bench`: a tool may replace the file, which a bind of the file itself would refuse). What
-/// else changes in that folder is still reported by the tree check.
 /// The output's `integrity` member: a list of `{"kind": str, "detail": str}`.
-fn harness_flags(v: &ResultValue) -> Result<Vec<(String, String)>, String> {
-    let bad = || {
-        format!(
-            "wrote `integrity` = {}, expected a list of {{\"kind\": string, \"detail\": string}}",
-            clip(&v.to_string(), 200)
-        )
-    };
+fn harness_flags(v: &ResultValue) -> Result<Vec<(String, String)>, OutputError> {
+    let bad = || OutputError::HarnessFlags(clip(&v.to_string(), 200));
     let ResultValue::Array(items) = v else {
         return Err(bad());
     };
@@ -321,6 +392,10 @@ fn harness_flags(v: &ResultValue) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
+/// The folder bound writable for a `writable` glob: its part before the first wildcard when that
+/// is a folder (`build/**` -> `build`), else that path's parent folder (`bench/harness` ->
+/// `bench`: a tool may replace the file, which a bind of the file itself would refuse). What
+/// else changes in that folder is still reported by the tree check.
 fn writable_mount(root: &Path, glob: &str) -> Option<String> {
     let parts: Vec<&str> = glob
         .split('/')
@@ -413,12 +488,14 @@ fn clip(s: &str, n: usize) -> String {
 }
 
 /// The instructions counted in every callgrind output file of a folder (one per traced process).
-pub fn callgrind_total(dir: &std::path::Path) -> Result<u64, String> {
+pub fn callgrind_total(dir: &std::path::Path) -> Result<u64, CallgrindError> {
     let mut total = 0u64;
     let mut files = 0;
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("no callgrind output: {e}"))?;
+    let entries = std::fs::read_dir(dir).map_err(CallgrindError::NoOutput)?;
     for e in entries.flatten() {
-        let text = std::fs::read_to_string(e.path()).map_err(|e| e.to_string())?;
+        let path = e.path();
+        let text = std::fs::read_to_string(&path)
+            .map_err(|source| CallgrindError::Read { path, source })?;
         let mut found = None;
         for line in text.lines() {
             if let Some(v) = line
@@ -437,7 +514,7 @@ pub fn callgrind_total(dir: &std::path::Path) -> Result<u64, String> {
         }
     }
     if files == 0 {
-        return Err("callgrind wrote no totals (is valgrind installed?)".into());
+        return Err(CallgrindError::NoTotals);
     }
     Ok(total)
 }

@@ -145,68 +145,20 @@ fn score_one(
     let correct = failure.is_none();
     let mut rows = Vec::new();
     let (mut b_means, mut e_means, mut a_means) = (vec![], vec![], vec![]);
-    let (mut s_all, mut o_all) = (vec![], vec![]);
     for (wi, w) in workloads.iter().enumerate() {
         let b = &session.series[0][wi].values;
-        let e = &session.series[1][wi].values;
         let a = &session.series[slot][wi].values;
-        let seed = opts.seed ^ (wi as u64).wrapping_mul(0x9e37_79b9);
-        let (o, olo, ohi) = ratio_of_medians_ci(b, e, opts.confidence, 2000, seed);
-        let (ep, esig) = significance(metric, b, e, opts.alpha);
-        let (s, slo, shi, pval, sig) = if correct && !a.is_empty() {
-            let (s, lo, hi) = ratio_of_medians_ci(b, a, opts.confidence, 2000, seed);
-            let (pv, sig) = significance(metric, b, a, opts.alpha);
-            (s, lo, hi, pv, sig)
-        } else {
-            (1.0, 1.0, 1.0, 1.0, false)
-        };
         b_means.push(mean(b));
-        e_means.push(mean(e));
+        e_means.push(mean(&session.series[1][wi].values));
         a_means.push(if correct && !a.is_empty() {
             mean(a)
         } else {
             mean(b)
         });
-        s_all.push(s);
-        o_all.push(o);
-        let stop = &session.stops[wi];
-        let wall = |slot: usize| {
-            let w: Vec<f64> = session.series[slot][wi]
-                .walls
-                .iter()
-                .map(|d| d.as_secs_f64())
-                .collect();
-            median(&w)
-        };
-        let cpu =
-            |slot: usize| crate::clock::cpu_secs(&session.series[slot][wi]).map(|c| median(&c));
-        rows.push(WorkloadReport {
-            name: w.name.clone(),
-            visible: w.visible,
-            baseline: Stat::of(b),
-            expert: Stat::of(e),
-            patch: (!a.is_empty()).then(|| Stat::of(a)),
-            speedup: s,
-            speedup_ci: [slo, shi],
-            expert_speedup: o,
-            expert_speedup_ci: [olo, ohi],
-            advantage: s - o,
-            p_value: pval,
-            significant: sig,
-            baseline_wall_s: wall(0),
-            expert_wall_s: wall(1),
-            patch_wall_s: (!a.is_empty()).then(|| wall(slot)),
-            baseline_cpu_s: cpu(0),
-            expert_cpu_s: cpu(1),
-            patch_cpu_s: if a.is_empty() { None } else { cpu(slot) },
-            clock: session.clocks.get(wi).cloned(),
-            expert_p_value: ep,
-            expert_significant: esig,
-            expert_not_faster: !crate::report::expert_faster(esig, o),
-            reps: stop.reps,
-            stop: stop.reason.clone(),
-        });
+        rows.push(score_workload(w, wi, slot, session, correct, metric, opts));
     }
+    let s_all: Vec<f64> = rows.iter().map(|r| r.speedup).collect();
+    let o_all: Vec<f64> = rows.iter().map(|r| r.expert_speedup).collect();
     let significant_speedups: Vec<f64> = rows
         .iter()
         .map(|r| if r.significant { r.speedup } else { 1.0 })
@@ -267,6 +219,69 @@ fn score_one(
         fast_p_speedup: f64::NAN,
         fast_p_expert: Default::default(),
         fast_p_expert_speedup: f64::NAN,
+    }
+}
+
+/// One workload's row of a candidate's report (tree `slot`; the baseline is slot 0, the expert
+/// slot 1): speedups with their intervals and significance, wall and CPU medians, and why its
+/// measuring stopped. An incorrect candidate scores 1.0.
+fn score_workload(
+    w: &Workload,
+    wi: usize,
+    slot: usize,
+    session: &Session,
+    correct: bool,
+    metric: Metric,
+    opts: &EvalOptions,
+) -> WorkloadReport {
+    let b = &session.series[0][wi].values;
+    let e = &session.series[1][wi].values;
+    let a = &session.series[slot][wi].values;
+    let seed = opts.seed ^ (wi as u64).wrapping_mul(0x9e37_79b9);
+    let (o, olo, ohi) = ratio_of_medians_ci(b, e, opts.confidence, 2000, seed);
+    let (ep, esig) = significance(metric, b, e, opts.alpha);
+    let (s, slo, shi, pval, sig) = if correct && !a.is_empty() {
+        let (s, lo, hi) = ratio_of_medians_ci(b, a, opts.confidence, 2000, seed);
+        let (pv, sig) = significance(metric, b, a, opts.alpha);
+        (s, lo, hi, pv, sig)
+    } else {
+        (1.0, 1.0, 1.0, 1.0, false)
+    };
+    let stop = &session.stops[wi];
+    let wall = |slot: usize| {
+        let w: Vec<f64> = session.series[slot][wi]
+            .walls
+            .iter()
+            .map(|d| d.as_secs_f64())
+            .collect();
+        median(&w)
+    };
+    let cpu = |slot: usize| crate::clock::cpu_secs(&session.series[slot][wi]).map(|c| median(&c));
+    WorkloadReport {
+        name: w.name.clone(),
+        visible: w.visible,
+        baseline: Stat::of(b),
+        expert: Stat::of(e),
+        patch: (!a.is_empty()).then(|| Stat::of(a)),
+        speedup: s,
+        speedup_ci: [slo, shi],
+        expert_speedup: o,
+        expert_speedup_ci: [olo, ohi],
+        advantage: s - o,
+        p_value: pval,
+        significant: sig,
+        baseline_wall_s: wall(0),
+        expert_wall_s: wall(1),
+        patch_wall_s: (!a.is_empty()).then(|| wall(slot)),
+        baseline_cpu_s: cpu(0),
+        expert_cpu_s: cpu(1),
+        patch_cpu_s: if a.is_empty() { None } else { cpu(slot) },
+        clock: session.clocks.get(wi).cloned(),
+        expert_p_value: ep,
+        expert_significant: esig,
+        expert_not_faster: !crate::report::expert_faster(esig, o),
+        reps: stop.reps,
+        stop: stop.reason.clone(),
     }
 }
 

@@ -13,7 +13,7 @@
 /// The mean a SWE-fficiency workload printed, read as the harness reads it: the first `Mean:`
 /// (or `Std Dev:`) match in the output is the mean, and it must be followed by a second match,
 /// the standard deviation.
-pub fn mean_seconds(stdout: &str) -> Result<f64, String> {
+pub fn mean_seconds(stdout: &str) -> Result<f64, SwefficiencyError> {
     let mut found: Vec<&str> = Vec::new();
     for line in stdout.lines() {
         let mut rest = line;
@@ -26,22 +26,35 @@ pub fn mean_seconds(stdout: &str) -> Result<f64, String> {
         }
     }
     let Some(mean) = found.first() else {
-        return Err(format!(
-            "printed no `Mean: <seconds>` line (SWE-fficiency protocol); its output ended: {:?}",
-            tail(stdout, 200)
-        ));
+        return Err(SwefficiencyError::NoMean {
+            tail: tail(stdout, 200),
+        });
     };
     if found.len() < 2 {
-        return Err(format!(
-            "printed `Mean: {mean}` but no `Std Dev:` after it (SWE-fficiency protocol)"
-        ));
+        return Err(SwefficiencyError::NoStdDev {
+            mean: mean.to_string(),
+        });
     }
     match mean.parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
-        _ => Err(format!(
-            "printed `Mean: {mean}`, expected a positive number of seconds"
-        )),
+        _ => Err(SwefficiencyError::NotPositive {
+            mean: mean.to_string(),
+        }),
     }
+}
+
+/// What a SWE-fficiency workload's standard output got wrong.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SwefficiencyError {
+    /// `tail`: the end of its output.
+    #[error(
+        "printed no `Mean: <seconds>` line (SWE-fficiency protocol); its output ended: {tail:?}"
+    )]
+    NoMean { tail: String },
+    #[error("printed `Mean: {mean}` but no `Std Dev:` after it (SWE-fficiency protocol)")]
+    NoStdDev { mean: String },
+    #[error("printed `Mean: {mean}`, expected a positive number of seconds")]
+    NotPositive { mean: String },
 }
 
 /// The end of the next `Mean:` or `Std Dev:` label in `s` (any spaces inside `Std Dev`), and the
@@ -93,13 +106,17 @@ mod tests {
             mean_seconds("warming up\nMean: 2.5e-3\nStd  Dev: 1e-4\nMean: 9\n").unwrap(),
             0.0025
         );
-        let e = mean_seconds("done\n").unwrap_err();
+        let e = mean_seconds("done\n").unwrap_err().to_string();
         assert!(e.contains("Mean:") && e.contains("done"), "{e}");
-        let e = mean_seconds("Mean: 0.1\n").unwrap_err();
+        let e = mean_seconds("Mean: 0.1\n").unwrap_err().to_string();
         assert!(e.contains("Std Dev"), "{e}");
-        let e = mean_seconds("Mean: nan\nStd Dev: 0\n").unwrap_err();
+        let e = mean_seconds("Mean: nan\nStd Dev: 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("positive"), "{e}");
-        let e = mean_seconds("Mean: -1\nStd Dev: 0\n").unwrap_err();
+        let e = mean_seconds("Mean: -1\nStd Dev: 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("positive"), "{e}");
     }
 }

@@ -33,6 +33,8 @@ pub enum MergeError {
         command: String,
         detail: String,
     },
+    #[error("the merge panicked: {0}")]
+    Panicked(#[from] tokio::task::JoinError),
 }
 
 /// A verified rollout left out of the merge, and why.
@@ -245,14 +247,27 @@ pub fn combine(
     })
 }
 
+/// Why a merged patch does not beat a single one it was measured with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NotBetter {
+    #[error("{merged:.3}x, not above the single patch's {single:.3}x")]
+    NotFaster { merged: f64, single: f64 },
+    #[error(
+        "{merged:.3}x against {single:.3}x, but on no workload is its speedup interval above the \
+         single patch's: not a significant difference"
+    )]
+    NotSignificant { merged: f64, single: f64 },
+}
+
 /// Whether `merged` beats `single` (both from one session): a higher geometric-mean speedup, and
 /// a workload whose speedup interval lies wholly above the single patch's. `Err` says why not.
-pub fn beats(merged: &EvalReport, single: &EvalReport) -> Result<(), String> {
-    if merged.speedup <= single.speedup {
-        return Err(format!(
-            "{:.3}x, not above the single patch's {:.3}x",
-            merged.speedup, single.speedup
-        ));
+pub fn beats(merged: &EvalReport, single: &EvalReport) -> Result<(), NotBetter> {
+    let (m, s) = (merged.speedup, single.speedup);
+    if m <= s {
+        return Err(NotBetter::NotFaster {
+            merged: m,
+            single: s,
+        });
     }
     let clear = merged.workloads.iter().any(|m| {
         m.significant
@@ -263,11 +278,10 @@ pub fn beats(merged: &EvalReport, single: &EvalReport) -> Result<(), String> {
                 .is_some_and(|s| m.speedup_ci[0] > s.speedup_ci[1])
     });
     if !clear {
-        return Err(format!(
-            "{:.3}x against {:.3}x, but on no workload is its speedup interval above the single \
-             patch's: not a significant difference",
-            merged.speedup, single.speedup
-        ));
+        return Err(NotBetter::NotSignificant {
+            merged: m,
+            single: s,
+        });
     }
     Ok(())
 }
@@ -296,23 +310,10 @@ pub async fn merge_verified(
         ));
         return report;
     }
-    let mut order: Vec<&Verified> = verified.iter().collect();
-    order.sort_by(|a, b| b.eval.speedup.total_cmp(&a.eval.speedup));
-    let inputs: Vec<(usize, String, Vec<String>)> = order
-        .iter()
-        .map(|v| (v.rollout, v.patch.clone(), improved_workloads(&v.eval)))
-        .collect();
-    let task2 = task.clone();
-    let dir2 = dir.to_path_buf();
-    let combined = match tokio::task::spawn_blocking(move || combine(&task2, &inputs, &dir2)).await
-    {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => {
-            report.note = Some(e.to_string());
-            return report;
-        }
+    let combined = match combine_fastest_first(task, verified, dir).await {
+        Ok(c) => c,
         Err(e) => {
-            report.note = Some(format!("the merge panicked: {e}"));
+            report.note = Some(e.to_string());
             return report;
         }
     };
@@ -333,38 +334,14 @@ pub async fn merge_verified(
         report.note = Some(format!("writing {}: {e}", patch_path.display()));
         return report;
     }
-    say(
-        select,
-        &format!(
-            "verifying the merged patch of rollouts {} against its parts in one session",
-            list(&from)
-        ),
-    );
-    let mut cands = vec![Candidate::new(
-        format!("merged-{}", list(&from)),
-        PatchSource::Diff(patch.clone()),
-    )];
-    for &i in &from {
-        let v = verified.iter().find(|v| v.rollout == i).expect("taken");
-        cands.push(Candidate::new(
-            format!("rollout-{i}"),
-            PatchSource::Diff(v.patch.clone()),
-        ));
-    }
-    let mut opts = select.clone();
-    opts.work_dir = dir.join("verify");
-    let result = optagent_eval::evaluate(task, &cands, &opts).await;
-    if !keep_trees {
-        let _ = std::fs::remove_dir_all(&opts.work_dir);
-    }
     let mut merged = MergedCandidate {
-        from: from.clone(),
+        from,
         patch_path,
         patch,
         eval: None,
         outcome: MergeOutcome::Lost("not verified".into()),
     };
-    let reports = match result {
+    let reports = match verify_merged(task, verified, &merged, select, dir, keep_trees).await {
         Ok(r) => r,
         Err(e) => {
             let why = match e {
@@ -377,8 +354,81 @@ pub async fn merge_verified(
             return report;
         }
     };
-    let selection = select_best(&reports);
-    merged.outcome = match &selection.choices[0] {
+    merged.outcome = judge_merged(&merged.from, &reports);
+    merged.eval = Some(reports[0].clone());
+    for (j, &i) in merged.from.iter().enumerate() {
+        report.rechecked.push(Recheck {
+            rollout: i,
+            eval: reports[j + 1].clone(),
+        });
+    }
+    if merged.outcome == MergeOutcome::Selected {
+        report.selected = Some(report.merged.len());
+    }
+    report.merged.push(merged);
+    report
+}
+
+/// [`combine`] the verified patches, fastest first, off the async runtime.
+async fn combine_fastest_first(
+    task: &Task,
+    verified: &[Verified],
+    dir: &Path,
+) -> Result<Combined, MergeError> {
+    let mut order: Vec<&Verified> = verified.iter().collect();
+    order.sort_by(|a, b| b.eval.speedup.total_cmp(&a.eval.speedup));
+    let inputs: Vec<(usize, String, Vec<String>)> = order
+        .iter()
+        .map(|v| (v.rollout, v.patch.clone(), improved_workloads(&v.eval)))
+        .collect();
+    let task = task.clone();
+    let dir = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || combine(&task, &inputs, &dir)).await?
+}
+
+/// The second session: the merged patch first, then each single patch it came from.
+async fn verify_merged(
+    task: &Task,
+    verified: &[Verified],
+    merged: &MergedCandidate,
+    select: &EvalOptions,
+    dir: &Path,
+    keep_trees: bool,
+) -> Result<Vec<EvalReport>, EvalError> {
+    let from = &merged.from;
+    say(
+        select,
+        &format!(
+            "verifying the merged patch of rollouts {} against its parts in one session",
+            list(from)
+        ),
+    );
+    let mut cands = vec![Candidate::new(
+        format!("merged-{}", list(from)),
+        PatchSource::Diff(merged.patch.clone()),
+    )];
+    for &i in from {
+        let v = verified.iter().find(|v| v.rollout == i).expect("taken");
+        cands.push(Candidate::new(
+            format!("rollout-{i}"),
+            PatchSource::Diff(v.patch.clone()),
+        ));
+    }
+    let mut opts = select.clone();
+    opts.work_dir = dir.join("verify");
+    let result = optagent_eval::evaluate(task, &cands, &opts).await;
+    if !keep_trees {
+        let _ = std::fs::remove_dir_all(&opts.work_dir);
+    }
+    result
+}
+
+/// The merged patch's outcome from the second session's `reports` (the merged patch first, then
+/// the single patches of rollouts `from`): selected only when selection picks it and it beats
+/// every single patch ([`beats`]).
+fn judge_merged(from: &[usize], reports: &[EvalReport]) -> MergeOutcome {
+    let selection = select_best(reports);
+    match &selection.choices[0] {
         Choice::Incorrect(w) => MergeOutcome::Lost(format!("incorrect ({w})")),
         Choice::NotSignificant | Choice::NoPatch => {
             MergeOutcome::Lost("no significant speedup".into())
@@ -401,19 +451,7 @@ pub async fn merge_verified(
                 ))
             }
         }
-    };
-    merged.eval = Some(reports[0].clone());
-    for (j, &i) in from.iter().enumerate() {
-        report.rechecked.push(Recheck {
-            rollout: i,
-            eval: reports[j + 1].clone(),
-        });
     }
-    if merged.outcome == MergeOutcome::Selected {
-        report.selected = Some(report.merged.len());
-    }
-    report.merged.push(merged);
-    report
 }
 
 #[cfg(test)]

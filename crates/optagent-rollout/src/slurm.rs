@@ -18,10 +18,87 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use optagent_report::record::{read_sweep_records, RecordKey, RolloutStatus};
-use optagent_report::ExecutorSpec;
+use optagent_report::{ExecutorSpec, ReportError};
 use serde::{Deserialize, Serialize};
 
-use crate::sweep::{prepare, SweepOptions};
+use crate::sweep::{prepare, SweepError, SweepOptions};
+
+/// Why a Slurm sweep could not be submitted, inspected or cancelled.
+#[derive(Debug, thiserror::Error)]
+pub enum SlurmError {
+    #[error("reading the plan {path}: {source}")]
+    ReadPlan {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a plan: {source}")]
+    NotAPlan {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: no rollout at index {index} (the plan has {len})")]
+    NoCell {
+        path: PathBuf,
+        index: usize,
+        len: usize,
+    },
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line of `jobs.jsonl` (1-based).
+    #[error("{path}:{line}: {source}")]
+    JobLine {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("creating {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("opening {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the current folder: {0}")]
+    CurrentDir(#[source] std::io::Error),
+    /// A Slurm client (`squeue`, `sbatch`) could not be started.
+    #[error("running {program}: {source} (is Slurm's client installed?)")]
+    Spawn {
+        program: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `scancel` could not be started.
+    #[error("running scancel: {0}")]
+    SpawnScancel(#[source] std::io::Error),
+    /// A Slurm command ran and failed: the command line and its standard error.
+    #[error("{command} failed: {stderr}")]
+    Failed { command: String, stderr: String },
+    #[error("sbatch printed no job id")]
+    NoJobId,
+    /// Preparing the sweep (its tasks, models and records).
+    #[error(transparent)]
+    Sweep(#[from] SweepError),
+    #[error(transparent)]
+    Records(#[from] ReportError),
+}
 
 /// The folder under a sweep's output that holds what was submitted.
 pub const SLURM_DIR: &str = "slurm";
@@ -39,20 +116,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn load(path: &Path) -> Result<Plan, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading the plan {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: not a plan: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Plan, SlurmError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SlurmError::ReadPlan {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| SlurmError::NotAPlan {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// The rollout of array index `i`.
-    pub fn cell(&self, i: usize, path: &Path) -> Result<&RecordKey, String> {
-        self.cells.get(i).ok_or_else(|| {
-            format!(
-                "{}: no rollout at index {i} (the plan has {})",
-                path.display(),
-                self.cells.len()
-            )
+    pub fn cell(&self, i: usize, path: &Path) -> Result<&RecordKey, SlurmError> {
+        self.cells.get(i).ok_or_else(|| SlurmError::NoCell {
+            path: path.to_path_buf(),
+            index: i,
+            len: self.cells.len(),
         })
     }
 }
@@ -112,25 +192,29 @@ fn slurm_dir(out: &Path) -> PathBuf {
 }
 
 /// The array jobs submitted for an output folder, oldest first.
-pub fn jobs(out: &Path) -> Result<Vec<SubmittedJob>, String> {
+pub fn jobs(out: &Path) -> Result<Vec<SubmittedJob>, SlurmError> {
     let path = slurm_dir(out).join("jobs.jsonl");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+        Err(source) => return Err(SlurmError::Read { path, source }),
     };
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+            serde_json::from_str(l).map_err(|source| SlurmError::JobLine {
+                path: path.clone(),
+                line: i + 1,
+                source,
+            })
         })
         .collect()
 }
 
 /// State of every queued element of the given array jobs: (job id, array index) -> state
 /// (`PENDING`, `RUNNING`, ...). Pending ranges are expanded.
-pub fn queue(job_ids: &[String]) -> Result<BTreeMap<(String, usize), String>, String> {
+pub fn queue(job_ids: &[String]) -> Result<BTreeMap<(String, usize), String>, SlurmError> {
     let mut states = BTreeMap::new();
     if job_ids.is_empty() {
         return Ok(states);
@@ -138,12 +222,15 @@ pub fn queue(job_ids: &[String]) -> Result<BTreeMap<(String, usize), String>, St
     let out = Command::new("squeue")
         .args(["-h", "-r", "-o", "%F|%K|%T"])
         .output()
-        .map_err(|e| format!("running squeue: {e} (is Slurm's client installed?)"))?;
+        .map_err(|source| SlurmError::Spawn {
+            program: "squeue",
+            source,
+        })?;
     if !out.status.success() {
-        return Err(format!(
-            "squeue failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(SlurmError::Failed {
+            command: "squeue".into(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     let ours: HashSet<&str> = job_ids.iter().map(String::as_str).collect();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
@@ -180,7 +267,7 @@ fn expand_indices(s: &str) -> Vec<usize> {
 }
 
 /// Rollouts of earlier jobs that are still queued or running.
-fn live_cells(out: &Path) -> Result<(HashSet<RecordKey>, Vec<String>), String> {
+fn live_cells(out: &Path) -> Result<(HashSet<RecordKey>, Vec<String>), SlurmError> {
     let jobs = jobs(out)?;
     let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
     let q = queue(&ids)?;
@@ -210,7 +297,7 @@ pub fn submit(
     exec: &ExecutorSpec,
     binary: &Path,
     argv: Vec<String>,
-) -> Result<Submission, String> {
+) -> Result<Submission, SlurmError> {
     let p = prepare(opts)?;
     let out = p.out.clone();
     let total = p.cells.len();
@@ -242,43 +329,84 @@ pub fn submit(
         return Ok(s);
     }
     let dir = slurm_dir(&out);
-    std::fs::create_dir_all(dir.join("logs"))
-        .map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs)
+        .map_err(|source| SlurmError::CreateDir { path: logs, source })?;
+    let cwd = std::env::current_dir().map_err(SlurmError::CurrentDir)?;
+    let plan_path = write_plan(&dir, &cwd, argv, &todo)?;
+    let script = write_element_script(&dir, binary)?;
+    let args = sbatch_args(opts, exec, todo.len(), &dir, &cwd);
+    let job = SubmittedJob {
+        job_id: sbatch(&args, &script, &plan_path)?,
+        plan: plan_path,
+        cells: todo.len(),
+        submitted_at: chrono::Utc::now().to_rfc3339(),
+    };
+    append_job(&dir, &job)?;
+    s.submitted = todo.len();
+    s.job = Some(job);
+    Ok(s)
+}
+
+fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), SlurmError> {
+    std::fs::write(path, bytes).map_err(|source| SlurmError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `plan-<time>.json` (the rollouts `cells` in array-index order, and the command line
+/// the elements re-read) into `dir`; returns its path.
+fn write_plan(
+    dir: &Path,
+    cwd: &Path,
+    argv: Vec<String>,
+    cells: &[RecordKey],
+) -> Result<PathBuf, SlurmError> {
     let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S%.3f").to_string();
     let plan_path = dir.join(format!("plan-{stamp}.json"));
-    let cwd = std::env::current_dir().map_err(|e| format!("the current folder: {e}"))?;
     let plan = Plan {
-        cwd: cwd.clone(),
+        cwd: cwd.to_path_buf(),
         argv,
-        cells: todo.clone(),
+        cells: cells.to_vec(),
         created_at: chrono::Utc::now().to_rfc3339(),
     };
-    std::fs::write(
+    write_file(
         &plan_path,
         serde_json::to_vec_pretty(&plan).expect("a plan serializes"),
-    )
-    .map_err(|e| format!("writing {}: {e}", plan_path.display()))?;
+    )?;
+    Ok(plan_path)
+}
+
+/// Writes `element.sh`, the script each array element runs (one rollout through `binary`).
+fn write_element_script(dir: &Path, binary: &Path) -> Result<PathBuf, SlurmError> {
     let script = dir.join("element.sh");
-    std::fs::write(
+    write_file(
         &script,
         format!(
             "#!/bin/sh\n# One element of an optagent sweep's array job: one rollout.\nexec {} sweep-cell --plan \"$1\" --index \"$SLURM_ARRAY_TASK_ID\"\n",
             shell_words::quote(&binary.to_string_lossy())
         ),
-    )
-    .map_err(|e| format!("writing {}: {e}", script.display()))?;
-    let args = sbatch_args(opts, exec, todo.len(), &dir, &cwd);
-    let mut cmd = Command::new("sbatch");
-    cmd.args(&args).arg(&script).arg(&plan_path);
-    let o = cmd
+    )?;
+    Ok(script)
+}
+
+/// Submits the array job; returns its id.
+fn sbatch(args: &[String], script: &Path, plan_path: &Path) -> Result<String, SlurmError> {
+    let o = Command::new("sbatch")
+        .args(args)
+        .arg(script)
+        .arg(plan_path)
         .output()
-        .map_err(|e| format!("running sbatch: {e} (is Slurm's client installed?)"))?;
+        .map_err(|source| SlurmError::Spawn {
+            program: "sbatch",
+            source,
+        })?;
     if !o.status.success() {
-        return Err(format!(
-            "sbatch {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
+        return Err(SlurmError::Failed {
+            command: format!("sbatch {}", args.join(" ")),
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        });
     }
     let job_id = String::from_utf8_lossy(&o.stdout)
         .trim()
@@ -287,28 +415,30 @@ pub fn submit(
         .unwrap_or("")
         .to_string();
     if job_id.is_empty() {
-        return Err("sbatch printed no job id".into());
+        return Err(SlurmError::NoJobId);
     }
-    let job = SubmittedJob {
-        job_id,
-        plan: plan_path,
-        cells: todo.len(),
-        submitted_at: chrono::Utc::now().to_rfc3339(),
-    };
+    Ok(job_id)
+}
+
+/// Appends the submitted job to `jobs.jsonl` (synced: the next `submit` and `status` read it).
+fn append_job(dir: &Path, job: &SubmittedJob) -> Result<(), SlurmError> {
     let jobs_file = dir.join("jobs.jsonl");
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&jobs_file)
-        .map_err(|e| format!("opening {}: {e}", jobs_file.display()))?;
-    let mut line = serde_json::to_vec(&job).expect("serializes");
+        .map_err(|source| SlurmError::Open {
+            path: jobs_file.clone(),
+            source,
+        })?;
+    let mut line = serde_json::to_vec(job).expect("serializes");
     line.push(b'\n');
     f.write_all(&line)
         .and_then(|_| f.sync_all())
-        .map_err(|e| format!("writing {}: {e}", jobs_file.display()))?;
-    s.submitted = todo.len();
-    s.job = Some(job);
-    Ok(s)
+        .map_err(|source| SlurmError::Write {
+            path: jobs_file,
+            source,
+        })
 }
 
 /// The `sbatch` options of a sweep's array job.
@@ -352,8 +482,8 @@ fn sbatch_args(
 }
 
 /// Where every rollout of the sweep stands, from the records, the plans and `squeue`.
-pub fn status(out: &Path) -> Result<Vec<(RecordKey, CellState)>, String> {
-    let records = read_sweep_records(out).map_err(|e| e.to_string())?;
+pub fn status(out: &Path) -> Result<Vec<(RecordKey, CellState)>, SlurmError> {
+    let records = read_sweep_records(out)?;
     let mut last: BTreeMap<RecordKey, RolloutStatus> = BTreeMap::new();
     for r in &records {
         last.insert(optagent_report::record_key(r), r.status);
@@ -387,7 +517,7 @@ pub fn status(out: &Path) -> Result<Vec<(RecordKey, CellState)>, String> {
 }
 
 /// Cancels the sweep's queued and running elements (`scancel`); returns the job ids cancelled.
-pub fn cancel(out: &Path) -> Result<Vec<String>, String> {
+pub fn cancel(out: &Path) -> Result<Vec<String>, SlurmError> {
     let (_, live_jobs) = live_cells(out)?;
     if live_jobs.is_empty() {
         return Ok(vec![]);
@@ -395,19 +525,18 @@ pub fn cancel(out: &Path) -> Result<Vec<String>, String> {
     let o = Command::new("scancel")
         .args(&live_jobs)
         .output()
-        .map_err(|e| format!("running scancel: {e}"))?;
+        .map_err(SlurmError::SpawnScancel)?;
     if !o.status.success() {
-        return Err(format!(
-            "scancel {} failed: {}",
-            live_jobs.join(" "),
-            String::from_utf8_lossy(&o.stderr).trim()
-        ));
+        return Err(SlurmError::Failed {
+            command: format!("scancel {}", live_jobs.join(" ")),
+            stderr: String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        });
     }
     Ok(live_jobs)
 }
 
 /// Elements of the sweep still queued or running.
-pub fn live_elements(out: &Path) -> Result<usize, String> {
+pub fn live_elements(out: &Path) -> Result<usize, SlurmError> {
     let jobs = jobs(out)?;
     let ids: Vec<String> = jobs.iter().map(|j| j.job_id.clone()).collect();
     Ok(queue(&ids)?.len())

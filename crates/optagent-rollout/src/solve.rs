@@ -129,6 +129,31 @@ pub struct RoundSummary {
     pub note: String,
 }
 
+/// Why `solve` stopped before it could write its report. A rollout or a verification that fails
+/// is not one of these: it is recorded in the report.
+#[derive(Debug, thiserror::Error)]
+pub enum SolveError {
+    #[error("creating {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("a rollout panicked: {0}")]
+    RolloutPanicked(#[from] tokio::task::JoinError),
+    /// The prompt that tells round `round` (1-based) about the best patch so far.
+    #[error("the prompt of round {round}: {detail}")]
+    RoundPrompt { round: usize, detail: String },
+    #[error("serializing the report: {0}")]
+    SerializeReport(#[from] serde_json::Error),
+    #[error("writing the report {path}: {source}")]
+    WriteReport {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Run K rollouts from `start` (a patch applied before the model starts), P at a time; rollout
 /// `first + i` gets seed `seed + first + i`.
 async fn run_rollouts(
@@ -137,7 +162,7 @@ async fn run_rollouts(
     start: Option<String>,
     extra: Option<String>,
     lock: &Arc<tokio::sync::Mutex<()>>,
-) -> Result<Vec<RolloutOutcome>, String> {
+) -> Result<Vec<RolloutOutcome>, SolveError> {
     let sem = Arc::new(tokio::sync::Semaphore::new(cfg.parallel.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for i in 0..cfg.k {
@@ -176,7 +201,7 @@ async fn run_rollouts(
     }
     let mut outcomes: Vec<Option<RolloutOutcome>> = vec![None; cfg.k];
     while let Some(r) = set.join_next().await {
-        let (i, o) = r.map_err(|e| format!("a rollout panicked: {e}"))?;
+        let (i, o) = r?;
         outcomes[i] = Some(o);
     }
     Ok(outcomes.into_iter().map(|o| o.expect("joined")).collect())
@@ -219,7 +244,7 @@ fn round_text(
     best: Option<&Best>,
     task: &optagent_task::Task,
     profile: &str,
-) -> Result<String, String> {
+) -> Result<String, SolveError> {
     let figures: Vec<RoundFigure> = best
         .map(|b| {
             b.eval
@@ -242,301 +267,439 @@ fn round_text(
         &figures,
         profile,
     )
+    .map_err(|e| SolveError::RoundPrompt {
+        round: round + 1,
+        detail: e.to_string(),
+    })
+}
+
+/// What `solve` carries from one round to the next.
+#[derive(Default)]
+struct SolveState {
+    rollouts: Vec<RolloutSummary>,
+    merges: Vec<MergeReport>,
+    round_results: Vec<RoundSummary>,
+    best: Option<Best>,
+    verification_error: Option<String>,
+}
+
+/// One round's candidates as its verification session scored them.
+struct RoundVerification {
+    /// The round's rollouts (0-based within the round) that produced a patch.
+    with_patch: Vec<usize>,
+    /// Each rollout's score (None: no patch, or the session failed).
+    evals: Vec<Option<EvalReport>>,
+    /// The best patch so far, measured in the same session.
+    best_eval: Option<EvalReport>,
+    /// Why the session could not run.
+    error: Option<String>,
+}
+
+/// What selection made of one round.
+struct RoundPick {
+    /// The rollouts (within the round) that were scored, in the order selection saw them.
+    scored: Vec<usize>,
+    /// Selection's verdict on each of `scored`.
+    choices: Vec<Choice>,
+    /// The rollout (global index) selected in this round, when it became the best so far.
+    selected: Option<usize>,
+    replaced: bool,
+    note: String,
+}
+
+/// A folder of the output for round `round`: `name` alone without `--rounds`.
+fn round_dir(cfg: &SolveConfig, name: &str, round: usize, rounds: usize) -> PathBuf {
+    cfg.out_dir.join(if rounds > 1 {
+        format!("{name}-round-{round}")
+    } else {
+        name.into()
+    })
 }
 
 /// Run the rollouts (in rounds, each from the best patch so far) and select.
-pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, String> {
+pub async fn solve(cfg: SolveConfig) -> Result<SolveReport, SolveError> {
     let started = std::time::Instant::now();
-    std::fs::create_dir_all(&cfg.out_dir)
-        .map_err(|e| format!("creating {}: {e}", cfg.out_dir.display()))?;
+    std::fs::create_dir_all(&cfg.out_dir).map_err(|source| SolveError::CreateDir {
+        path: cfg.out_dir.clone(),
+        source,
+    })?;
     let lock = Arc::new(tokio::sync::Mutex::new(()));
     let rounds = cfg.rounds.max(1);
     let mut sel = cfg.select.clone();
     sel.workloads = WorkloadSet::All;
     sel.sandbox = cfg.sandbox.clone();
-    let mut rollouts: Vec<RolloutSummary> = vec![];
-    let mut merges: Vec<MergeReport> = vec![];
-    let mut round_results: Vec<RoundSummary> = vec![];
-    let mut best: Option<Best> = None;
-    let mut verification_error = None;
+    let mut st = SolveState::default();
     for round in 0..rounds {
-        let first = round * cfg.k;
-        let extra = if rounds > 1 {
-            let profile = match &best {
-                Some(b) => best_profile(&cfg, b, round).await,
-                None => String::new(),
-            };
-            Some(round_text(
-                round,
-                rounds,
-                best.as_ref(),
-                &cfg.task,
-                &profile,
-            )?)
-        } else {
-            None
-        };
-        if rounds > 1 {
-            if let Some(p) = &cfg.progress {
-                p(&format!(
-                    "round {} of {rounds}: {} rollout(s) from {}",
-                    round + 1,
-                    cfg.k,
-                    best.as_ref()
-                        .map(|b| format!("the best so far ({})", b.source))
-                        .unwrap_or_else(|| "the base".into())
-                ));
-            }
-        }
-        let outcomes = run_rollouts(
-            &cfg,
-            first,
-            best.as_ref().map(|b| b.patch.clone()),
-            extra,
-            &lock,
-        )
-        .await?;
+        run_round(&cfg, &sel, &lock, round, rounds, &mut st).await?;
+    }
+    mark_beaten_by_later_rounds(&mut st);
+    let report = finish_report(&cfg, st, rounds, started);
+    write_report(&cfg.out_dir, &report)?;
+    Ok(report)
+}
 
-        // Verify every candidate of the round, and the best so far, in one interleaved session.
-        let with_patch: Vec<usize> = (0..cfg.k)
-            .filter(|&i| outcomes[i].patch.is_some())
-            .collect();
-        let mut cands: Vec<Candidate> = with_patch
-            .iter()
-            .map(|&i| {
-                Candidate::new(
-                    format!("rollout-{}", first + i),
-                    PatchSource::Diff(outcomes[i].patch.clone().expect("has patch")),
-                )
-            })
-            .collect();
-        if let (false, Some(b)) = (cands.is_empty(), &best) {
-            cands.push(Candidate::new(
-                "best-so-far",
-                PatchSource::Diff(b.patch.clone()),
+/// One round: K rollouts from the best patch so far, one verification session, the judge,
+/// selection and (with `--merge`) the merge of the round's verified patches.
+async fn run_round(
+    cfg: &SolveConfig,
+    sel: &EvalOptions,
+    lock: &Arc<tokio::sync::Mutex<()>>,
+    round: usize,
+    rounds: usize,
+    st: &mut SolveState,
+) -> Result<(), SolveError> {
+    let first = round * cfg.k;
+    let extra = if rounds > 1 {
+        let profile = match &st.best {
+            Some(b) => best_profile(cfg, b, round).await,
+            None => String::new(),
+        };
+        Some(round_text(
+            round,
+            rounds,
+            st.best.as_ref(),
+            &cfg.task,
+            &profile,
+        )?)
+    } else {
+        None
+    };
+    if rounds > 1 {
+        if let Some(p) = &cfg.progress {
+            p(&format!(
+                "round {} of {rounds}: {} rollout(s) from {}",
+                round + 1,
+                cfg.k,
+                st.best
+                    .as_ref()
+                    .map(|b| format!("the best so far ({})", b.source))
+                    .unwrap_or_else(|| "the base".into())
             ));
         }
-        let mut evals: Vec<Option<EvalReport>> = vec![None; cfg.k];
-        let mut best_eval: Option<EvalReport> = None;
-        let mut round_error = None;
-        sel.work_dir = cfg.out_dir.join(if rounds > 1 {
-            format!("verify-round-{round}")
-        } else {
-            "verify".into()
-        });
-        if !cands.is_empty() {
-            if let Some(p) = &cfg.progress {
-                p(&format!(
-                    "verifying {} candidate(s) in one session",
-                    cands.len()
-                ));
-            }
-            match optagent_eval::evaluate(&cfg.task, &cands, &sel).await {
-                Ok(reports) => {
-                    for (j, r) in reports.into_iter().enumerate() {
-                        match with_patch.get(j) {
-                            Some(&i) => evals[i] = Some(r),
-                            None => best_eval = Some(r),
-                        }
-                    }
+    }
+    let outcomes = run_rollouts(
+        cfg,
+        first,
+        st.best.as_ref().map(|b| b.patch.clone()),
+        extra,
+        lock,
+    )
+    .await?;
+    let mut sel = sel.clone();
+    sel.work_dir = round_dir(cfg, "verify", round, rounds);
+    let mut v = verify_round(cfg, &sel, first, &outcomes, st.best.as_ref()).await;
+    judge_round(cfg, first, &outcomes, &mut v).await;
+    let mut pick = select_round(first, &outcomes, &v, &mut st.best);
+    record_rollouts(cfg, round, first, outcomes, &v, &pick, st);
+    if cfg.merge {
+        merge_round(cfg, &sel, round, rounds, &mut pick, st).await;
+    }
+    st.round_results.push(RoundSummary {
+        round,
+        rollouts: (first..first + cfg.k).collect(),
+        best: st.best.as_ref().map(|b| b.source.clone()),
+        best_speedup: st.best.as_ref().map(|b| b.eval.speedup),
+        replaced: pick.replaced,
+        note: pick.note,
+    });
+    Ok(())
+}
+
+/// Verify every candidate of the round, and the best so far, in one interleaved session
+/// (`sel.work_dir` is the session's folder).
+async fn verify_round(
+    cfg: &SolveConfig,
+    sel: &EvalOptions,
+    first: usize,
+    outcomes: &[RolloutOutcome],
+    best: Option<&Best>,
+) -> RoundVerification {
+    let with_patch: Vec<usize> = (0..cfg.k)
+        .filter(|&i| outcomes[i].patch.is_some())
+        .collect();
+    let mut cands: Vec<Candidate> = with_patch
+        .iter()
+        .map(|&i| {
+            Candidate::new(
+                format!("rollout-{}", first + i),
+                PatchSource::Diff(outcomes[i].patch.clone().expect("has patch")),
+            )
+        })
+        .collect();
+    if let (false, Some(b)) = (cands.is_empty(), best) {
+        cands.push(Candidate::new(
+            "best-so-far",
+            PatchSource::Diff(b.patch.clone()),
+        ));
+    }
+    let mut v = RoundVerification {
+        with_patch,
+        evals: vec![None; cfg.k],
+        best_eval: None,
+        error: None,
+    };
+    if cands.is_empty() {
+        return v;
+    }
+    if let Some(p) = &cfg.progress {
+        p(&format!(
+            "verifying {} candidate(s) in one session",
+            cands.len()
+        ));
+    }
+    match optagent_eval::evaluate(&cfg.task, &cands, sel).await {
+        Ok(reports) => {
+            for (j, r) in reports.into_iter().enumerate() {
+                match v.with_patch.get(j) {
+                    Some(&i) => v.evals[i] = Some(r),
+                    None => v.best_eval = Some(r),
                 }
-                Err(EvalError::Skipped(why)) => round_error = Some(format!("skipped: {why}")),
-                Err(e) => round_error = Some(e.to_string()),
-            }
-            if !cfg.keep_trees {
-                let _ = std::fs::remove_dir_all(&sel.work_dir);
             }
         }
-        // The optional judge reads every correct candidate before selection: a hack it finds
-        // is an integrity flag, and a flagged candidate is never selected.
-        if let Some(judge) = &cfg.judge {
-            for &i in &with_patch {
-                let diff = outcomes[i].patch.clone().unwrap_or_default();
-                if let Some(r) = evals[i].as_mut() {
-                    if let Some(v) = judge.judge_report(&cfg.task, &diff, r).await {
-                        if let Some(p) = &cfg.progress {
-                            p(&format!("[r{}] {}", first + i, v.summary()));
-                        }
-                    }
+        Err(EvalError::Skipped(why)) => v.error = Some(format!("skipped: {why}")),
+        Err(e) => v.error = Some(e.to_string()),
+    }
+    if !cfg.keep_trees {
+        let _ = std::fs::remove_dir_all(&sel.work_dir);
+    }
+    v
+}
+
+/// The optional judge reads every correct candidate before selection: a hack it finds is an
+/// integrity flag, and a flagged candidate is never selected.
+async fn judge_round(
+    cfg: &SolveConfig,
+    first: usize,
+    outcomes: &[RolloutOutcome],
+    v: &mut RoundVerification,
+) {
+    let Some(judge) = &cfg.judge else {
+        return;
+    };
+    for &i in &v.with_patch {
+        let diff = outcomes[i].patch.clone().unwrap_or_default();
+        if let Some(r) = v.evals[i].as_mut() {
+            if let Some(verdict) = judge.judge_report(&cfg.task, &diff, r).await {
+                if let Some(p) = &cfg.progress {
+                    p(&format!("[r{}] {}", first + i, verdict.summary()));
                 }
             }
         }
-        // Selection over the round's verified candidates and the best so far (last).
-        let scored: Vec<usize> = with_patch
-            .iter()
-            .copied()
-            .filter(|&i| evals[i].is_some())
-            .collect();
-        let mut reports: Vec<EvalReport> = scored
-            .iter()
-            .map(|&i| evals[i].clone().expect("scored"))
-            .collect();
-        if let Some(e) = &best_eval {
-            reports.push(e.clone());
-        }
-        let selection = select_best(&reports);
-        let mut replaced = false;
-        let mut note = String::new();
-        let mut round_selected: Option<usize> = None;
-        match selection.best {
-            Some(j) if j < scored.len() => {
-                let i = scored[j];
-                round_selected = Some(first + i);
-                replaced = true;
-                best = Some(Best {
-                    patch: outcomes[i].patch.clone().expect("has patch"),
-                    eval: evals[i].clone().expect("scored"),
-                    source: format!("rollout {}", first + i),
-                    rollout: Some(first + i),
-                    merge: None,
-                });
-            }
-            Some(_) => {
-                note = "the best so far beat every rollout of this round in its session".into();
-            }
-            None if best.is_some() => {
-                note =
-                    "no candidate of this round was verified faster: the best so far stays".into();
-            }
-            None => note = "no verified speedup".into(),
-        }
-        for (i, outcome) in outcomes.into_iter().enumerate() {
-            let choice = match (with_patch.contains(&i), scored.iter().position(|&x| x == i)) {
-                (false, _) => Choice::NoPatch,
-                (true, Some(j)) => selection.choices[j].clone(),
-                (true, None) => {
-                    Choice::Incorrect(round_error.clone().unwrap_or_else(|| "not verified".into()))
-                }
-            };
-            rollouts.push(RolloutSummary {
-                index: first + i,
-                seed: cfg.seed + (first + i) as i64,
-                round,
-                strategy: cfg
-                    .diversify
-                    .then(|| strategy(cfg.seed + (first + i) as i64).0),
-                outcome,
-                choice,
-                eval: evals[i].clone(),
+    }
+}
+
+/// Selection over the round's verified candidates and the best so far (last); a rollout that
+/// wins becomes the best so far.
+fn select_round(
+    first: usize,
+    outcomes: &[RolloutOutcome],
+    v: &RoundVerification,
+    best: &mut Option<Best>,
+) -> RoundPick {
+    let scored: Vec<usize> = v
+        .with_patch
+        .iter()
+        .copied()
+        .filter(|&i| v.evals[i].is_some())
+        .collect();
+    let mut reports: Vec<EvalReport> = scored
+        .iter()
+        .map(|&i| v.evals[i].clone().expect("scored"))
+        .collect();
+    if let Some(e) = &v.best_eval {
+        reports.push(e.clone());
+    }
+    let selection = select_best(&reports);
+    let mut pick = RoundPick {
+        scored,
+        choices: selection.choices,
+        selected: None,
+        replaced: false,
+        note: String::new(),
+    };
+    match selection.best {
+        Some(j) if j < pick.scored.len() => {
+            let i = pick.scored[j];
+            pick.selected = Some(first + i);
+            pick.replaced = true;
+            *best = Some(Best {
+                patch: outcomes[i].patch.clone().expect("has patch"),
+                eval: v.evals[i].clone().expect("scored"),
+                source: format!("rollout {}", first + i),
+                rollout: Some(first + i),
+                merge: None,
             });
         }
-        if round_error.is_some() {
-            verification_error = round_error;
+        Some(_) => {
+            pick.note = "the best so far beat every rollout of this round in its session".into();
         }
-        if cfg.merge {
-            // This round's verified candidates: the selected one and those that lost only by
-            // being slower.
-            let offered: Vec<Verified> = rollouts[first..]
-                .iter()
-                .filter(|r| matches!(r.choice, Choice::Selected | Choice::Slower(_)))
-                .filter_map(|r| {
-                    Some(Verified {
-                        rollout: r.index,
-                        patch: r.outcome.patch.clone()?,
-                        eval: r.eval.clone()?,
-                    })
-                })
-                .collect();
-            let mut m = merge_verified(
-                &cfg.task,
-                &offered,
-                &sel,
-                &cfg.out_dir.join(if rounds > 1 {
-                    format!("merge-round-{round}")
-                } else {
-                    "merge".into()
-                }),
-                cfg.keep_trees,
-            )
-            .await;
-            m.round = round;
-            if let Some(w) = m.selected {
-                // A merge of this round replaces the best only where this round's single patch
-                // already did (the merge session compares it with its parts, not with earlier
-                // rounds' best).
-                if round_selected.is_some() {
-                    let c = &m.merged[w];
-                    let e = c.eval.clone().expect("a selected merge was verified");
-                    if let Some(s) = round_selected {
-                        rollouts[s].choice = Choice::Slower(format!(
-                            "the merged patch of rollouts {} is faster: {:.3}x (second session)",
-                            join(&c.from),
-                            e.speedup
-                        ));
-                    }
-                    best = Some(Best {
-                        patch: c.patch.clone(),
-                        eval: e,
-                        source: format!("the merged patch of rollouts {}", join(&c.from)),
-                        rollout: None,
-                        merge: Some(merges.len()),
-                    });
-                    replaced = true;
-                } else {
-                    m.merged[w].outcome = MergeOutcome::Lost(
-                        "it beat its parts, but they did not beat the best patch of an earlier \
-                         round"
-                            .into(),
-                    );
-                    m.selected = None;
-                }
+        None if best.is_some() => {
+            pick.note =
+                "no candidate of this round was verified faster: the best so far stays".into();
+        }
+        None => pick.note = "no verified speedup".into(),
+    }
+    pick
+}
+
+/// Each rollout of the round as the report shows it, with selection's verdict on it.
+fn record_rollouts(
+    cfg: &SolveConfig,
+    round: usize,
+    first: usize,
+    outcomes: Vec<RolloutOutcome>,
+    v: &RoundVerification,
+    pick: &RoundPick,
+    st: &mut SolveState,
+) {
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        let choice = match (
+            v.with_patch.contains(&i),
+            pick.scored.iter().position(|&x| x == i),
+        ) {
+            (false, _) => Choice::NoPatch,
+            (true, Some(j)) => pick.choices[j].clone(),
+            (true, None) => {
+                Choice::Incorrect(v.error.clone().unwrap_or_else(|| "not verified".into()))
             }
-            merges.push(m);
-        }
-        round_results.push(RoundSummary {
+        };
+        st.rollouts.push(RolloutSummary {
+            index: first + i,
+            seed: cfg.seed + (first + i) as i64,
             round,
-            rollouts: (first..first + cfg.k).collect(),
-            best: best.as_ref().map(|b| b.source.clone()),
-            best_speedup: best.as_ref().map(|b| b.eval.speedup),
-            replaced,
-            note,
+            strategy: cfg
+                .diversify
+                .then(|| strategy(cfg.seed + (first + i) as i64).0),
+            outcome,
+            choice,
+            eval: v.evals[i].clone(),
         });
     }
-    let selected = best.as_ref().and_then(|b| b.rollout);
-    let selected_merge = best.as_ref().and_then(|b| b.merge);
-    // A rollout that won its round but was later beaten says so.
-    for rr in &round_results {
+    if v.error.is_some() {
+        st.verification_error = v.error.clone();
+    }
+}
+
+/// `--merge`: merge the round's verified candidates (the selected one and those that lost only
+/// by being slower) and verify the merge against its parts; a merge that wins replaces the best.
+async fn merge_round(
+    cfg: &SolveConfig,
+    sel: &EvalOptions,
+    round: usize,
+    rounds: usize,
+    pick: &mut RoundPick,
+    st: &mut SolveState,
+) {
+    let first = round * cfg.k;
+    let offered: Vec<Verified> = st.rollouts[first..]
+        .iter()
+        .filter(|r| matches!(r.choice, Choice::Selected | Choice::Slower(_)))
+        .filter_map(|r| {
+            Some(Verified {
+                rollout: r.index,
+                patch: r.outcome.patch.clone()?,
+                eval: r.eval.clone()?,
+            })
+        })
+        .collect();
+    let mut m = merge_verified(
+        &cfg.task,
+        &offered,
+        sel,
+        &round_dir(cfg, "merge", round, rounds),
+        cfg.keep_trees,
+    )
+    .await;
+    m.round = round;
+    if let Some(w) = m.selected {
+        // A merge of this round replaces the best only where this round's single patch already
+        // did (the merge session compares it with its parts, not with earlier rounds' best).
+        match pick.selected {
+            Some(s) => {
+                let c = &m.merged[w];
+                let e = c.eval.clone().expect("a selected merge was verified");
+                st.rollouts[s].choice = Choice::Slower(format!(
+                    "the merged patch of rollouts {} is faster: {:.3}x (second session)",
+                    join(&c.from),
+                    e.speedup
+                ));
+                st.best = Some(Best {
+                    patch: c.patch.clone(),
+                    eval: e,
+                    source: format!("the merged patch of rollouts {}", join(&c.from)),
+                    rollout: None,
+                    merge: Some(st.merges.len()),
+                });
+                pick.replaced = true;
+            }
+            None => {
+                m.merged[w].outcome = MergeOutcome::Lost(
+                    "it beat its parts, but they did not beat the best patch of an earlier round"
+                        .into(),
+                );
+                m.selected = None;
+            }
+        }
+    }
+    st.merges.push(m);
+}
+
+/// A rollout that won its round but was later beaten says so.
+fn mark_beaten_by_later_rounds(st: &mut SolveState) {
+    let selected = st.best.as_ref().and_then(|b| b.rollout);
+    for rr in &st.round_results {
         for &i in &rr.rollouts {
-            if rollouts[i].choice == Choice::Selected && Some(i) != selected {
-                rollouts[i].choice = Choice::Slower(format!(
+            if st.rollouts[i].choice == Choice::Selected && Some(i) != selected {
+                st.rollouts[i].choice = Choice::Slower(format!(
                     "a later round's patch is faster ({})",
-                    best.as_ref().map(|b| b.source.as_str()).unwrap_or("")
+                    st.best.as_ref().map(|b| b.source.as_str()).unwrap_or("")
                 ));
             }
         }
     }
-    let best_patch_path = best.as_ref().and_then(|b| {
+}
+
+/// The report of the rounds, with the best patch written to `best.diff`.
+fn finish_report(
+    cfg: &SolveConfig,
+    st: SolveState,
+    rounds: usize,
+    started: std::time::Instant,
+) -> SolveReport {
+    let best_patch_path = st.best.as_ref().and_then(|b| {
         let p = cfg.out_dir.join("best.diff");
         std::fs::write(&p, &b.patch).ok().map(|_| p)
     });
-    let report = SolveReport {
+    SolveReport {
         task: cfg.task.id().to_string(),
         model: cfg.model.info().id.clone(),
         k: cfg.k,
         rounds,
-        total_cost_usd: rollouts.iter().map(|r| r.outcome.cost_usd).sum(),
-        total_tokens: rollouts
+        total_cost_usd: st.rollouts.iter().map(|r| r.outcome.cost_usd).sum(),
+        total_tokens: st
+            .rollouts
             .iter()
             .map(|r| r.outcome.usage.prompt_tokens + r.outcome.usage.completion_tokens)
             .sum(),
-        rollouts,
-        selected,
+        selected: st.best.as_ref().and_then(|b| b.rollout),
+        selected_merge: st.best.as_ref().and_then(|b| b.merge),
+        rollouts: st.rollouts,
         best_patch_path,
         wall_s: started.elapsed().as_secs_f64(),
-        verification_error,
-        merges,
-        selected_merge,
-        round_results,
+        verification_error: st.verification_error,
+        merges: st.merges,
+        round_results: st.round_results,
+    }
+}
+
+/// `solve-report.json` and `solve-report.md` in the output folder.
+fn write_report(out_dir: &std::path::Path, report: &SolveReport) -> Result<(), SolveError> {
+    let write = |name: &str, text: String| {
+        let path = out_dir.join(name);
+        std::fs::write(&path, text).map_err(|source| SolveError::WriteReport { path, source })
     };
-    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-    std::fs::write(cfg.out_dir.join("solve-report.json"), json)
-        .map_err(|e| format!("writing the report: {e}"))?;
-    std::fs::write(
-        cfg.out_dir.join("solve-report.md"),
-        render_markdown(&report),
-    )
-    .map_err(|e| format!("writing the report: {e}"))?;
-    Ok(report)
+    write("solve-report.json", serde_json::to_string_pretty(report)?)?;
+    write("solve-report.md", render_markdown(report))
 }
 
 fn end_text(e: &EndReason) -> String {
@@ -556,6 +719,47 @@ pub fn render_markdown(r: &SolveReport) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "# optagent solve: {} with {}\n", r.task, r.model);
+    render_selected(&mut s, r);
+    if let Some(e) = &r.verification_error {
+        let _ = writeln!(s, "Verification: {e}\n");
+    }
+    for ro in &r.rollouts {
+        if let Some(v) = ro.eval.as_ref().and_then(JudgeVerdict::of) {
+            let _ = writeln!(s, "Rollout {}: {}\n", ro.index, v.summary());
+        }
+    }
+    render_rollout_table(&mut s, r);
+    let strategies: Vec<String> = r
+        .rollouts
+        .iter()
+        .filter_map(|ro| Some(format!("rollout {} {}", ro.index, ro.strategy.as_deref()?)))
+        .collect();
+    if !strategies.is_empty() {
+        let _ = writeln!(s, "\nStrategies: {}.", strategies.join(", "));
+    }
+    for m in &r.merges {
+        render_merge(&mut s, m, r.rounds > 1);
+    }
+    if r.rounds > 1 {
+        render_rounds(&mut s, r);
+    }
+    let _ = writeln!(
+        s,
+        "\nTotal: {} tokens, ${:.4}, {:.0}s. Trajectories: rollout-*/trajectory.jsonl",
+        r.total_tokens, r.total_cost_usd, r.wall_s
+    );
+    s
+}
+
+/// The report's first line: the selected patch (a rollout's or a merged one) and its figures.
+fn render_selected(s: &mut String, r: &SolveReport) {
+    use std::fmt::Write;
+    let patch = || {
+        r.best_patch_path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    };
     match r.selected {
         Some(i) => {
             let e = r.rollouts[i].eval.as_ref().expect("selected has eval");
@@ -567,7 +771,7 @@ pub fn render_markdown(r: &SolveReport) -> String {
                 e.opt_base,
                 e.opt_commit,
                 e.fast_p_now().text(),
-                r.best_patch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                patch()
             );
         }
         None => match r.selected_merge.and_then(|w| r.merges.get(w)) {
@@ -583,7 +787,7 @@ pub fn render_markdown(r: &SolveReport) -> String {
                     e.opt_base,
                     e.opt_commit,
                     e.fast_p_now().text(),
-                    r.best_patch_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                    patch()
                 );
             }
             _ => {
@@ -591,14 +795,11 @@ pub fn render_markdown(r: &SolveReport) -> String {
             }
         },
     }
-    if let Some(e) = &r.verification_error {
-        let _ = writeln!(s, "Verification: {e}\n");
-    }
-    for ro in &r.rollouts {
-        if let Some(v) = ro.eval.as_ref().and_then(JudgeVerdict::of) {
-            let _ = writeln!(s, "Rollout {}: {}\n", ro.index, v.summary());
-        }
-    }
+}
+
+/// One row per rollout: how it ended, what it cost, its verification and selection's verdict.
+fn render_rollout_table(s: &mut String, r: &SolveReport) {
+    use std::fmt::Write;
     let _ = writeln!(
         s,
         "| rollout | ended | steps | tokens | cost | verdict | speedup | opt_commit | selection |\n|---|---|---|---|---|---|---|---|---|"
@@ -635,45 +836,31 @@ pub fn render_markdown(r: &SolveReport) -> String {
             choice.replace('|', "/")
         );
     }
-    let strategies: Vec<String> = r
-        .rollouts
-        .iter()
-        .filter_map(|ro| Some(format!("rollout {} {}", ro.index, ro.strategy.as_deref()?)))
-        .collect();
-    if !strategies.is_empty() {
-        let _ = writeln!(s, "\nStrategies: {}.", strategies.join(", "));
+}
+
+/// The rounds section (`--rounds`): what each round ended with.
+fn render_rounds(s: &mut String, r: &SolveReport) {
+    use std::fmt::Write;
+    let _ = writeln!(s, "\n## Rounds\n");
+    for rr in &r.round_results {
+        let _ = writeln!(
+            s,
+            "- round {}: rollouts {}; best so far {}{}{}",
+            rr.round + 1,
+            join(&rr.rollouts),
+            rr.best.as_deref().unwrap_or("none"),
+            rr.best_speedup
+                .map(|x| format!(" ({x:.3}x)"))
+                .unwrap_or_default(),
+            if rr.replaced {
+                " (replaced the previous best)".to_string()
+            } else if rr.note.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", rr.note)
+            }
+        );
     }
-    for m in &r.merges {
-        render_merge(&mut s, m, r.rounds > 1);
-    }
-    if r.rounds > 1 {
-        let _ = writeln!(s, "\n## Rounds\n");
-        for rr in &r.round_results {
-            let _ = writeln!(
-                s,
-                "- round {}: rollouts {}; best so far {}{}{}",
-                rr.round + 1,
-                join(&rr.rollouts),
-                rr.best.as_deref().unwrap_or("none"),
-                rr.best_speedup
-                    .map(|x| format!(" ({x:.3}x)"))
-                    .unwrap_or_default(),
-                if rr.replaced {
-                    " (replaced the previous best)".to_string()
-                } else if rr.note.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {}", rr.note)
-                }
-            );
-        }
-    }
-    let _ = writeln!(
-        s,
-        "\nTotal: {} tokens, ${:.4}, {:.0}s. Trajectories: rollout-*/trajectory.jsonl",
-        r.total_tokens, r.total_cost_usd, r.wall_s
-    );
-    s
 }
 
 fn join(xs: &[usize]) -> String {

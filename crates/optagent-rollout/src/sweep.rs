@@ -11,22 +11,23 @@ use std::time::Duration;
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::{Budget, EndReason, RolloutConfig};
 use optagent_eval::{Candidate, EvalOptions, PatchSource, WorkloadSet};
-use optagent_model::{ChatModel, ModelOptions};
+use optagent_model::{ChatModel, ModelError, ModelOptions};
 use optagent_report::record::{
     append_record, completed_keys, read_sweep_records, results_path, write_record_file, Placement,
     RecordKey, RolloutRecord, RolloutStatus,
 };
 use optagent_report::sweep_config::{BudgetSpec, SweepConfig};
+use optagent_report::ReportError;
 use optagent_sandbox::SandboxFactory;
-use optagent_task::Task;
+use optagent_task::{Task, TaskError};
 
 use optagent_report::modes::{
     append_mode_record, mode_summaries, modes_markdown, modes_path, read_mode_records, succeeds,
     ModeRecord,
 };
 
-use crate::lock::OutputLock;
-use crate::solve::{SolveConfig, SolveReport};
+use crate::lock::{LockError, OutputLock};
+use crate::solve::{SolveConfig, SolveError, SolveReport};
 
 /// What the sweep tells its watcher.
 #[derive(Debug, Clone)]
@@ -57,6 +58,51 @@ pub enum SweepEvent {
 }
 
 pub type Watcher = Arc<dyn Fn(SweepEvent) + Send + Sync>;
+
+/// Why a sweep (or one cell of it) could not run or record its results. A rollout that fails is
+/// not one of these: it is recorded with status `error` and runs again on resume.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("creating {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Reading or writing the records and the report of the output folder.
+    #[error(transparent)]
+    Records(#[from] ReportError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+    #[error("model {model}: {source}")]
+    Model {
+        model: String,
+        #[source]
+        source: ModelError,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("serializing the modes table: {0}")]
+    SerializeModes(#[from] serde_json::Error),
+    /// A solve of a modes sweep.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+    #[error("the sweep has no rollout {key:?} (was its config changed?)")]
+    NoSuchCell { key: RecordKey },
+}
+
+fn create_dir(path: &Path) -> Result<(), SweepError> {
+    std::fs::create_dir_all(path).map_err(|source| SweepError::CreateDir {
+        path: path.to_path_buf(),
+        source,
+    })
+}
 
 #[derive(Clone)]
 pub struct SweepOptions {
@@ -121,11 +167,11 @@ pub(crate) struct Prepared {
 
 /// Loads the tasks and models and reads the records of the output folder (`results.jsonl` and
 /// the per-rollout files of a cluster sweep).
-pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, String> {
+pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, SweepError> {
     let cfg = &opts.config;
     let out = cfg.output_dir();
-    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
-    let existing = read_sweep_records(&out).map_err(|e| e.to_string())?;
+    create_dir(&out)?;
+    let existing = read_sweep_records(&out)?;
     // Rollouts that ended in an error (a provider outage, a crash) are run again on resume;
     // their new record supersedes the old one (the later one wins when results are read).
     let finished: Vec<RolloutRecord> = existing
@@ -138,13 +184,17 @@ pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, String> {
 
     let mut tasks = vec![];
     for dir in cfg.task_dirs() {
-        tasks.push(Arc::new(Task::load(&dir).map_err(|e| e.to_string())?));
+        tasks.push(Arc::new(Task::load(&dir)?));
     }
     let mut models: Vec<Arc<dyn ChatModel>> = vec![];
     for m in &cfg.models {
         models.push(
-            optagent_model::open_model(&m.model, &opts.model_opts)
-                .map_err(|e| format!("model {}: {e}", m.model))?,
+            optagent_model::open_model(&m.model, &opts.model_opts).map_err(|source| {
+                SweepError::Model {
+                    model: m.model.clone(),
+                    source,
+                }
+            })?,
         );
     }
     let mut cells = vec![];
@@ -181,7 +231,7 @@ pub(crate) fn prepare(opts: &SweepOptions) -> Result<Prepared, String> {
 }
 
 /// Run (or resume) a sweep here.
-pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
+pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, SweepError> {
     let cfg = &opts.config;
     let say = |e: SweepEvent| {
         if let Some(w) = &opts.watcher {
@@ -189,9 +239,9 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
         }
     };
     let out = cfg.output_dir();
-    std::fs::create_dir_all(&out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    create_dir(&out)?;
     // Held until the sweep returns: one sweep per output folder.
-    let _lock = OutputLock::acquire(&out).map_err(|e| e.to_string())?;
+    let _lock = OutputLock::acquire(&out)?;
     if !cfg.modes.is_empty() {
         return sweep_modes(&opts, &say, &out).await;
     }
@@ -209,111 +259,35 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
         .into_iter()
         .filter(|c| !done.contains(&c.key))
         .collect();
+    let skipped_done = total - jobs.len();
     say(SweepEvent::Planned {
         total,
-        done: total - jobs.len(),
+        done: skipped_done,
         todo: jobs.len(),
         spent_usd: spent0,
     });
-
-    // Concurrency: overall, and per provider (the smallest limit any of its models asks for).
-    let overall = Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1)));
-    let mut per_provider: BTreeMap<String, usize> = BTreeMap::new();
-    for m in &cfg.models {
-        let lim = m.max_concurrency.unwrap_or(cfg.concurrency).max(1);
-        let e = per_provider.entry(m.provider().to_string()).or_insert(lim);
-        *e = (*e).min(lim);
-    }
-    let provider_sems: BTreeMap<String, Arc<tokio::sync::Semaphore>> = per_provider
-        .into_iter()
-        .map(|(p, n)| (p, Arc::new(tokio::sync::Semaphore::new(n))))
-        .collect();
-    let measure_lock = Arc::new(tokio::sync::Mutex::new(()));
-    let spent = Arc::new(Mutex::new(spent0));
-    let write_lock = Arc::new(Mutex::new(()));
-    let cap = cfg.max_cost_usd;
+    let shared = Shared {
+        opts: opts.clone(),
+        out: out.clone(),
+        results: results.clone(),
+        overall: Arc::new(tokio::sync::Semaphore::new(cfg.concurrency.max(1))),
+        measure_lock: Arc::new(tokio::sync::Mutex::new(())),
+        spent: Arc::new(Mutex::new(spent0)),
+        write_lock: Arc::new(Mutex::new(())),
+    };
+    let provider_sems = provider_semaphores(cfg);
     let mut set = tokio::task::JoinSet::new();
-    let skipped_done = total - jobs.len();
     for job in jobs {
-        let m = cfg.models[job.model_idx].clone();
+        let m = &cfg.models[job.model_idx];
         let model = models[job.model_idx].clone();
         let psem = provider_sems[m.provider()].clone();
-        let overall = overall.clone();
-        let spent = spent.clone();
-        let write_lock = write_lock.clone();
-        let results = results.clone();
-        let measure_lock = measure_lock.clone();
-        let opts = opts.clone();
-        let out = out.clone();
-        set.spawn(async move {
-            let _g1 = overall.acquire_owned().await.expect("open");
-            let _g2 = psem.acquire_owned().await.expect("open");
-            let before = *spent.lock().unwrap_or_else(|e| e.into_inner());
-            if before >= cap {
-                return Err(job.key);
-            }
-            if let Some(w) = &opts.watcher {
-                w(SweepEvent::Started {
-                    key: job.key.clone(),
-                });
-            }
-            let (rec, model_error) =
-                run_job(&opts, &job, model, m.temperature, &out, measure_lock).await;
-            let now = {
-                let mut s = spent.lock().unwrap_or_else(|e| e.into_inner());
-                *s += rec.cost_usd;
-                *s
-            };
-            {
-                let _w = write_lock.lock().unwrap_or_else(|e| e.into_inner());
-                if let Err(e) = append_record(&results, &rec) {
-                    tracing::error!(error = %e, "cannot append a result");
-                }
-            }
-            if let Some(w) = &opts.watcher {
-                w(SweepEvent::Finished {
-                    key: job.key.clone(),
-                    status: rec.status,
-                    opt_commit: rec.succeeded(),
-                    cost_usd: rec.cost_usd,
-                    spent_usd: now,
-                });
-            }
-            Ok(model_error)
-        });
+        set.spawn(run_queued(shared.clone(), job, model, m.temperature, psem));
     }
-    let (mut ran, mut capped, mut model_errors) = (0, 0, 0);
-    let mut cap_said = false;
-    while let Some(r) = set.join_next().await {
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                // A crash outside the rollout (in verification): nothing recorded for it, so a
-                // resumed sweep runs it again; the others go on.
-                say(SweepEvent::Line(format!("a rollout's task failed: {e}")));
-                continue;
-            }
-        };
-        match r {
-            Ok(model_error) => {
-                ran += 1;
-                model_errors += usize::from(model_error);
-            }
-            Err(_) => {
-                capped += 1;
-                if !cap_said {
-                    cap_said = true;
-                    say(SweepEvent::CapReached {
-                        spent_usd: *spent.lock().unwrap_or_else(|e| e.into_inner()),
-                        cap_usd: cap,
-                    });
-                }
-            }
-        }
-    }
+    let (ran, capped, model_errors) =
+        collect_jobs(set, &say, &shared.spent, cfg.max_cost_usd).await;
     let task_ids: Vec<String> = tasks.iter().map(|t| t.id().to_string()).collect();
     let report_dir = write_sweep_report(&out, &task_ids, cfg.k)?;
-    let spent_usd = *spent.lock().unwrap_or_else(|e| e.into_inner());
+    let spent_usd = *shared.spent.lock().unwrap_or_else(|e| e.into_inner());
     Ok(SweepOutcome {
         results,
         ran,
@@ -325,27 +299,150 @@ pub async fn sweep(opts: SweepOptions) -> Result<SweepOutcome, String> {
     })
 }
 
+/// What every rollout of a running sweep shares.
+#[derive(Clone)]
+struct Shared {
+    opts: SweepOptions,
+    out: PathBuf,
+    /// `results.jsonl`.
+    results: PathBuf,
+    /// The sweep's overall concurrency.
+    overall: Arc<tokio::sync::Semaphore>,
+    /// Measurements never overlap.
+    measure_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Dollars spent so far (the records before this run included).
+    spent: Arc<Mutex<f64>>,
+    /// One append to `results.jsonl` at a time.
+    write_lock: Arc<Mutex<()>>,
+}
+
+/// One semaphore per provider, sized by the smallest limit any of its models asks for (the
+/// sweep's concurrency when none does).
+fn provider_semaphores(cfg: &SweepConfig) -> BTreeMap<String, Arc<tokio::sync::Semaphore>> {
+    let mut per_provider: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &cfg.models {
+        let lim = m.max_concurrency.unwrap_or(cfg.concurrency).max(1);
+        let e = per_provider.entry(m.provider().to_string()).or_insert(lim);
+        *e = (*e).min(lim);
+    }
+    per_provider
+        .into_iter()
+        .map(|(p, n)| (p, Arc::new(tokio::sync::Semaphore::new(n))))
+        .collect()
+}
+
+/// One rollout of the sweep once the overall and its provider's limits let it start: `Err`
+/// with its key when the spending cap was reached first (nothing run), else whether it ended in
+/// a model error. Its record is appended to `results.jsonl`.
+async fn run_queued(
+    sh: Shared,
+    job: Job,
+    model: Arc<dyn ChatModel>,
+    temperature: Option<f64>,
+    provider: Arc<tokio::sync::Semaphore>,
+) -> Result<bool, RecordKey> {
+    let _g1 = sh.overall.clone().acquire_owned().await.expect("open");
+    let _g2 = provider.acquire_owned().await.expect("open");
+    let before = *sh.spent.lock().unwrap_or_else(|e| e.into_inner());
+    if before >= sh.opts.config.max_cost_usd {
+        return Err(job.key);
+    }
+    if let Some(w) = &sh.opts.watcher {
+        w(SweepEvent::Started {
+            key: job.key.clone(),
+        });
+    }
+    let (rec, model_error) = run_job(
+        &sh.opts,
+        &job,
+        model,
+        temperature,
+        &sh.out,
+        sh.measure_lock.clone(),
+    )
+    .await;
+    let now = {
+        let mut s = sh.spent.lock().unwrap_or_else(|e| e.into_inner());
+        *s += rec.cost_usd;
+        *s
+    };
+    {
+        let _w = sh.write_lock.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = append_record(&sh.results, &rec) {
+            tracing::error!(error = %e, "cannot append a result");
+        }
+    }
+    if let Some(w) = &sh.opts.watcher {
+        w(SweepEvent::Finished {
+            key: job.key.clone(),
+            status: rec.status,
+            opt_commit: rec.succeeded(),
+            cost_usd: rec.cost_usd,
+            spent_usd: now,
+        });
+    }
+    Ok(model_error)
+}
+
+/// Waits for every rollout of the sweep: (ran, not started for the cap, ended in a model error).
+/// The first rollout refused for the cap says so once.
+async fn collect_jobs(
+    mut set: tokio::task::JoinSet<Result<bool, RecordKey>>,
+    say: &dyn Fn(SweepEvent),
+    spent: &Mutex<f64>,
+    cap: f64,
+) -> (usize, usize, usize) {
+    let (mut ran, mut capped, mut model_errors) = (0, 0, 0);
+    while let Some(r) = set.join_next().await {
+        match r {
+            Ok(Ok(model_error)) => {
+                ran += 1;
+                model_errors += usize::from(model_error);
+            }
+            Ok(Err(_)) => {
+                capped += 1;
+                if capped == 1 {
+                    say(SweepEvent::CapReached {
+                        spent_usd: *spent.lock().unwrap_or_else(|e| e.into_inner()),
+                        cap_usd: cap,
+                    });
+                }
+            }
+            Err(e) => {
+                // A crash outside the rollout (in verification): nothing recorded for it, so a
+                // resumed sweep runs it again; the others go on.
+                say(SweepEvent::Line(format!("a rollout's task failed: {e}")));
+            }
+        }
+    }
+    (ran, capped, model_errors)
+}
+
 /// Writes `<out>/report/` from every record of the folder: the report of the rollout records
 /// (`report.md` and the rest), and with mode records (`modes.jsonl`) the modes table
 /// (`modes.md`, `modes.json`).
-pub fn write_sweep_report(out: &Path, task_ids: &[String], k: usize) -> Result<PathBuf, String> {
-    let records = read_sweep_records(out).map_err(|e| e.to_string())?;
+pub fn write_sweep_report(
+    out: &Path,
+    task_ids: &[String],
+    k: usize,
+) -> Result<PathBuf, SweepError> {
+    let records = read_sweep_records(out)?;
     let report_dir = out.join("report");
-    let mode_records = read_mode_records(&modes_path(out)).map_err(|e| e.to_string())?;
+    let mode_records = read_mode_records(&modes_path(out))?;
     if !records.is_empty() || mode_records.is_empty() {
-        optagent_report::render::write_report(&records, task_ids, k, &report_dir)
-            .map_err(|e| e.to_string())?;
+        optagent_report::render::write_report(&records, task_ids, k, &report_dir)?;
     }
     if !mode_records.is_empty() {
-        std::fs::create_dir_all(&report_dir)
-            .map_err(|e| format!("creating {}: {e}", report_dir.display()))?;
+        create_dir(&report_dir)?;
         let summaries = mode_summaries(&mode_records, task_ids);
-        let md = report_dir.join(MODES_MD);
-        std::fs::write(&md, modes_markdown(&summaries))
-            .map_err(|e| format!("writing {}: {e}", md.display()))?;
-        let json = report_dir.join("modes.json");
-        let text = serde_json::to_string_pretty(&summaries).map_err(|e| e.to_string())?;
-        std::fs::write(&json, text).map_err(|e| format!("writing {}: {e}", json.display()))?;
+        let write = |path: PathBuf, text: String| {
+            std::fs::write(&path, text).map_err(|source| SweepError::Write { path, source })
+        };
+        write(report_dir.join(MODES_MD), modes_markdown(&summaries))?;
+        write(
+            report_dir.join("modes.json"),
+            serde_json::to_string_pretty(&summaries)?,
+        )?;
     }
     Ok(report_dir)
 }
@@ -360,33 +457,19 @@ async fn sweep_modes(
     opts: &SweepOptions,
     say: &dyn Fn(SweepEvent),
     out: &Path,
-) -> Result<SweepOutcome, String> {
+) -> Result<SweepOutcome, SweepError> {
     let cfg = &opts.config;
     let Prepared { tasks, models, .. } = prepare(opts)?;
     let path = modes_path(out);
-    let existing = read_mode_records(&path).map_err(|e| e.to_string())?;
+    let existing = read_mode_records(&path)?;
     let done: HashSet<_> = existing.iter().map(|r| r.key()).collect();
     let mut spent: f64 = existing.iter().map(|r| r.cost_usd).sum();
-    let modes = cfg.parsed_modes();
-    let mut plan = vec![];
-    for budget in &cfg.budgets {
-        for (mi, m) in cfg.models.iter().enumerate() {
-            for t in &tasks {
-                for mode in &modes {
-                    let key = (
-                        t.id().to_string(),
-                        m.model.clone(),
-                        cfg.agent.clone(),
-                        budget.label.clone(),
-                        mode.label(),
-                    );
-                    plan.push((budget, mi, t.clone(), *mode, key));
-                }
-            }
-        }
-    }
+    let plan = modes_plan(cfg, &tasks);
     let total = plan.len();
-    let todo: Vec<_> = plan.into_iter().filter(|p| !done.contains(&p.4)).collect();
+    let todo: Vec<ModeCell> = plan
+        .into_iter()
+        .filter(|p| !done.contains(&p.key))
+        .collect();
     let skipped_done = total - todo.len();
     say(SweepEvent::Planned {
         total,
@@ -395,7 +478,7 @@ async fn sweep_modes(
         spent_usd: spent,
     });
     let (mut ran, mut capped, mut model_errors) = (0, 0, 0);
-    for (budget, mi, task, mode, key) in todo {
+    for cell in todo {
         if spent >= cfg.max_cost_usd {
             if capped == 0 {
                 say(SweepEvent::CapReached {
@@ -406,6 +489,7 @@ async fn sweep_modes(
             capped += 1;
             continue;
         }
+        let key = &cell.key;
         let rkey: RecordKey = (
             key.0.clone(),
             key.1.clone(),
@@ -422,41 +506,16 @@ async fn sweep_modes(
             .join(optagent_task::tree::path_component(&key.4));
         // A solve killed midway left its folder: start it afresh.
         let _ = std::fs::remove_dir_all(&run_dir);
-        let progress = opts.watcher.clone().map(|w| {
-            let f: crate::solve::Progress =
-                Arc::new(move |l: &str| w(SweepEvent::Line(l.to_string())));
-            f
-        });
-        let sc = SolveConfig {
-            task: (*task).clone(),
-            model: models[mi].clone(),
-            k: cfg.k,
-            parallel: cfg.concurrency,
-            budget: budget_of(budget),
-            temperature: cfg.models[mi].temperature.map(|t| t as f32),
-            seed: 0,
-            out_dir: run_dir.clone(),
-            sandbox: opts.sandbox.clone(),
-            bench: opts.bench.clone(),
-            select: opts.verify.clone(),
-            progress,
-            keep_trees: false,
-            max_no_tool_turns: optagent_agent::turns::DEFAULT_MAX_NO_TOOL_TURNS,
-            secret_vars: opts.secret_vars.clone(),
-            judge: opts.judge.clone(),
-            merge: mode.merge,
-            rounds: mode.rounds,
-            diversify: mode.diversify,
-        };
+        let sc = mode_solve_config(opts, &cell, models[cell.model_idx].clone(), &run_dir);
         let report = crate::solve::solve(sc).await?;
         let rec = mode_record(
             cfg,
-            &key,
+            key,
             &report,
             &rel(out, &run_dir.join("solve-report.json")),
         );
         spent += rec.cost_usd;
-        append_mode_record(&path, &rec).map_err(|e| e.to_string())?;
+        append_mode_record(&path, &rec)?;
         ran += 1;
         let errors = report
             .rollouts
@@ -489,13 +548,85 @@ async fn sweep_modes(
     })
 }
 
+/// The key of a mode record: (task, model, agent, budget, mode).
+type ModeKey = (String, String, String, String, String);
+
+/// One solve of a modes sweep.
+struct ModeCell {
+    budget: BudgetSpec,
+    model_idx: usize,
+    task: Arc<Task>,
+    mode: optagent_report::modes::Mode,
+    key: ModeKey,
+}
+
+/// Every solve of a modes sweep, in a fixed order (budget, model, task, mode).
+fn modes_plan(cfg: &SweepConfig, tasks: &[Arc<Task>]) -> Vec<ModeCell> {
+    let modes = cfg.parsed_modes();
+    let mut plan = vec![];
+    for budget in &cfg.budgets {
+        for (mi, m) in cfg.models.iter().enumerate() {
+            for t in tasks {
+                for mode in &modes {
+                    let key = (
+                        t.id().to_string(),
+                        m.model.clone(),
+                        cfg.agent.clone(),
+                        budget.label.clone(),
+                        mode.label(),
+                    );
+                    plan.push(ModeCell {
+                        budget: budget.clone(),
+                        model_idx: mi,
+                        task: t.clone(),
+                        mode: *mode,
+                        key,
+                    });
+                }
+            }
+        }
+    }
+    plan
+}
+
+/// How one solve of a modes sweep runs: the sweep's K, concurrency and verification, and the
+/// mode's merge, rounds and diversity, into `run_dir`.
+fn mode_solve_config(
+    opts: &SweepOptions,
+    cell: &ModeCell,
+    model: Arc<dyn ChatModel>,
+    run_dir: &Path,
+) -> SolveConfig {
+    let cfg = &opts.config;
+    let progress = opts.watcher.clone().map(|w| {
+        let f: crate::solve::Progress = Arc::new(move |l: &str| w(SweepEvent::Line(l.to_string())));
+        f
+    });
+    SolveConfig {
+        task: (*cell.task).clone(),
+        model,
+        k: cfg.k,
+        parallel: cfg.concurrency,
+        budget: budget_of(&cell.budget),
+        temperature: cfg.models[cell.model_idx].temperature.map(|t| t as f32),
+        seed: 0,
+        out_dir: run_dir.to_path_buf(),
+        sandbox: opts.sandbox.clone(),
+        bench: opts.bench.clone(),
+        select: opts.verify.clone(),
+        progress,
+        keep_trees: false,
+        max_no_tool_turns: optagent_agent::turns::DEFAULT_MAX_NO_TOOL_TURNS,
+        secret_vars: opts.secret_vars.clone(),
+        judge: opts.judge.clone(),
+        merge: cell.mode.merge,
+        rounds: cell.mode.rounds,
+        diversify: cell.mode.diversify,
+    }
+}
+
 /// What a mode's solve of one task ended with, as a line of `modes.jsonl`.
-fn mode_record(
-    cfg: &optagent_report::sweep_config::SweepConfig,
-    key: &(String, String, String, String, String),
-    r: &SolveReport,
-    report_path: &str,
-) -> ModeRecord {
+fn mode_record(cfg: &SweepConfig, key: &ModeKey, r: &SolveReport, report_path: &str) -> ModeRecord {
     let mut evals: Vec<&optagent_eval::EvalReport> = vec![];
     let mut candidates = 0;
     for ro in &r.rollouts {
@@ -577,13 +708,13 @@ pub enum CellOutcome {
 /// Runs one rollout of a sweep (a cluster element's job) and writes its record to a file of its
 /// own ([`optagent_report::write_record_file`]): many elements on a shared filesystem never
 /// append to one file. The spending cap is checked against every record written so far.
-pub async fn run_cell(opts: SweepOptions, key: &RecordKey) -> Result<CellOutcome, String> {
+pub async fn run_cell(opts: SweepOptions, key: &RecordKey) -> Result<CellOutcome, SweepError> {
     let p = prepare(&opts)?;
     let job = p
         .cells
         .iter()
         .find(|c| &c.key == key)
-        .ok_or_else(|| format!("the sweep has no rollout {key:?} (was its config changed?)"))?;
+        .ok_or_else(|| SweepError::NoSuchCell { key: key.clone() })?;
     if p.done.contains(key) {
         return Ok(CellOutcome::AlreadyDone);
     }
@@ -598,7 +729,7 @@ pub async fn run_cell(opts: SweepOptions, key: &RecordKey) -> Result<CellOutcome
     let model = p.models[job.model_idx].clone();
     let lock = Arc::new(tokio::sync::Mutex::new(()));
     let (rec, _) = run_job(&opts, job, model, m.temperature, &p.out, lock).await;
-    let file = write_record_file(&p.out, &rec).map_err(|e| e.to_string())?;
+    let file = write_record_file(&p.out, &rec)?;
     Ok(CellOutcome::Recorded {
         record: Box::new(rec),
         file,
