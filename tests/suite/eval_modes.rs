@@ -80,6 +80,8 @@ async fn adaptive_repetitions_say_how_many_and_why_they_stopped() {
             budget,
         });
         o.pin_cpus = Some(vec![]);
+        // Exact counts: no extra rounds for an undecided clock check.
+        o.clock_rounds = false;
         let r =
             optagent_eval::evaluate(&task, &[Candidate::new("oracle", PatchSource::Oracle)], &o)
                 .await

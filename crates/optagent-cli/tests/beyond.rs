@@ -256,7 +256,13 @@ async fn merge_two_rollouts_that_fix_different_workloads_is_verified_and_faster_
         .collect();
     from.sort();
     assert_eq!(from, vec![0, 1], "{m:#}");
-    assert_eq!(merged["outcome"]["outcome"], "selected", "{m:#}");
+    // The outcome's reason first: a long report is cut in the middle by CI logs.
+    assert_eq!(
+        merged["outcome"]["outcome"],
+        "selected",
+        "{}\n{m:#}",
+        merged["outcome"]
+    );
     assert_eq!(r["selected_merge"], 0, "{m:#}");
     assert!(r["selected"].is_null());
     let me = &merged["eval"];

@@ -139,6 +139,10 @@ pub struct EvalOptions {
     /// The clock that decides workload times (`None`: the task's `measure.clock`, `auto` by
     /// default; see [`clock::choose`]).
     pub clock: Option<optagent_task::Clock>,
+    /// Run more rounds of a workload whose clock check cannot yet decide a claimed saving
+    /// ([`measure::CLOCK_ROUNDS_FACTOR`]; within the adaptive bounds when those are set). On by
+    /// default; off only where a test needs an exact count of runs.
+    pub clock_rounds: bool,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -173,6 +177,7 @@ impl EvalOptions {
             seed: 0x5eed,
             workload_seed: None,
             read_only_tree: true,
+            clock_rounds: true,
             cpu_fallback: false,
             clock: None,
         }

@@ -234,6 +234,7 @@ pub async fn run_session(
     }
     cx.session.stops = measure_rounds(&mut cx, workloads, reps).await?;
     if metric == Metric::Time {
+        settle_clock_checks(&mut cx, workloads).await?;
         note_tie_floors(&cx, workloads);
         for (wi, w) in workloads.iter().enumerate() {
             let d = decide_clock(&mut cx, wi, w).await?;
@@ -479,6 +480,96 @@ impl Ctx<'_> {
         }
         Ok(())
     }
+}
+
+/// Extra rounds (up to this many times the rounds already run) for a workload whose clock check
+/// cannot yet decide a candidate's claim.
+pub const CLOCK_ROUNDS_FACTOR: usize = 2;
+
+/// The evaluator does not leave a claimed saving undecided when more runs can decide it: while
+/// some tree's claim on a workload is `no_power` (its clocks neither confirm nor deny it, see
+/// [`crate::integrity::timing_check`]), that workload gets more rounds on every tree, up to
+/// [`CLOCK_ROUNDS_FACTOR`] times the rounds it had, and within twice the time already spent on
+/// it (within the adaptive `max_reps` and budget instead, where those are set). A cheat that hides its work from its own stopwatch cannot count on the machine's noise
+/// to pass unflagged; an honest saving gets the runs its confirmation needs. What is still
+/// undecided at the end is reported as `no_power` by the integrity checks.
+async fn settle_clock_checks(cx: &mut Ctx<'_>, workloads: &[&Workload]) -> Result<(), EvalError> {
+    if !cx.opts.clock_rounds {
+        return Ok(());
+    }
+    let nslots = cx.prepared.len();
+    for (wi, w) in workloads.iter().enumerate() {
+        let undecided = |cx: &Ctx<'_>| -> Vec<usize> {
+            let base = &cx.session.series[0][wi];
+            (1..nslots)
+                .filter(|&s| cx.alive(s))
+                .filter(|&s| {
+                    let own = &cx.session.series[s][wi];
+                    // Harness-timed workloads check their own clock per trial.
+                    own.timer.is_none()
+                        && crate::integrity::timing_check(
+                            &w.name,
+                            base,
+                            own,
+                            cx.opts.confidence,
+                            cx.opts.seed ^ (wi as u64).wrapping_mul(0x51_7cc1),
+                        )
+                        .is_some_and(|(c, _)| c.outcome == "no_power")
+                })
+                .collect()
+        };
+        if !cx.alive(0) || undecided(cx).is_empty() {
+            continue;
+        }
+        let done = cx.session.series[0][wi].values.len();
+        let spent_so_far: Duration = (0..nslots)
+            .map(|s| cx.session.series[s][wi].walls.iter().sum::<Duration>())
+            .sum();
+        // The user's adaptive bounds, where set, bound these rounds too.
+        let (max_extra, budget) = match &cx.opts.adaptive {
+            Some(a) => (
+                a.max_reps.saturating_sub(done),
+                a.budget.saturating_sub(spent_so_far),
+            ),
+            None => (done * CLOCK_ROUNDS_FACTOR, spent_so_far * 2),
+        };
+        if max_extra == 0 {
+            continue;
+        }
+        let t0 = Instant::now();
+        let mut extra = 0;
+        let mut left = undecided(cx);
+        cx.opts.say(&format!(
+            "[{}] {}: the clock check cannot yet decide the claim of {} tree(s); up to {max_extra} \
+             more round(s)",
+            cx.task.id(),
+            w.name,
+            left.len()
+        ));
+        while !left.is_empty() && extra < max_extra && t0.elapsed() < budget {
+            for k in 0..nslots {
+                let s = (k + done + extra) % nslots;
+                if cx.alive(s) {
+                    cx.measure_once(s, wi, w).await?;
+                }
+            }
+            extra += 1;
+            left = undecided(cx);
+        }
+        if let Some(stop) = cx.session.stops.get_mut(wi) {
+            stop.reps += extra;
+            stop.reason = format!(
+                "{}, then {extra} round(s) for the clock check ({})",
+                stop.reason,
+                if left.is_empty() {
+                    "decided"
+                } else {
+                    "still undecided"
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Says where timings tie so often that the test cannot reach `alpha` for a tree.
