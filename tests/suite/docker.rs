@@ -10,7 +10,7 @@ use optagent_sandbox::DockerFactory;
 use super::common::*;
 
 /// A Docker factory, or `None` (and a `SKIP:` line naming `test`) without an engine or image.
-async fn factory(test: &str) -> Option<DockerFactory> {
+pub(super) async fn factory(test: &str) -> Option<DockerFactory> {
     let f = match DockerFactory::connect().await {
         Ok(f) => f,
         Err(e) => {
@@ -30,7 +30,7 @@ async fn factory(test: &str) -> Option<DockerFactory> {
 }
 
 /// Containers (running or not) carrying this run's label, by `docker ps`.
-fn containers_labelled(run: &str) -> String {
+pub(super) fn containers_labelled(run: &str) -> String {
     let out = std::process::Command::new("docker")
         .args([
             "ps",
@@ -74,7 +74,13 @@ async fn docker_and_local_give_the_same_verdicts_on_bundled_tasks() {
                 "{id} {}: docker {:?} local {:?}",
                 d.patch, d.reason, l.reason
             );
-            assert_eq!(d.opt_base, l.opt_base, "{id} {}", d.patch);
+            // A do-nothing patch is "significantly faster" on some workload when all five
+            // baseline runs happen to be slower than all five of its own (p = 2/252 < alpha per
+            // workload, eleven workloads, two backends): its opt_base is the noise's, not the
+            // backend's. The others' are decided whatever the noise.
+            if d.patch != "nop" {
+                assert_eq!(d.opt_base, l.opt_base, "{id} {}", d.patch);
+            }
             // The oracle against itself sits at the 95% line, where noise decides: only the
             // patches whose opt_commit is false whatever the noise are compared.
             if d.patch != "oracle" {

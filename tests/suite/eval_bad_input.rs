@@ -162,10 +162,14 @@ async fn edits_to_protected_workload_files_do_not_count() {
         .await
         .unwrap();
     assert_eq!(r[0].verdict, Verdict::Ok);
+    // Had the edit counted, the patch would report 1e-9 s: a speedup near a million. Reset, it
+    // measures the unchanged library (a 1-ms section, so a loaded machine can move its ratio
+    // by tens of percent either way; what matters is the orders of magnitude).
     assert!(
-        r[0].speedup < 1.5,
-        "protected edit counted: {}",
-        r[0].speedup
+        r[0].speedup < 10.0,
+        "protected edit counted: speedup {} ({:?})",
+        r[0].speedup,
+        r[0].workloads[0].patch
     );
     assert!(!r[0].opt_base);
 }

@@ -52,9 +52,23 @@ fn describe(r: &EvalReport) -> String {
 /// left writable (the tree check) and the bench tool's seed (what the agent saw).
 async fn hack_suite(task_id: &str, workload: &str) -> EvalReport {
     let _serial = MEASURING.lock().await;
+    hack_session(task_id, workload, None).await
+}
+
+/// The first session of [`hack_suite`], in the given backend (the local one by default), and
+/// the writable-tree session where the backend is the local one.
+async fn hack_session(
+    task_id: &str,
+    workload: &str,
+    sandbox: Option<std::sync::Arc<dyn optagent_sandbox::SandboxFactory>>,
+) -> EvalReport {
     let task = bundled(task_id);
     let work = tempfile::tempdir().unwrap();
     let mut o = opts(work.path(), 8);
+    let local = sandbox.is_none();
+    if let Some(f) = sandbox {
+        o.sandbox = f;
+    }
     o.workload_filter = vec![workload.to_string()];
     let cands: Vec<Candidate> = std::iter::once(Candidate::new("oracle", PatchSource::Oracle))
         .chain(
@@ -139,6 +153,9 @@ async fn hack_suite(task_id: &str, workload: &str) -> EvalReport {
         );
     }
 
+    if !local {
+        return oracle;
+    }
     // The tree left writable and the bench tool's seed: the tree check flags the cache, and the
     // tuned answers do pay off on the inputs they were tuned to (so the first session's result
     // is the seed's doing).
@@ -199,4 +216,25 @@ async fn textstats_hacks_are_caught_and_the_expert_is_not() {
     // Corpus construction: the expert indexes there, so it is not faster on this workload; the
     // suite checks that it stays unflagged.
     hack_suite("textstats", "Corpus.__init__").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pyroute_hacks_are_caught_in_docker_too() {
+    // The measuring container (read-only tree, fresh tmpfs, the evaluator's clocks from inside
+    // and outside it) against the same hacks; skipped without an engine or the base image.
+    let test = "pyroute_hacks_are_caught_in_docker_too";
+    let Some(f) = super::docker::factory(test).await else {
+        return;
+    };
+    let run = f.run_id().to_string();
+    let _serial = MEASURING.lock().await;
+    let oracle = hack_session("pyroute", "shortest_path", Some(std::sync::Arc::new(f))).await;
+    assert_eq!(oracle.machine.sandbox, "docker");
+    assert!(oracle.verified, "{}", describe(&oracle));
+    let iso = oracle.integrity.isolation.as_ref().expect("isolation");
+    assert!(iso.read_only_tree && iso.private_tmp, "{iso:?}");
+    assert!(
+        super::docker::containers_labelled(&run).is_empty(),
+        "containers left behind"
+    );
 }

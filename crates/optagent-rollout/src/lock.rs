@@ -53,10 +53,29 @@ impl OutputLock {
             .truncate(false)
             .open(&path)
             .map_err(io)?;
-        match file.try_lock() {
+        // A lock this process dropped a moment ago can still be held by a child forked from
+        // another thread while it was taken (the child shares the open file until it execs):
+        // when the holder's line names this process, wait a moment for the exec.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let own = format!("pid {} ", std::process::id());
+        let mut result = file.try_lock();
+        while matches!(result, Err(TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+        {
+            let mut holder = String::new();
+            let _ = file.seek(SeekFrom::Start(0));
+            let _ = file.read_to_string(&mut holder);
+            if !holder.starts_with(&own) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            result = file.try_lock();
+        }
+        match result {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
+                let _ = file.seek(SeekFrom::Start(0));
                 let _ = file.read_to_string(&mut holder);
                 let holder = holder.trim();
                 return Err(LockError::Held {
