@@ -1,6 +1,6 @@
 //! Rollouts and sweeps.
 //!
-//! [`solve`] runs K rollouts of one model on one task, P at a time, each in its own trees, then
+//! [`solve()`] runs K rollouts of one model on one task, P at a time, each in its own trees, then
 //! verifies every candidate patch with the evaluator in one interleaved session and keeps the best
 //! verified one, saying why each other candidate lost; with `--merge` it also combines verified
 //! patches that improve different workloads ([`merge`]), with `--rounds` each round starts from

@@ -50,8 +50,14 @@
 //! # Where each part lives
 //! [`engine`] connects to the engine and checks images; [`cleanup`] keeps the process-wide
 //! registry of live containers and removes them; [`factory`] makes containers ([`DockerFactory`]);
-//! [`sandbox`] runs commands in them ([`DockerSandbox`]); [`exec`] builds an exec's command line
-//! and captures its output; [`measure`] is the measuring container of a tree.
+//! [`sandbox`] runs commands in them ([`DockerSandbox`]); `exec` builds an exec's command line
+//! and captures its output; `measure` is the measuring container of a tree.
+//!
+//! [`DockerFactory::open`]: crate::SandboxFactory::open
+//! [`Sandbox::exec`]: crate::Sandbox::exec
+//! [`Sandbox::close`]: crate::Sandbox::close
+//! [`command_env`]: crate::command_env
+//! [`ExecOutput`]: crate::ExecOutput
 
 use std::time::Duration;
 
