@@ -171,7 +171,8 @@ async fn edits_to_protected_workload_files_do_not_count() {
         r[0].speedup,
         r[0].workloads[0].patch
     );
-    assert!(!r[0].opt_base);
+    // (Not `!opt_base`: GSO's rule is a 1.2x ratio of means with no significance test, which
+    // a 1-ms section under load reaches by chance.)
 }
 
 #[tokio::test]
