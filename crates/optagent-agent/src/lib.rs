@@ -8,6 +8,10 @@
 //! [`turns`] what it does when a model or its server misbehaves (the real window, overflow, no
 //! tool call), with [`textcalls`] (tool calls written as text) and [`degenerate`] (repeated text); [`judge`]
 //! is the optional LLM judge of a scored patch.
+//!
+//! Extending the agent mostly happens elsewhere: a tool is added in `optagent-tools` (the loop
+//! takes every tool from `optagent_tools::Registry::standard`), a provider in `optagent-model`'s
+//! `providers.toml`, and what the model is told in the templates under `prompts/`.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -242,6 +242,7 @@ fn round_text(
         &figures,
         profile,
     )
+    .map_err(|e| e.to_string())
 }
 
 /// Run the rollouts (in rounds, each from the best patch so far) and select.
