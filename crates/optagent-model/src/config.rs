@@ -716,20 +716,21 @@ mod tests {
     }
 
     #[test]
-    fn builtin_table_has_all_providers() {
+    fn builtin_table_has_the_documented_providers_and_each_resolves() {
+        // A provider added to providers.toml needs no change here: every entry is resolved below.
         let r = ProviderRegistry::builtin();
-        assert_eq!(
-            r.provider_names(),
-            [
-                "anthropic",
-                "deepseek",
-                "llamacpp",
-                "ollama",
-                "openai",
-                "openrouter",
-                "vllm"
-            ]
-        );
+        let names = r.provider_names();
+        for p in [
+            "anthropic",
+            "deepseek",
+            "llamacpp",
+            "ollama",
+            "openai",
+            "openrouter",
+            "vllm",
+        ] {
+            assert!(names.iter().any(|n| n == p), "{p} missing from {names:?}");
+        }
         for name in r.provider_names() {
             let m = r.resolve(&format!("{name}/x"), &hermetic()).unwrap();
             assert!(m.base_url.starts_with("http"), "{name}");

@@ -362,7 +362,7 @@ impl SweepConfig {
         let mut seen = HashSet::new();
         for (i, m) in self.modes.iter().enumerate() {
             let segs = vec![Seg::Key("modes".into()), Seg::Index(i)];
-            let mode = crate::modes::Mode::parse(m).map_err(|e| (segs.clone(), e))?;
+            let mode = crate::modes::Mode::parse(m).map_err(|e| (segs.clone(), e.to_string()))?;
             if !seen.insert(mode) {
                 return Err((segs, format!("mode {m:?} is listed twice")));
             }
