@@ -4,7 +4,7 @@
 //! system and task prompts from `prompts/`; [`budget`] tracks steps, tokens, cost and time and
 //! tells the model what is left; [`context`] shortens old tool outputs when the conversation nears
 //! the model's window; [`trajectory`] records everything as JSONL with secrets scrubbed;
-//! [`bench`] lets the model's `bench` tool call the evaluator; [`rollout`] is the loop, and
+//! [`bench`](mod@bench) lets the model's `bench` tool call the evaluator; [`rollout`] is the loop, and
 //! [`turns`] what it does when a model or its server misbehaves (the real window, overflow, no
 //! tool call), with [`textcalls`] (tool calls written as text) and [`degenerate`] (repeated text); [`judge`]
 //! is the optional LLM judge of a scored patch.

@@ -19,6 +19,9 @@
 //!   `docs/task-format.md`, and the code that uses it (usually `optagent-eval`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+// The argument structs' doc comments are clap's `--help` text, written for a terminal: their
+// `[executor]`, `level<N>` and `<task>/<time>` are not rustdoc links or HTML tags.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod commands;
 mod exit;

@@ -236,7 +236,11 @@ mod tests {
         let reg = Registry::with_spec_dir(None).unwrap();
         let names = reg.names();
         let unique: BTreeSet<&str> = names.iter().copied().collect();
-        assert_eq!(unique.len(), names.len(), "a tool is listed twice: {names:?}");
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "a tool is listed twice: {names:?}"
+        );
         assert!(names.len() >= 8, "{names:?}");
         for (tool, spec) in reg.entries() {
             assert_eq!(tool.name(), spec.name);
