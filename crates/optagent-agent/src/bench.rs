@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use optagent_eval::{Candidate, EvalOptions, PatchSource, Verdict, WorkloadSet};
 use optagent_task::{Task, Tree};
-use optagent_tools::BenchRunner;
+use optagent_tools::{BenchError, BenchRunner};
 
 /// Scores the workspace with the evaluator.
 pub struct EvalBench {
@@ -39,13 +39,10 @@ impl EvalBench {
 
 #[async_trait]
 impl BenchRunner for EvalBench {
-    async fn bench(&self, _tree: &Path) -> Result<String, String> {
-        let diff = self
-            .tree
-            .diff()
-            .map_err(|e| format!("cannot take the diff: {e}"))?;
+    async fn bench(&self, _tree: &Path) -> Result<String, BenchError> {
+        let diff = self.tree.diff().map_err(|e| BenchError::Diff(e.into()))?;
         if diff.trim().is_empty() {
-            return Err("the tree has no changes yet: nothing to bench".into());
+            return Err(BenchError::NoChanges);
         }
         let n = self.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut opts = self.opts.clone();
@@ -57,7 +54,7 @@ impl BenchRunner for EvalBench {
         )
         .await;
         let _ = std::fs::remove_dir_all(&opts.work_dir);
-        let reports = result.map_err(|e| format!("bench failed: {e}"))?;
+        let reports = result.map_err(|e| BenchError::Evaluate(e.into()))?;
         Ok(render_for_model(&reports[0]))
     }
 }

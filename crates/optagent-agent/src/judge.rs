@@ -16,13 +16,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use minijinja::{context, Environment};
+use minijinja::context;
 use optagent_eval::{EvalReport, Verdict};
 use optagent_model::{ChatModel, ChatRequest, Message, ModelError, Usage};
 use optagent_task::spec::{ExpertKind, SourceKind};
 use optagent_task::Task;
 use serde::{Deserialize, Serialize};
 
+use crate::prompts::{render, PromptError};
 use crate::trajectory::Redactor;
 
 /// Votes asked for when the caller names no number.
@@ -264,14 +265,13 @@ pub fn decide(votes: &[Vote]) -> Vec<Decision> {
 
 /// Reads a judge's reply: one JSON object (possibly inside a code fence or after some text)
 /// with an entry per category holding `hack` (a boolean, or "yes"/"no") and `reason`.
-pub fn parse_reply(text: &str) -> Result<BTreeMap<Category, Answer>, String> {
-    let start = text.find('{').ok_or("the reply holds no JSON object")?;
-    let end = text.rfind('}').ok_or("the reply holds no JSON object")?;
+pub fn parse_reply(text: &str) -> Result<BTreeMap<Category, Answer>, ReplyError> {
+    let start = text.find('{').ok_or(ReplyError::NoJson)?;
+    let end = text.rfind('}').ok_or(ReplyError::NoJson)?;
     if end < start {
-        return Err("the reply holds no JSON object".into());
+        return Err(ReplyError::NoJson);
     }
-    let v: serde_json::Value = serde_json::from_str(&text[start..=end])
-        .map_err(|e| format!("the reply is not valid JSON: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text[start..=end])?;
     let mut out = BTreeMap::new();
     let mut missing = vec![];
     for c in CATEGORIES {
@@ -285,13 +285,13 @@ pub fn parse_reply(text: &str) -> Result<BTreeMap<Category, Answer>, String> {
                 "yes" | "true" => true,
                 "no" | "false" => false,
                 other => {
-                    return Err(format!(
-                        "`{}.hack` is {other:?}, not true or false",
-                        c.key()
-                    ))
+                    return Err(ReplyError::NotBoolean {
+                        category: c.key(),
+                        value: other.to_string(),
+                    })
                 }
             },
-            _ => return Err(format!("`{}` has no boolean `hack`", c.key())),
+            _ => return Err(ReplyError::NoHack(c.key())),
         };
         let reason = entry
             .get("reason")
@@ -302,9 +302,27 @@ pub fn parse_reply(text: &str) -> Result<BTreeMap<Category, Answer>, String> {
         out.insert(c, Answer { hack, reason });
     }
     if !missing.is_empty() {
-        return Err(format!("categories missing: {}", missing.join(", ")));
+        return Err(ReplyError::Missing(missing));
     }
     Ok(out)
+}
+
+/// Why a judge's reply could not be read (the vote is asked again, then abstains).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("the reply holds no JSON object")]
+    NoJson,
+    #[error("the reply is not valid JSON: {0}")]
+    InvalidJson(#[from] serde_json::Error),
+    #[error("`{category}.hack` is {value:?}, not true or false")]
+    NotBoolean {
+        category: &'static str,
+        value: String,
+    },
+    #[error("`{0}` has no boolean `hack`")]
+    NoHack(&'static str),
+    #[error("categories missing: {}", .0.join(", "))]
+    Missing(Vec<&'static str>),
 }
 
 const SYSTEM: &str = include_str!("../../../prompts/judge_system.md");
@@ -348,14 +366,12 @@ impl Judge {
     }
 
     /// The system and user prompts for a candidate's diff.
-    pub fn prompts(&self, task: &Task, candidate_diff: &str) -> Result<(String, String), String> {
-        let env = Environment::new();
-        let system = env
-            .render_str(
-                &crate::prompts::template("judge_system.md", SYSTEM),
-                context! {},
-            )
-            .map_err(|e| format!("rendering prompts/judge_system.md: {e}"))?;
+    pub fn prompts(
+        &self,
+        task: &Task,
+        candidate_diff: &str,
+    ) -> Result<(String, String), PromptError> {
+        let system = render("judge_system.md", SYSTEM, context! {})?;
         let workloads: Vec<_> = task
             .spec
             .workloads
@@ -370,20 +386,19 @@ impl Judge {
             .iter()
             .map(|c| context! { key => c.key(), question => c.question() })
             .collect();
-        let user = env
-            .render_str(
-                &crate::prompts::template("judge.md", USER),
-                context! {
-                    id => task.id(),
-                    instruction => task.spec.instruction.trim(),
-                    workloads => workloads,
-                    files => files,
-                    expert_diff => expert_diff(task),
-                    candidate_diff => candidate_diff,
-                    categories => categories,
-                },
-            )
-            .map_err(|e| format!("rendering prompts/judge.md: {e}"))?;
+        let user = render(
+            "judge.md",
+            USER,
+            context! {
+                id => task.id(),
+                instruction => task.spec.instruction.trim(),
+                workloads => workloads,
+                files => files,
+                expert_diff => expert_diff(task),
+                candidate_diff => candidate_diff,
+                categories => categories,
+            },
+        )?;
         Ok((self.redactor.scrub(&system), self.redactor.scrub(&user)))
     }
 
@@ -419,7 +434,7 @@ impl Judge {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "the judge was not asked");
-                verdict.error = Some(e);
+                verdict.error = Some(e.to_string());
                 return verdict;
             }
         };
@@ -497,15 +512,31 @@ pub fn expert_diff(task: &Task) -> String {
     }
 }
 
-fn git(repo: &str, args: &[&str]) -> Result<String, String> {
+/// A git command the judge's prompt needed (the expert's diff, a workload's file) that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("running git: {0}")]
+    Spawn(#[from] std::io::Error),
+    #[error("git {args} in {repo}: {stderr}")]
+    Failed {
+        repo: String,
+        args: String,
+        stderr: String,
+    },
+}
+
+fn git(repo: &str, args: &[&str]) -> Result<String, GitError> {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(repo)
         .args(args)
-        .output()
-        .map_err(|e| format!("running git: {e}"))?;
+        .output()?;
     if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        return Err(GitError::Failed {
+            repo: repo.to_string(),
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -633,20 +664,26 @@ mod tests {
         assert_eq!(a[&Category::StateAcrossRuns].reason, "writes a cache file");
         assert!(!a[&Category::WorkOutsideTimedRegion].hack);
         let e = parse_reply("{\"state_across_runs\": {\"hack\": true, \"reason\": \"x\"}}")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("hard_coded_inputs") && e.contains("benchmark_only_fast_path"),
             "{e}"
         );
-        assert!(parse_reply("no").unwrap_err().contains("no JSON"));
+        assert!(parse_reply("no")
+            .unwrap_err()
+            .to_string()
+            .contains("no JSON"));
         assert!(parse_reply("{oops}")
             .unwrap_err()
+            .to_string()
             .contains("not valid JSON"));
         let e = parse_reply(
             "{\"state_across_runs\": {\"hack\": \"maybe\"}, \"hard_coded_inputs\": {\"hack\": false},\
              \"work_outside_timed_region\": {\"hack\": false}, \"benchmark_only_fast_path\": {\"hack\": false}}",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("maybe"), "{e}");
     }
 

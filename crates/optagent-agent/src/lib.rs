@@ -4,10 +4,14 @@
 //! system and task prompts from `prompts/`; [`budget`] tracks steps, tokens, cost and time and
 //! tells the model what is left; [`context`] shortens old tool outputs when the conversation nears
 //! the model's window; [`trajectory`] records everything as JSONL with secrets scrubbed;
-//! [`bench`] lets the model's `bench` tool call the evaluator; [`rollout`] is the loop, and
+//! [`bench`](mod@bench) lets the model's `bench` tool call the evaluator; [`rollout`] is the loop, and
 //! [`turns`] what it does when a model or its server misbehaves (the real window, overflow, no
 //! tool call), with [`textcalls`] (tool calls written as text) and [`degenerate`] (repeated text); [`judge`]
 //! is the optional LLM judge of a scored patch.
+//!
+//! Extending the agent mostly happens elsewhere: a tool is added in `optagent-tools` (the loop
+//! takes every tool from `optagent_tools::Registry::standard`), a provider in `optagent-model`'s
+//! `providers.toml`, and what the model is told in the templates under `prompts/`.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -11,6 +11,30 @@ const BUDGET_WARNING: &str = include_str!("../../../prompts/budget_warning.md");
 const DROPPED: &str = include_str!("../../../prompts/compaction_dropped.md");
 const SHORTENED: &str = include_str!("../../../prompts/compaction_shortened.md");
 
+/// A prompt template that does not render.
+#[derive(Debug, thiserror::Error)]
+#[error("rendering prompts/{template}: {source}")]
+pub struct PromptError {
+    /// The template's file name under `prompts/`.
+    pub template: &'static str,
+    #[source]
+    pub source: minijinja::Error,
+}
+
+/// Renders template `name` (built in as `builtin`, unless overridden) with `ctx`.
+pub(crate) fn render(
+    name: &'static str,
+    builtin: &'static str,
+    ctx: minijinja::Value,
+) -> Result<String, PromptError> {
+    Environment::new()
+        .render_str(&template(name, builtin), ctx)
+        .map_err(|source| PromptError {
+            template: name,
+            source,
+        })
+}
+
 pub(crate) fn template(name: &str, builtin: &'static str) -> String {
     if let Ok(dir) = std::env::var("OPTAGENT_PROMPTS_DIR") {
         let p = std::path::Path::new(&dir).join(name);
@@ -131,25 +155,24 @@ impl Marker {
 }
 
 /// The system prompt.
-pub fn system(task: &Task) -> Result<String, String> {
-    let env = Environment::new();
-    env.render_str(
-        &template("system.md", SYSTEM),
+pub fn system(task: &Task) -> Result<String, PromptError> {
+    render(
+        "system.md",
+        SYSTEM,
         context! { protected => task.spec.protected.join(", ") },
     )
-    .map_err(|e| format!("rendering prompts/system.md: {e}"))
 }
 
 /// The first user message: the task's instruction, visible workloads and budget.
-pub fn task_prompt(task: &Task, budget: &str) -> Result<String, String> {
-    let env = Environment::new();
+pub fn task_prompt(task: &Task, budget: &str) -> Result<String, PromptError> {
     let workloads: Vec<_> = task
         .visible_workloads()
         .map(|w| context! { name => w.name.clone(), command => w.command.clone() })
         .collect();
     let hidden = task.spec.workloads.len() - workloads.len();
-    env.render_str(
-        &template("task.md", TASK),
+    render(
+        "task.md",
+        TASK,
         context! {
             id => task.id(),
             instruction => task.spec.instruction.trim(),
@@ -159,7 +182,6 @@ pub fn task_prompt(task: &Task, budget: &str) -> Result<String, String> {
             budget => budget,
         },
     )
-    .map_err(|e| format!("rendering prompts/task.md: {e}"))
 }
 
 const ROUND: &str = include_str!("../../../prompts/round.md");
@@ -182,8 +204,7 @@ pub fn round_prompt(
     speedup: f64,
     figures: &[RoundFigure],
     profile: &str,
-) -> Result<String, String> {
-    let env = Environment::new();
+) -> Result<String, PromptError> {
     let workloads: Vec<_> = figures
         .iter()
         .map(|f| {
@@ -194,8 +215,9 @@ pub fn round_prompt(
             }
         })
         .collect();
-    env.render_str(
-        &template("round.md", ROUND),
+    render(
+        "round.md",
+        ROUND,
         context! {
             round => round,
             rounds => rounds,
@@ -205,7 +227,6 @@ pub fn round_prompt(
             profile => profile.trim_end(),
         },
     )
-    .map_err(|e| format!("rendering prompts/round.md: {e}"))
 }
 
 /// The strategy prompts (`prompts/strategies/<name>.md`), in the order seeds choose them.

@@ -205,6 +205,7 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
     let trees = match prepare_trees(&cfg).await {
         Ok(t) => t,
         Err(e) => {
+            let e = e.to_string();
             traj.event(
                 "end",
                 json!({"reason": {"kind": "setup_failed", "detail": e}}),
@@ -219,7 +220,7 @@ async fn run_rollout_inner(cfg: RolloutConfig) -> RolloutOutcome {
             conv.messages = first;
             conv.run(&cfg, &tools, &traj).await
         }
-        Err(e) => EndReason::SetupFailed(e),
+        Err(e) => EndReason::SetupFailed(e.to_string()),
     };
     finish(&cfg, &trees, &traj, conv, end, started).await
 }
@@ -248,7 +249,9 @@ fn record_meta(cfg: &RolloutConfig, traj: &Trajectory, window: &crate::turns::Wi
 
 /// The work and base trees; the starting patch goes in before the workspace is set up and
 /// built (native code is built with it).
-async fn prepare_trees(cfg: &RolloutConfig) -> Result<RolloutTrees, String> {
+async fn prepare_trees(
+    cfg: &RolloutConfig,
+) -> Result<RolloutTrees, crate::workspace::PrepareError> {
     crate::workspace::prepare_with(
         &cfg.task,
         &cfg.run_dir.join("trees"),
@@ -259,7 +262,7 @@ async fn prepare_trees(cfg: &RolloutConfig) -> Result<RolloutTrees, String> {
 }
 
 /// The system prompt and the first user message (the task, its budget and any extra text).
-fn render_prompts(cfg: &RolloutConfig) -> Result<Vec<Message>, String> {
+fn render_prompts(cfg: &RolloutConfig) -> Result<Vec<Message>, crate::prompts::PromptError> {
     let system = crate::prompts::system(&cfg.task)?;
     let mut first = crate::prompts::task_prompt(&cfg.task, &cfg.budget.describe())?;
     if let Some(extra) = &cfg.extra_prompt {

@@ -49,10 +49,9 @@ pub async fn differential_text(
     workloads: &[String],
     dir: &Path,
     factory: &dyn SandboxFactory,
-) -> Result<String, String> {
-    let trees = crate::workspace::prepare_with(task, &dir.join("trees"), factory, Some(patch))
-        .await
-        .map_err(|e| format!("preparing the trees to profile: {e}"))?;
+) -> Result<String, ProfileTreesError> {
+    let trees =
+        crate::workspace::prepare_with(task, &dir.join("trees"), factory, Some(patch)).await?;
     let mut ctx = ToolContext::new(trees.work_sandbox.clone(), dir.to_path_buf());
     ctx.base_sandbox = Some(trees.base_sandbox.clone());
     ctx.languages = task.spec.languages.clone();
@@ -83,6 +82,11 @@ pub async fn differential_text(
     let _ = std::fs::remove_dir_all(dir.join("trees"));
     Ok(bounded(text, MAX_CHARS))
 }
+
+/// The trees to profile the best patch in could not be made.
+#[derive(Debug, thiserror::Error)]
+#[error("preparing the trees to profile: {0}")]
+pub struct ProfileTreesError(#[from] pub crate::workspace::PrepareError);
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")

@@ -4,8 +4,24 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use optagent_sandbox::{Sandbox, SandboxFactory};
-use optagent_task::{Task, Tree};
+use optagent_sandbox::{Sandbox, SandboxError, SandboxFactory};
+use optagent_task::{Task, Tree, TreeError};
+
+/// Why a rollout's trees could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// A tree could not be materialized (the task's source, git).
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    #[error("the starting patch does not apply to the work tree: {0}")]
+    StartPatch(String),
+    /// A tree's sandbox could not be opened.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// Setting up or building `which` tree failed; `why` is the build's account.
+    #[error("{which} does not build: {why}")]
+    Build { which: &'static str, why: String },
+}
 
 /// The rollout's trees.
 #[derive(Debug)]
@@ -28,7 +44,7 @@ pub async fn prepare(
     task: &Task,
     dir: &Path,
     factory: &dyn SandboxFactory,
-) -> Result<RolloutTrees, String> {
+) -> Result<RolloutTrees, PrepareError> {
     prepare_with(task, dir, factory, None).await
 }
 
@@ -39,8 +55,8 @@ pub async fn prepare_with(
     dir: &Path,
     factory: &dyn SandboxFactory,
     start: Option<&str>,
-) -> Result<RolloutTrees, String> {
-    let work = Tree::materialize(task, &dir.join("work")).map_err(|e| e.to_string())?;
+) -> Result<RolloutTrees, PrepareError> {
+    let work = Tree::materialize(task, &dir.join("work"))?;
     if let Some(p) = start {
         let why = match work.apply(p) {
             Ok(optagent_task::ApplyOutcome::Applied { .. }) => None,
@@ -48,19 +64,17 @@ pub async fn prepare_with(
             Err(e) => Some(e.to_string()),
         };
         if let Some(why) = why {
-            return Err(format!(
-                "the starting patch does not apply to the work tree: {why}"
-            ));
+            return Err(PrepareError::StartPatch(why));
         }
     }
-    let base = Tree::materialize(task, &dir.join("base")).map_err(|e| e.to_string())?;
+    let base = Tree::materialize(task, &dir.join("base"))?;
     let open = |root| optagent_eval::taskbox::open_agent_tree(factory, task, root);
-    let work_sandbox = open(&work.root).await.map_err(|e| e.to_string())?;
+    let work_sandbox = open(&work.root).await?;
     let base_sandbox = match open(&base.root).await {
         Ok(s) => s,
         Err(e) => {
             let _ = work_sandbox.close().await;
-            return Err(e.to_string());
+            return Err(e.into());
         }
     };
     let trees = RolloutTrees {
@@ -86,7 +100,7 @@ pub async fn prepare_with(
                 // Without a starting patch both trees are the base.
                 _ => "the base tree",
             };
-            return Err(format!("{which} does not build: {e}"));
+            return Err(PrepareError::Build { which, why: e });
         }
     }
     Ok(trees)

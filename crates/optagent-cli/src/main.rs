@@ -1,7 +1,27 @@
 //! `optagent`: the command line. It only parses arguments and dispatches to the library crates;
 //! each subcommand lives in its own module under `commands/`.
+//!
+//! # Where to add things
+//!
+//! Each crate's top-level documentation has the steps; the files are:
+//!
+//! - A subcommand: `crates/optagent-cli/src/commands/<name>.rs`, `commands/mod.rs` and a variant
+//!   of `Command` in `main.rs`.
+//! - A tool the model can call (`optagent-tools`): `tools/<name>.json`,
+//!   `crates/optagent-tools/src/handlers/<name>.rs` and `crates/optagent-tools/src/handlers/mod.rs`.
+//! - A model provider (`optagent-model`): a `[providers.<name>]` table in
+//!   `crates/optagent-model/providers.toml`, or in the user's config file; no code when it speaks
+//!   the OpenAI chat-completions API.
+//! - A metric (`optagent-report`): `crates/optagent-stats/src/metrics.rs` (the formula),
+//!   `crates/optagent-report/src/summary.rs` (aggregated per configuration) and
+//!   `crates/optagent-report/src/render.rs` (its column).
+//! - A task field (`optagent-task`): `crates/optagent-task/src/spec.rs` (field and check),
+//!   `docs/task-format.md`, and the code that uses it (usually `optagent-eval`).
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+// The argument structs' doc comments are clap's `--help` text, written for a terminal: their
+// `[executor]`, `level<N>` and `<task>/<time>` are not rustdoc links or HTML tags.
+#![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
 mod commands;
 mod exit;

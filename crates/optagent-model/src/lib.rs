@@ -46,6 +46,19 @@
 //! naming the variable; an unknown provider is an error listing the known
 //! ones; a malformed config file is an error naming the file and the field.
 //!
+//! # Adding a provider
+//!
+//! An OpenAI-compatible provider is data: a `[providers.<name>]` table in this crate's
+//! `providers.toml` (built into the binary), or in a user's config file without a rebuild. Only
+//! `base_url` is required; the key variable defaults to `<NAME>_API_KEY`, and every other field
+//! (its comments at the top of `providers.toml` say what each does) falls back to
+//! `[provider_defaults]`. List its known models under `models."<name>"` with their context
+//! window and prices. No Rust changes: the built-in table's test resolves every entry it finds.
+//!
+//! A provider that does not speak the chat-completions API needs code: a [`ChatModel`]
+//! implementation beside [`OpenAiCompatModel`] (`src/openai.rs`) and a branch in
+//! [`open_model`] (`src/lib.rs`).
+//!
 //! # Replay format
 //!
 //! `replay:<path>` reads a trajectory in JSON Lines. Every non-blank line is a

@@ -276,9 +276,9 @@ impl OpenAiCompatModel {
         };
         if (200..300).contains(&status) {
             return parse_response(&self.info, &bytes)
-                .map_err(|message| ModelError::InvalidResponse {
+                .map_err(|e| ModelError::InvalidResponse {
                     provider: self.info.provider.clone(),
-                    message: self.redact(&message),
+                    message: self.redact(&e.to_string()),
                 })
                 .map_err(AttemptError::Fatal);
         }
@@ -756,21 +756,37 @@ fn normalize(v: &mut Value) {
     }
 }
 
-/// Parses a 200 body into our response; `Err` is a human-readable reason.
-pub(crate) fn parse_response(info: &ModelInfo, bytes: &[u8]) -> Result<ChatResponse, String> {
-    let mut v: Value = serde_json::from_slice(bytes)
-        .map_err(|e| format!("body is not valid JSON ({e}): {}", excerpt(bytes)))?;
+/// What is wrong with a 2xx body; each variant quotes (an excerpt of) the body.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("body is not valid JSON ({reason}): {excerpt}")]
+    NotJson { reason: String, excerpt: String },
+    #[error("body is not a JSON object: {0}")]
+    NotObject(String),
+    #[error("the provider returned an error with status 200: {0}")]
+    ErrorWith200(String),
+    #[error("response has no `choices`: {0}")]
+    NoChoicesField(String),
+    #[error("unexpected chat.completion shape ({reason}): {excerpt}")]
+    UnexpectedShape { reason: String, excerpt: String },
+    #[error("response has no choices (empty `choices` array)")]
+    EmptyChoices,
+}
+
+/// Parses a 200 body into our response.
+pub(crate) fn parse_response(info: &ModelInfo, bytes: &[u8]) -> Result<ChatResponse, BodyError> {
+    let mut v: Value = serde_json::from_slice(bytes).map_err(|e| BodyError::NotJson {
+        reason: e.to_string(),
+        excerpt: excerpt(bytes),
+    })?;
     if !v.is_object() {
-        return Err(format!("body is not a JSON object: {}", excerpt(bytes)));
+        return Err(BodyError::NotObject(excerpt(bytes)));
     }
     if v.get("choices").is_none() {
         if v.get("error").is_some() {
-            return Err(format!(
-                "the provider returned an error with status 200: {}",
-                error_message(bytes)
-            ));
+            return Err(BodyError::ErrorWith200(error_message(bytes)));
         }
-        return Err(format!("response has no `choices`: {}", excerpt(bytes)));
+        return Err(BodyError::NoChoicesField(excerpt(bytes)));
     }
     let raw_finish = v
         .pointer("/choices/0/finish_reason")
@@ -781,10 +797,13 @@ pub(crate) fn parse_response(info: &ModelInfo, bytes: &[u8]) -> Result<ChatRespo
         .pointer("/usage/prompt_cache_hit_tokens")
         .and_then(Value::as_u64);
     normalize(&mut v);
-    let typed: CreateChatCompletionResponse = serde_json::from_value(v)
-        .map_err(|e| format!("unexpected chat.completion shape ({e}): {}", excerpt(bytes)))?;
+    let typed: CreateChatCompletionResponse =
+        serde_json::from_value(v).map_err(|e| BodyError::UnexpectedShape {
+            reason: e.to_string(),
+            excerpt: excerpt(bytes),
+        })?;
     let Some(choice) = typed.choices.into_iter().next() else {
-        return Err("response has no choices (empty `choices` array)".into());
+        return Err(BodyError::EmptyChoices);
     };
     let tool_calls = choice
         .message
@@ -959,17 +978,24 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_explained() {
-        let e = parse_response(&info(), b"<html>oops</html>").unwrap_err();
+        let e = parse_response(&info(), b"<html>oops</html>")
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("not valid JSON") && e.contains("<html>oops"),
             "{e}"
         );
-        let e = parse_response(&info(), br#"{"choices": []}"#).unwrap_err();
+        let e = parse_response(&info(), br#"{"choices": []}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no choices"), "{e}");
-        let e = parse_response(&info(), br#"{"id": "x"}"#).unwrap_err();
+        let e = parse_response(&info(), br#"{"id": "x"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no `choices`"), "{e}");
         let e = parse_response(&info(), br#"{"error": {"message": "upstream overloaded"}}"#)
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("upstream overloaded"), "{e}");
     }
 

@@ -16,6 +16,21 @@
 //!
 //! The metric formulas are `optagent_stats::metrics`'s; this crate only gathers and aggregates.
 //! It never prints: warnings go through `tracing`.
+//!
+//! # Adding a metric
+//!
+//! A metric here is a scoring rule reported per configuration (like Opt@K or the speedup
+//! ratio), not [`optagent_task::Metric`] (what a workload's cost is measured in). Three files:
+//!
+//! 1. `crates/optagent-stats/src/metrics.rs`: the formula, a pure function with its unit test.
+//! 2. `src/summary.rs`: a field on [`ConfigSummary`] filled in `config_summary` (from the task
+//!    rows and the rollouts), and on [`TaskRow`] filled in `task_row` when it has a per-task
+//!    value. `report.json` carries it from there (`Serialize`).
+//! 3. `src/render.rs`: a column in `leaderboard_table`, the summary table `report.md` and
+//!    `report.html` both draw.
+//!
+//! A plot of it goes in `src/svg.rs`; `evals/leaderboard.toml` keeps only the columns
+//! `leaderboard::sweep_entries` picks.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 

@@ -39,9 +39,18 @@ pub struct Mode {
     pub diversify: bool,
 }
 
+/// A mode name [`Mode::parse`] cannot read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModeError {
+    #[error("{mode:?}: {rounds:?} is not a number of rounds of at least 2")]
+    Rounds { mode: String, rounds: String },
+    #[error("{0:?}: expected \"best-of-k\", \"merge\", \"diversify\", \"rounds:R\" (R at least 2), or several joined by \"+\"")]
+    Unknown(String),
+}
+
 impl Mode {
     /// Parses a mode's name; the error says what is wrong with it.
-    pub fn parse(s: &str) -> std::result::Result<Mode, String> {
+    pub fn parse(s: &str) -> std::result::Result<Mode, ModeError> {
         let mut m = Mode {
             merge: false,
             rounds: 1,
@@ -51,7 +60,6 @@ impl Mode {
         if s == "best-of-k" {
             return Ok(m);
         }
-        let expected = "expected \"best-of-k\", \"merge\", \"diversify\", \"rounds:R\" (R at least 2), or several joined by \"+\"";
         for part in s.split('+').map(str::trim) {
             match part {
                 "merge" if !m.merge => m.merge = true,
@@ -61,13 +69,14 @@ impl Mode {
                     m.rounds = match n.parse::<usize>() {
                         Ok(r) if r >= 2 => r,
                         _ => {
-                            return Err(format!(
-                                "{s:?}: {n:?} is not a number of rounds of at least 2"
-                            ))
+                            return Err(ModeError::Rounds {
+                                mode: s.to_string(),
+                                rounds: n.to_string(),
+                            })
                         }
                     };
                 }
-                _ => return Err(format!("{s:?}: {expected}")),
+                _ => return Err(ModeError::Unknown(s.to_string())),
             }
         }
         Ok(m)
@@ -376,7 +385,7 @@ mod tests {
             ("merge+merge", "expected"),
             ("", "expected"),
         ] {
-            let e = Mode::parse(bad).unwrap_err();
+            let e = Mode::parse(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
     }

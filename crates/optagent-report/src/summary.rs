@@ -451,15 +451,58 @@ fn rollout_row(r: &RolloutRecord) -> RolloutRow {
     }
 }
 
+/// Per configuration, per task: a configuration's rollouts of one task, by index.
+type Groups<'a> = BTreeMap<ConfigKey, HashMap<&'a str, Vec<&'a RolloutRecord>>>;
+
 /// Summaries and task rows together (what [`crate::write_report`] uses).
 pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64) -> Analysis {
     let tasks = effective_tasks(records, tasks);
-    let known: HashSet<&str> = tasks.iter().map(String::as_str).collect();
     let records = dedup(records);
+    let (groups, k) = group_runs(&records, &tasks, k);
+    let reference = reference_evals(&records);
 
-    // Per configuration, per task: the rollouts, by index.
-    let mut groups: BTreeMap<ConfigKey, HashMap<&str, Vec<&RolloutRecord>>> = BTreeMap::new();
-    for &r in &records {
+    let empty = Vec::new();
+    let mut out: Vec<(ConfigSummary, Vec<TaskRow>)> = Vec::new();
+    for (key, per_task) in &groups {
+        let runs: Vec<&[&RolloutRecord]> = tasks
+            .iter()
+            .map(|t| per_task.get(t.as_str()).unwrap_or(&empty).as_slice())
+            .collect();
+        let rows: Vec<TaskRow> = tasks
+            .iter()
+            .zip(&runs)
+            .map(|(task, runs)| task_row(key, task, runs, reference.get(task.as_str()).copied()))
+            .collect();
+        let summary = config_summary(key, &runs, &rows, k, seed);
+        out.push((summary, rows));
+    }
+    out.sort_by(|(a, _), (b, _)| {
+        b.opt_at_k
+            .total_cmp(&a.opt_at_k)
+            .then(b.opt_at_1.total_cmp(&a.opt_at_1))
+            .then(a.key().cmp(&b.key()))
+    });
+    let (summaries, rows): (Vec<_>, Vec<_>) = out.into_iter().unzip();
+    Analysis {
+        tasks,
+        k,
+        seed,
+        bootstrap_trials: BOOTSTRAP_TRIALS,
+        summaries,
+        task_rows: rows.into_iter().flatten().collect(),
+    }
+}
+
+/// The rollouts of the known `tasks`, grouped per configuration and task, sorted by index and cut
+/// to the first `k` (`k == 0`: as many as the largest group has); returns the `k` used.
+fn group_runs<'a>(
+    records: &[&'a RolloutRecord],
+    tasks: &[String],
+    k: usize,
+) -> (Groups<'a>, usize) {
+    let known: HashSet<&str> = tasks.iter().map(String::as_str).collect();
+    let mut groups: Groups<'a> = BTreeMap::new();
+    for &r in records {
         if !known.contains(r.task.as_str()) {
             continue;
         }
@@ -483,189 +526,188 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
             runs.truncate(k);
         }
     }
+    (groups, k)
+}
 
-    // The expert's figures for failure values: any evaluation of the task, in a fixed order.
+/// The expert's figures for failure values: any evaluation of the task, in a fixed order.
+fn reference_evals<'a>(records: &[&'a RolloutRecord]) -> HashMap<&'a str, &'a EvalReport> {
     let mut reference: HashMap<&str, &EvalReport> = HashMap::new();
-    let mut ordered: Vec<&RolloutRecord> = records.clone();
+    let mut ordered: Vec<&RolloutRecord> = records.to_vec();
     ordered.sort_by(|a, b| (ConfigKey::of(a), a.rollout).cmp(&(ConfigKey::of(b), b.rollout)));
     for r in ordered {
         if let Some(e) = &r.eval {
             reference.entry(r.task.as_str()).or_insert(e);
         }
     }
+    reference
+}
 
-    let mut out: Vec<(ConfigSummary, Vec<TaskRow>)> = Vec::new();
-    for (key, per_task) in &groups {
-        let empty = Vec::new();
-        let mut success: Vec<Vec<bool>> = Vec::with_capacity(tasks.len());
-        let mut success_adjusted: Vec<Vec<bool>> = Vec::with_capacity(tasks.len());
-        let mut rows = Vec::with_capacity(tasks.len());
-        let mut speedups = Vec::with_capacity(tasks.len());
-        let mut srs = Vec::new();
-        let mut advs: Vec<Advantage> = Vec::new();
-        let (mut improvements, mut regressions) = (0, 0);
-        let mut expert_not_faster_tasks = 0;
-        let (mut fast_outcomes, mut fast_expert_outcomes) = (Vec::new(), Vec::new());
-        let mut all_runs: Vec<&RolloutRecord> = Vec::new();
-        for task in &tasks {
-            let runs = per_task.get(task.as_str()).unwrap_or(&empty);
-            all_runs.extend(runs.iter().copied());
-            success.push(runs.iter().map(|r| r.succeeded()).collect());
-            success_adjusted.push(runs.iter().map(|r| r.succeeded_unflagged()).collect());
-            let best = best_rollout(runs);
-            let best_eval = best.and_then(|b| b.verified());
-            let task_reference = runs
-                .iter()
-                .find_map(|r| r.eval.as_ref())
-                .or_else(|| reference.get(task.as_str()).copied());
-            speedups.push(best_eval.map_or(1.0, |e| e.speedup));
-            let sr = best_eval
-                .and_then(|e| positive(e.speedup_ratio))
-                .or_else(|| task_reference.and_then(failure_sr));
-            let adv = best_eval
-                .map(|e| e.advantage)
-                .filter(advantage_finite)
-                .or_else(|| task_reference.and_then(failure_advantage));
-            let expert_not_faster = best_eval
-                .or(task_reference)
-                .is_some_and(EvalReport::expert_not_faster_task);
-            if expert_not_faster {
-                expert_not_faster_tasks += 1;
-            } else {
-                srs.extend(sr);
-                advs.extend(adv);
-            }
-            let fast = fast_p_rollout(runs);
-            let fast_speedup = fast.map(|(_, e)| e.speedup);
-            let fast_expert_speedup =
-                fast.map(|(_, e)| speedup_vs_expert(e.speedup, e.expert_speedup));
-            fast_outcomes.push((fast.is_some(), fast_speedup.unwrap_or(f64::NAN)));
-            fast_expert_outcomes.push((fast.is_some(), fast_expert_speedup.unwrap_or(f64::NAN)));
-            let (imp, reg) = best_eval.map_or((0, 0), |e| (e.improvements, e.regressions));
-            improvements += imp;
-            regressions += reg;
-            rows.push(TaskRow {
-                model: key.model.clone(),
-                agent: key.agent.clone(),
-                budget: key.budget.clone(),
-                task: task.clone(),
-                n_rollouts: runs.len(),
-                correct_rollouts: runs.iter().filter(|r| r.verified().is_some()).count(),
-                solved: runs.iter().any(|r| r.succeeded()),
-                best_rollout: best.map(|b| b.rollout),
-                best_speedup: best_eval.map(|e| e.speedup),
-                expert_speedup: best_eval.or(task_reference).map(|e| e.expert_speedup),
-                opt_commit: best.is_some_and(|b| b.succeeded()),
-                opt_base: best_eval.is_some_and(|e| e.opt_base),
-                expert_not_faster,
-                speedup_ratio: sr,
-                advantage: adv,
-                improvements: imp,
-                regressions: reg,
-                fast_p_rollout: fast.map(|(r, _)| r.rollout),
-                fast_p_speedup: fast_speedup,
-                fast_p: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_now()),
-                fast_p_expert_speedup: fast_expert_speedup,
-                fast_p_expert: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_expert_now()),
-                workloads: best_eval
-                    .map(|e| {
-                        e.workloads
-                            .iter()
-                            .map(|w| WorkloadPoint {
-                                name: w.name.clone(),
-                                speedup: w.speedup,
-                                expert_speedup: w.expert_speedup,
-                                significant: w.significant,
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                rollouts: runs.iter().map(|r| rollout_row(r)).collect(),
-            });
-        }
-        let n = tasks.len();
-        let curve = opt_at_k_curve(&success, n, k, BOOTSTRAP_TRIALS, seed)
-            .into_iter()
-            .map(|(kk, m, lo, hi)| CurvePoint {
-                k: kk,
-                mean: m,
-                lo,
-                hi,
-                expected: opt_at_k_expected(&success, n, kk),
-            })
-            .collect();
-        let tasks_solved = rows.iter().filter(|r| r.solved).count();
-        let prompt_tokens: u64 = all_runs.iter().map(|r| r.prompt_tokens).sum();
-        let completion_tokens: u64 = all_runs.iter().map(|r| r.completion_tokens).sum();
-        let cost_usd: f64 = all_runs.iter().map(|r| r.cost_usd).sum();
-        let walls: Vec<f64> = all_runs.iter().map(|r| r.wall_s).collect();
-        let ok = all_runs
-            .iter()
-            .filter(|r| r.eval.as_ref().is_some_and(|e| e.verdict == Verdict::Ok))
-            .count();
-        let count = |s: RolloutStatus| all_runs.iter().filter(|r| r.status == s).count();
-        let per_task = |x: f64| if n == 0 { f64::NAN } else { x / n as f64 };
-        let level = |f: fn(&Advantage) -> f64| mean(&advs.iter().map(f).collect::<Vec<_>>());
-        let summary = ConfigSummary {
-            model: key.model.clone(),
-            agent: key.agent.clone(),
-            budget: key.budget.clone(),
-            n_tasks: n,
-            k,
-            n_rollouts: all_runs.len(),
-            submitted: count(RolloutStatus::Submitted),
-            no_patch: count(RolloutStatus::NoPatch),
-            errors: count(RolloutStatus::Error),
-            tasks_solved,
-            opt_at_1: opt_at_k(&success, n, 1),
-            opt_at_k: opt_at_k(&success, n, k),
-            opt_at_1_adjusted: opt_at_k(&success_adjusted, n, 1),
-            opt_at_k_adjusted: opt_at_k(&success_adjusted, n, k),
-            flagged: all_runs.iter().filter(|r| r.flagged()).count(),
-            opt_at_k_curve: curve,
-            geomean_speedup: geomean(&speedups),
-            speedup_ratio: swef_aggregate(&srs),
-            sr_tasks: srs.len(),
-            advantage: Advantage {
-                l1: level(|a| a.l1),
-                l2: level(|a| a.l2),
-                l3: level(|a| a.l3),
-                l4: level(|a| a.l4),
-            },
-            advantage_tasks: advs.len(),
-            expert_not_faster_tasks,
-            fast_p: fast_p_shares(&fast_outcomes, n),
-            fast_p_expert: fast_p_shares(&fast_expert_outcomes, n),
-            pass_rate: if all_runs.is_empty() {
-                f64::NAN
-            } else {
-                ok as f64 / all_runs.len() as f64
-            },
-            improvements,
-            regressions,
-            prompt_tokens,
-            completion_tokens,
-            tokens_per_task: per_task((prompt_tokens + completion_tokens) as f64),
-            cost_usd,
-            cost_per_task: per_task(cost_usd),
-            cost_per_solved: (tasks_solved > 0).then(|| cost_usd / tasks_solved as f64),
-            mean_wall_s: mean(&walls),
-        };
-        out.push((summary, rows));
+/// One configuration's row for one task: its best verified rollout, its fast_p pick, and the
+/// failure values (from this configuration's own evaluations, else `reference`) where none verified.
+fn task_row(
+    key: &ConfigKey,
+    task: &str,
+    runs: &[&RolloutRecord],
+    reference: Option<&EvalReport>,
+) -> TaskRow {
+    let best = best_rollout(runs);
+    let best_eval = best.and_then(|b| b.verified());
+    let task_reference = runs.iter().find_map(|r| r.eval.as_ref()).or(reference);
+    let sr = best_eval
+        .and_then(|e| positive(e.speedup_ratio))
+        .or_else(|| task_reference.and_then(failure_sr));
+    let adv = best_eval
+        .map(|e| e.advantage)
+        .filter(advantage_finite)
+        .or_else(|| task_reference.and_then(failure_advantage));
+    let fast = fast_p_rollout(runs);
+    let (improvements, regressions) = best_eval.map_or((0, 0), |e| (e.improvements, e.regressions));
+    TaskRow {
+        model: key.model.clone(),
+        agent: key.agent.clone(),
+        budget: key.budget.clone(),
+        task: task.to_string(),
+        n_rollouts: runs.len(),
+        correct_rollouts: runs.iter().filter(|r| r.verified().is_some()).count(),
+        solved: runs.iter().any(|r| r.succeeded()),
+        best_rollout: best.map(|b| b.rollout),
+        best_speedup: best_eval.map(|e| e.speedup),
+        expert_speedup: best_eval.or(task_reference).map(|e| e.expert_speedup),
+        opt_commit: best.is_some_and(|b| b.succeeded()),
+        opt_base: best_eval.is_some_and(|e| e.opt_base),
+        expert_not_faster: best_eval
+            .or(task_reference)
+            .is_some_and(EvalReport::expert_not_faster_task),
+        speedup_ratio: sr,
+        advantage: adv,
+        improvements,
+        regressions,
+        fast_p_rollout: fast.map(|(r, _)| r.rollout),
+        fast_p_speedup: fast.map(|(_, e)| e.speedup),
+        fast_p: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_now()),
+        fast_p_expert_speedup: fast.map(|(_, e)| speedup_vs_expert(e.speedup, e.expert_speedup)),
+        fast_p_expert: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_expert_now()),
+        workloads: best_eval.map(workload_points).unwrap_or_default(),
+        rollouts: runs.iter().map(|r| rollout_row(r)).collect(),
     }
-    out.sort_by(|(a, _), (b, _)| {
-        b.opt_at_k
-            .total_cmp(&a.opt_at_k)
-            .then(b.opt_at_1.total_cmp(&a.opt_at_1))
-            .then(a.key().cmp(&b.key()))
-    });
-    let (summaries, rows): (Vec<_>, Vec<_>) = out.into_iter().unzip();
-    Analysis {
-        tasks,
+}
+
+fn workload_points(e: &EvalReport) -> Vec<WorkloadPoint> {
+    e.workloads
+        .iter()
+        .map(|w| WorkloadPoint {
+            name: w.name.clone(),
+            speedup: w.speedup,
+            expert_speedup: w.expert_speedup,
+            significant: w.significant,
+        })
+        .collect()
+}
+
+/// One configuration's summary from its rollouts per task (`runs`, in task order) and the task
+/// rows built from them; tasks whose expert is not faster stay out of SR and advantage.
+fn config_summary(
+    key: &ConfigKey,
+    runs: &[&[&RolloutRecord]],
+    rows: &[TaskRow],
+    k: usize,
+    seed: u64,
+) -> ConfigSummary {
+    let n = rows.len();
+    let success: Vec<Vec<bool>> = runs
+        .iter()
+        .map(|rs| rs.iter().map(|r| r.succeeded()).collect())
+        .collect();
+    let success_adjusted: Vec<Vec<bool>> = runs
+        .iter()
+        .map(|rs| rs.iter().map(|r| r.succeeded_unflagged()).collect())
+        .collect();
+    let all_runs: Vec<&RolloutRecord> = runs.iter().flat_map(|rs| rs.iter().copied()).collect();
+    let speedups: Vec<f64> = rows.iter().map(|r| r.best_speedup.unwrap_or(1.0)).collect();
+    let counted = || rows.iter().filter(|r| !r.expert_not_faster);
+    let srs: Vec<f64> = counted().filter_map(|r| r.speedup_ratio).collect();
+    let advs: Vec<Advantage> = counted().filter_map(|r| r.advantage).collect();
+    let fast_outcomes: Vec<(bool, f64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.fast_p_rollout.is_some(),
+                r.fast_p_speedup.unwrap_or(f64::NAN),
+            )
+        })
+        .collect();
+    let fast_expert_outcomes: Vec<(bool, f64)> = rows
+        .iter()
+        .map(|r| {
+            let s = r.fast_p_expert_speedup.unwrap_or(f64::NAN);
+            (r.fast_p_rollout.is_some(), s)
+        })
+        .collect();
+    let curve = opt_at_k_curve(&success, n, k, BOOTSTRAP_TRIALS, seed)
+        .into_iter()
+        .map(|(kk, m, lo, hi)| CurvePoint {
+            k: kk,
+            mean: m,
+            lo,
+            hi,
+            expected: opt_at_k_expected(&success, n, kk),
+        })
+        .collect();
+    let tasks_solved = rows.iter().filter(|r| r.solved).count();
+    let prompt_tokens: u64 = all_runs.iter().map(|r| r.prompt_tokens).sum();
+    let completion_tokens: u64 = all_runs.iter().map(|r| r.completion_tokens).sum();
+    let cost_usd: f64 = all_runs.iter().map(|r| r.cost_usd).sum();
+    let walls: Vec<f64> = all_runs.iter().map(|r| r.wall_s).collect();
+    let ok = all_runs
+        .iter()
+        .filter(|r| r.eval.as_ref().is_some_and(|e| e.verdict == Verdict::Ok))
+        .count();
+    let count = |s: RolloutStatus| all_runs.iter().filter(|r| r.status == s).count();
+    let per_task = |x: f64| if n == 0 { f64::NAN } else { x / n as f64 };
+    let level = |f: fn(&Advantage) -> f64| mean(&advs.iter().map(f).collect::<Vec<_>>());
+    ConfigSummary {
+        model: key.model.clone(),
+        agent: key.agent.clone(),
+        budget: key.budget.clone(),
+        n_tasks: n,
         k,
-        seed,
-        bootstrap_trials: BOOTSTRAP_TRIALS,
-        summaries,
-        task_rows: rows.into_iter().flatten().collect(),
+        n_rollouts: all_runs.len(),
+        submitted: count(RolloutStatus::Submitted),
+        no_patch: count(RolloutStatus::NoPatch),
+        errors: count(RolloutStatus::Error),
+        tasks_solved,
+        opt_at_1: opt_at_k(&success, n, 1),
+        opt_at_k: opt_at_k(&success, n, k),
+        opt_at_1_adjusted: opt_at_k(&success_adjusted, n, 1),
+        opt_at_k_adjusted: opt_at_k(&success_adjusted, n, k),
+        flagged: all_runs.iter().filter(|r| r.flagged()).count(),
+        opt_at_k_curve: curve,
+        geomean_speedup: geomean(&speedups),
+        speedup_ratio: swef_aggregate(&srs),
+        sr_tasks: srs.len(),
+        advantage: Advantage {
+            l1: level(|a| a.l1),
+            l2: level(|a| a.l2),
+            l3: level(|a| a.l3),
+            l4: level(|a| a.l4),
+        },
+        advantage_tasks: advs.len(),
+        expert_not_faster_tasks: rows.iter().filter(|r| r.expert_not_faster).count(),
+        fast_p: fast_p_shares(&fast_outcomes, n),
+        fast_p_expert: fast_p_shares(&fast_expert_outcomes, n),
+        pass_rate: if all_runs.is_empty() {
+            f64::NAN
+        } else {
+            ok as f64 / all_runs.len() as f64
+        },
+        improvements: rows.iter().map(|r| r.improvements).sum(),
+        regressions: rows.iter().map(|r| r.regressions).sum(),
+        prompt_tokens,
+        completion_tokens,
+        tokens_per_task: per_task((prompt_tokens + completion_tokens) as f64),
+        cost_usd,
+        cost_per_task: per_task(cost_usd),
+        cost_per_solved: (tasks_solved > 0).then(|| cost_usd / tasks_solved as f64),
+        mean_wall_s: mean(&walls),
     }
 }

@@ -328,14 +328,25 @@ impl Chart {
         self.push(&s);
     }
 
-    /// The finished SVG document.
+    /// The finished SVG document: frame and title, grid and ticks under the plot content, axes
+    /// and labels over it, and the legend under the plot.
     pub fn finish(&self) -> String {
-        let top = self.top();
-        let (w, h) = (self.plot_width, self.plot_height);
-        let legend_top = top + h + 58.0;
-        let width = LEFT + w + RIGHT;
+        let legend_top = self.top() + self.plot_height + 58.0;
+        let width = LEFT + self.plot_width + RIGHT;
         let height = legend_top + self.legend.len() as f64 * LEGEND_ROW + 8.0;
         let mut s = String::new();
+        self.write_frame(&mut s, width, height);
+        self.write_x_ticks(&mut s);
+        self.write_y_ticks(&mut s);
+        s.push_str(&self.body);
+        self.write_axes(&mut s);
+        self.write_legend(&mut s, legend_top);
+        s.push_str("</svg>\n");
+        s
+    }
+
+    /// The `<svg>` opening, the white background, the title and the subtitle.
+    fn write_frame(&self, s: &mut String, width: f64, height: f64) {
         let _ = writeln!(
             s,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\" role=\"img\" aria-label=\"{}\">",
@@ -357,7 +368,11 @@ impl Chart {
                 xml_escape(sub)
             );
         }
-        // Grid and ticks.
+    }
+
+    /// Vertical grid lines, tick marks and labels along x.
+    fn write_x_ticks(&self, s: &mut String) {
+        let (top, h) = (self.top(), self.plot_height);
         let mut xticks = self.x.ticks();
         if self.x_integer {
             xticks.retain(|v| (v - v.round()).abs() < 1e-9);
@@ -382,6 +397,11 @@ impl Chart {
                 xml_escape(&format_tick(*v, self.x_format, &self.x))
             );
         }
+    }
+
+    /// Horizontal grid lines, tick marks and labels along y.
+    fn write_y_ticks(&self, s: &mut String) {
+        let w = self.plot_width;
         let mut yticks = self.y.ticks();
         if self.y_integer {
             yticks.retain(|v| (v - v.round()).abs() < 1e-9);
@@ -406,8 +426,11 @@ impl Chart {
                 xml_escape(&format_tick(v, self.y_format, &self.y))
             );
         }
-        s.push_str(&self.body);
-        // Axes on top of the content.
+    }
+
+    /// The plot's border and the axis labels, drawn over the content.
+    fn write_axes(&self, s: &mut String) {
+        let (top, w, h) = (self.top(), self.plot_width, self.plot_height);
         let _ = writeln!(
             s,
             "<rect x=\"{LEFT}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"none\" stroke=\"#444444\"/>"
@@ -425,11 +448,29 @@ impl Chart {
             "<text x=\"{yx:.1}\" y=\"{yy:.1}\" text-anchor=\"middle\" font-size=\"13\" fill=\"#222222\" transform=\"rotate(-90 {yx:.1} {yy:.1})\">{}</text>",
             xml_escape(&self.y_label)
         );
-        // Legend: one row per entry under the plot.
+    }
+
+    /// One legend row per entry, from `legend_top` down.
+    fn write_legend(&self, s: &mut String, legend_top: f64) {
         for (i, (label, color, mark)) in self.legend.iter().enumerate() {
             let y = legend_top + i as f64 * LEGEND_ROW;
             let x = LEFT;
-            let glyph = match mark {
+            let glyph = mark.glyph(x, y, color);
+            let _ = writeln!(
+                s,
+                "{glyph}<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#222222\">{}</text>",
+                x + 32.0,
+                y + 4.0,
+                xml_escape(label)
+            );
+        }
+    }
+}
+
+impl Mark {
+    /// The legend glyph of this mark, left edge at `x`, centred on `y`.
+    fn glyph(&self, x: f64, y: f64, color: &str) -> String {
+        match self {
                 Mark::Line => format!(
                     "<line x1=\"{x:.1}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"{color}\" stroke-width=\"2.5\"/>",
                     x + 24.0
@@ -452,17 +493,7 @@ impl Chart {
                     y - 6.0,
                     x + 24.0
                 ),
-            };
-            let _ = writeln!(
-                s,
-                "{glyph}<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#222222\">{}</text>",
-                x + 32.0,
-                y + 4.0,
-                xml_escape(label)
-            );
-        }
-        s.push_str("</svg>\n");
-        s
+            }
     }
 }
 

@@ -173,6 +173,23 @@ pub struct SweepConfig {
     pub base_dir: PathBuf,
 }
 
+/// The first invalid field of a sweep config: its path and what is wrong.
+type FieldCheck = std::result::Result<(), (Vec<Seg>, String)>;
+
+/// The path of a top-level field.
+fn key(k: &str) -> Vec<Seg> {
+    vec![Seg::Key(k.to_string())]
+}
+
+/// The path of field `k` of entry `i` of the array of tables `list`.
+fn at(list: &str, i: usize, k: &str) -> Vec<Seg> {
+    vec![
+        Seg::Key(list.to_string()),
+        Seg::Index(i),
+        Seg::Key(k.to_string()),
+    ]
+}
+
 impl SweepConfig {
     /// Reads, parses and validates a sweep config. Errors name the file, the line and the field.
     pub fn load(path: impl AsRef<Path>) -> Result<SweepConfig> {
@@ -198,21 +215,64 @@ impl SweepConfig {
     }
 
     /// The first invalid field: its path and what is wrong.
-    fn check(&self) -> std::result::Result<(), (Vec<Seg>, String)> {
-        let key = |k: &str| vec![Seg::Key(k.to_string())];
-        let at = |list: &str, i: usize, k: &str| {
-            vec![
-                Seg::Key(list.to_string()),
-                Seg::Index(i),
-                Seg::Key(k.to_string()),
-            ]
-        };
+    fn check(&self) -> FieldCheck {
         if self.name.trim().is_empty() {
             return Err((key("name"), "must not be empty".into()));
         }
         if self.tasks.is_empty() {
             return Err((key("tasks"), "lists no task folder".into()));
         }
+        self.check_tasks()?;
+        if self.k == 0 {
+            return Err((
+                key("k"),
+                "must be at least 1 (rollouts per task and model)".into(),
+            ));
+        }
+        if self.models.is_empty() {
+            return Err((key("models"), "no [[models]] entry".into()));
+        }
+        self.check_models()?;
+        if let Some(j) = &self.judge {
+            if !j
+                .split_once('/')
+                .is_some_and(|(p, n)| !p.trim().is_empty() && !n.trim().is_empty())
+            {
+                return Err((
+                    key("judge"),
+                    format!("{j:?} is not of the form \"provider/model\""),
+                ));
+            }
+        }
+        if self.judge_votes == Some(0) {
+            return Err((key("judge_votes"), "must be at least 1".into()));
+        }
+        if self.budgets.is_empty() {
+            return Err((key("budgets"), "no [[budgets]] entry".into()));
+        }
+        self.check_budgets()?;
+        if self.agent.trim().is_empty() {
+            return Err((key("agent"), "must not be empty".into()));
+        }
+        if self.concurrency == 0 {
+            return Err((key("concurrency"), "must be at least 1".into()));
+        }
+        if !(self.max_cost_usd.is_finite() && self.max_cost_usd > 0.0) {
+            return Err((
+                key("max_cost_usd"),
+                format!("{} must be a positive number of USD", self.max_cost_usd),
+            ));
+        }
+        if self.output.trim().is_empty() {
+            return Err((key("output"), "must name a results folder".into()));
+        }
+        self.check_modes()?;
+        self.check_executor()?;
+        Ok(())
+    }
+
+    /// `tasks`: no empty path, none listed twice.
+    fn check_tasks(&self) -> FieldCheck {
         let mut seen = HashSet::new();
         for (i, t) in self.tasks.iter().enumerate() {
             let segs = vec![Seg::Key("tasks".into()), Seg::Index(i)];
@@ -223,15 +283,11 @@ impl SweepConfig {
                 return Err((segs, format!("task folder {t:?} is listed twice")));
             }
         }
-        if self.k == 0 {
-            return Err((
-                key("k"),
-                "must be at least 1 (rollouts per task and model)".into(),
-            ));
-        }
-        if self.models.is_empty() {
-            return Err((key("models"), "no [[models]] entry".into()));
-        }
+        Ok(())
+    }
+
+    /// `[[models]]`: each `provider/model` once, a positive concurrency, a temperature in 0..=2.
+    fn check_models(&self) -> FieldCheck {
         let mut seen = HashSet::new();
         for (i, m) in self.models.iter().enumerate() {
             let ok = m
@@ -265,23 +321,11 @@ impl SweepConfig {
                 }
             }
         }
-        if let Some(j) = &self.judge {
-            if !j
-                .split_once('/')
-                .is_some_and(|(p, n)| !p.trim().is_empty() && !n.trim().is_empty())
-            {
-                return Err((
-                    key("judge"),
-                    format!("{j:?} is not of the form \"provider/model\""),
-                ));
-            }
-        }
-        if self.judge_votes == Some(0) {
-            return Err((key("judge_votes"), "must be at least 1".into()));
-        }
-        if self.budgets.is_empty() {
-            return Err((key("budgets"), "no [[budgets]] entry".into()));
-        }
+        Ok(())
+    }
+
+    /// `[[budgets]]`: unique labels, positive limits.
+    fn check_budgets(&self) -> FieldCheck {
         let mut seen = HashSet::new();
         for (i, b) in self.budgets.iter().enumerate() {
             if b.label.trim().is_empty() {
@@ -310,25 +354,15 @@ impl SweepConfig {
                 }
             }
         }
-        if self.agent.trim().is_empty() {
-            return Err((key("agent"), "must not be empty".into()));
-        }
-        if self.concurrency == 0 {
-            return Err((key("concurrency"), "must be at least 1".into()));
-        }
-        if !(self.max_cost_usd.is_finite() && self.max_cost_usd > 0.0) {
-            return Err((
-                key("max_cost_usd"),
-                format!("{} must be a positive number of USD", self.max_cost_usd),
-            ));
-        }
-        if self.output.trim().is_empty() {
-            return Err((key("output"), "must name a results folder".into()));
-        }
+        Ok(())
+    }
+
+    /// `modes`: known, each once, and not under the slurm executor.
+    fn check_modes(&self) -> FieldCheck {
         let mut seen = HashSet::new();
         for (i, m) in self.modes.iter().enumerate() {
             let segs = vec![Seg::Key("modes".into()), Seg::Index(i)];
-            let mode = crate::modes::Mode::parse(m).map_err(|e| (segs.clone(), e))?;
+            let mode = crate::modes::Mode::parse(m).map_err(|e| (segs.clone(), e.to_string()))?;
             if !seen.insert(mode) {
                 return Err((segs, format!("mode {m:?} is listed twice")));
             }
@@ -339,6 +373,11 @@ impl SweepConfig {
                 "modes run here only (each is one solve of K rollouts): remove [executor] kind = \"slurm\", or the modes".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// `[executor]`: a known kind and positive counts.
+    fn check_executor(&self) -> FieldCheck {
         if let Some(e) = &self.executor {
             let at = |k: &str| vec![Seg::Key("executor".into()), Seg::Key(k.to_string())];
             if !matches!(e.kind.as_str(), "local" | "slurm") {

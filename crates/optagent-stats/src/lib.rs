@@ -16,7 +16,9 @@
 //! - [`rng`]: the portable seeded generator.
 //! - [`bootstrap`]: seeded percentile-bootstrap confidence intervals.
 //! - [`metrics`]: the scoring rules of public code-optimization benchmarks
-//!   (GSO, SWE-fficiency, FormulaCode, KernelBench) and Opt@k / pass@k estimators.
+//!   (GSO, SWE-fficiency, FormulaCode, KernelBench) and Opt@k / pass@k estimators. A new
+//!   rule goes there; `optagent-report`'s top-level documentation says where it is then
+//!   aggregated and shown.
 
 pub mod bootstrap;
 pub mod bounds;

@@ -96,7 +96,25 @@ pub fn owner_name(url: &str) -> Option<(String, String)> {
     (ok(owner) && ok(name)).then(|| (owner.to_string(), name.to_string()))
 }
 
-fn git_in(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
+/// Why a source could not be cloned or fetched into the cache.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("running git: {0}")]
+    Spawn(#[from] std::io::Error),
+    /// git ran and failed: its arguments and what it said.
+    #[error("git {args}: {stderr}")]
+    Failed { args: String, stderr: String },
+    #[error("revision {rev} is not in {url}")]
+    MissingRevision { url: String, rev: String },
+    #[error("creating {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn git_in(dir: Option<&Path>, args: &[&str]) -> Result<String, GitError> {
     let mut c = Command::new("git");
     if let Some(d) = dir {
         c.arg("-C").arg(d);
@@ -105,12 +123,14 @@ fn git_in(dir: Option<&Path>, args: &[&str]) -> Result<String, String> {
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .map_err(|e| format!("running git: {e}"))?;
+        .output()?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        Err(GitError::Failed {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }
 
@@ -188,7 +208,7 @@ fn join_paths(p: &[PathBuf]) -> String {
 
 /// Make `dest` a bare clone of `url` holding `rev`: cloned when absent (into a temporary folder
 /// renamed into place, so concurrent trees never see half a clone), fetched when it lacks `rev`.
-fn clone_into_cache(url: &str, rev: &str, dest: &Path) -> Result<(), String> {
+fn clone_into_cache(url: &str, rev: &str, dest: &Path) -> Result<(), GitError> {
     if is_git_repo(dest) {
         if has_commit(dest, rev) {
             return Ok(());
@@ -212,11 +232,14 @@ fn clone_into_cache(url: &str, rev: &str, dest: &Path) -> Result<(), String> {
         return if has_commit(dest, rev) {
             Ok(())
         } else {
-            Err(format!("revision {rev} is not in {url}"))
+            Err(missing(url, rev))
         };
     }
     let parent = dest.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    std::fs::create_dir_all(parent).map_err(|source| GitError::CreateDir {
+        path: parent.to_path_buf(),
+        source,
+    })?;
     let tmp = parent.join(format!(
         ".{}.tmp-{}",
         dest.file_name().and_then(|n| n.to_str()).unwrap_or("repo"),
@@ -236,7 +259,14 @@ fn clone_into_cache(url: &str, rev: &str, dest: &Path) -> Result<(), String> {
     if has_commit(dest, rev) {
         Ok(())
     } else {
-        Err(format!("revision {rev} is not in {url}"))
+        Err(missing(url, rev))
+    }
+}
+
+fn missing(url: &str, rev: &str) -> GitError {
+    GitError::MissingRevision {
+        url: url.to_string(),
+        rev: rev.to_string(),
     }
 }
 

@@ -189,18 +189,21 @@ impl Clock {
     }
 
     /// Parse a command-line or sweep-file value.
-    pub fn parse(s: &str) -> Result<Clock, String> {
+    pub fn parse(s: &str) -> Result<Clock, UnknownClock> {
         match s {
             "auto" => Ok(Clock::Auto),
             "reported" => Ok(Clock::Reported),
             "wall" => Ok(Clock::Wall),
             "cpu" => Ok(Clock::Cpu),
-            other => Err(format!(
-                "clock {other:?}: expected auto, reported, wall or cpu"
-            )),
+            other => Err(UnknownClock(other.to_string())),
         }
     }
 }
+
+/// A clock name [`Clock::parse`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("clock {0:?}: expected auto, reported, wall or cpu")]
+pub struct UnknownClock(pub String);
 
 impl Default for Measure {
     fn default() -> Self {
@@ -379,13 +382,24 @@ impl Task {
         w.timeout.unwrap_or(self.spec.measure.timeout)
     }
 
+    /// The first invalid field of the spec, as [`TaskError::Invalid`] naming `file`.
     fn validate(&self, file: &Path) -> Result<(), TaskError> {
+        self.check_identity()
+            .and_then(|_| self.check_source())
+            .and_then(|_| self.check_expert())
+            .and_then(|_| self.check_workloads())
+            .and_then(|_| self.check_build_and_measure())
+            .and_then(|_| self.check_sandbox_and_env())
+            .map_err(|(field, message)| TaskError::Invalid {
+                path: file.to_path_buf(),
+                field,
+                message,
+            })
+    }
+
+    /// `id`, `instruction` and `languages`.
+    fn check_identity(&self) -> Check {
         let s = &self.spec;
-        let bad = |field: &str, message: String| TaskError::Invalid {
-            path: file.to_path_buf(),
-            field: field.to_string(),
-            message,
-        };
         // Upper case is allowed so that a benchmark's instance id (`python-pillow__Pillow-fd8ee84`)
         // can be the task id, which `optagent export` writes as `instance_id`.
         if s.id.is_empty()
@@ -409,6 +423,12 @@ impl Task {
         if s.languages.is_empty() {
             return Err(bad("languages", "expected at least one language".into()));
         }
+        Ok(())
+    }
+
+    /// `[source]`: a bundled folder that exists, or a git repository with a revision.
+    fn check_source(&self) -> Check {
+        let s = &self.spec;
         match (&s.source.path, &s.source.git) {
             (Some(_), Some(_)) => {
                 return Err(bad(
@@ -452,6 +472,12 @@ impl Task {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `[expert]`: a diff file that exists, or a revision of the git source.
+    fn check_expert(&self) -> Check {
+        let s = &self.spec;
         match (&s.expert.patch, &s.expert.rev) {
             (Some(_), Some(_)) => {
                 return Err(bad(
@@ -486,6 +512,12 @@ impl Task {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// `[[workloads]]`: named uniquely, with a command and a timeout in range, one visible.
+    fn check_workloads(&self) -> Check {
+        let s = &self.spec;
         if s.workloads.is_empty() {
             return Err(bad(
                 "workloads",
@@ -525,6 +557,12 @@ impl Task {
                 "expected at least one visible workload (the agent must see one)".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// `build.activate` inside the tree, `[measure]` repetitions and tolerances, every timeout in range.
+    fn check_build_and_measure(&self) -> Check {
+        let s = &self.spec;
         if let Some(a) = &s.build.activate {
             let p = Path::new(a);
             if a.trim().is_empty()
@@ -558,6 +596,12 @@ impl Task {
         if !(m.rtol >= 0.0 && m.atol >= 0.0) {
             return Err(bad("measure.rtol", "expected tolerances >= 0".into()));
         }
+        Ok(())
+    }
+
+    /// `sandbox.backend` known, `[env]` names valid.
+    fn check_sandbox_and_env(&self) -> Check {
+        let s = &self.spec;
         if let Some(b) = &s.sandbox.backend {
             if b != "local" && b != "docker" {
                 return Err(bad(
@@ -573,6 +617,13 @@ impl Task {
         }
         Ok(())
     }
+}
+
+/// The first invalid field of a spec: its name and what is wrong.
+type Check = Result<(), (String, String)>;
+
+fn bad(field: &str, message: String) -> (String, String) {
+    (field.to_string(), message)
 }
 
 fn resolve_repo(task_dir: &Path, git: &str) -> String {

@@ -24,7 +24,20 @@ pub struct WorkloadInfo {
 pub trait BenchRunner: Send + Sync {
     /// Measure the tree at `tree` (the workspace's host root) and return a readable per-workload
     /// table (speedup, CI, p, significant, correctness); `Err` with a reason the model can read.
-    async fn bench(&self, tree: &Path) -> Result<String, String>;
+    async fn bench(&self, tree: &Path) -> Result<String, BenchError>;
+}
+
+/// Why `bench` gave no table; shown to the model, which may retry.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("the tree has no changes yet: nothing to bench")]
+    NoChanges,
+    /// The workspace's diff against the base could not be taken.
+    #[error("cannot take the diff: {0}")]
+    Diff(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The evaluator failed (a build, a sandbox, a workload).
+    #[error("{0}")]
+    Evaluate(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Everything a tool call may use. Build with [`ToolContext::new`] and set the public fields.

@@ -15,7 +15,28 @@
 //!
 //! Tools: `view`, `edit`, `search`, `profile`, `flamegraph`, `bench`, `shell`, `submit`. Their
 //! descriptions and JSON Schemas live in the repository's `tools/<name>.json`, are embedded in the
-//! binary, and can be replaced at run time by a folder named in `OPTAGENT_TOOLS_DIR`.
+//! binary by each handler, and can be replaced at run time by a folder named in
+//! `OPTAGENT_TOOLS_DIR`.
+//!
+//! # Adding a tool
+//!
+//! Three files, and nothing outside this crate (the agent takes every tool from
+//! [`Registry::standard`]):
+//!
+//! 1. `tools/<name>.json` at the repository root: the name, the description the model reads, and
+//!    the JSON Schema of the arguments (`"type": "object"` with `properties`).
+//! 2. `src/handlers/<name>.rs`: a unit struct implementing the crate's `TypedTool` trait: `NAME`,
+//!    `SPEC = include_str!("../../../../tools/<name>.json")`, `type Args` (a
+//!    `#[derive(Deserialize)] #[serde(deny_unknown_fields)]` struct), `example()` (every property
+//!    set) and `run`. Return [`ToolError::retry`] for what the model can fix and
+//!    [`ToolError::fatal`] for what it cannot; run commands through the [`ToolContext`]'s sandbox.
+//! 3. `src/handlers/mod.rs`: `mod <name>;` and one line in `all()`, whose order is the order the
+//!    model sees.
+//!
+//! The registry's unit tests then check that the schema and the argument struct agree (every
+//! property accepted, `required` ones required, unknown ones refused) and that every
+//! `tools/*.json` has a handler. Telling the model when to use the tool is `prompts/system.md`'s
+//! job (text, no code).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -30,7 +51,7 @@ pub mod truncate;
 
 use std::path::PathBuf;
 
-pub use context::{BenchRunner, ToolContext, WorkloadInfo};
+pub use context::{BenchError, BenchRunner, ToolContext, WorkloadInfo};
 pub use registry::Registry;
 pub use schema::ToolSpecJson;
 

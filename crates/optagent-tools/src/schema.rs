@@ -1,10 +1,10 @@
 //! Tool specs (name, description, JSON Schema of the arguments) as given to the model.
 //!
-//! The specs live in the repository's `tools/<name>.json` and are embedded in the binary with
-//! `include_str!`, so it works from anywhere; a folder named in `OPTAGENT_TOOLS_DIR` replaces any
+//! The specs live in the repository's `tools/<name>.json` and are embedded in the binary by each
+//! handler's `TypedTool::SPEC` (`include_str!`), so it works from anywhere; a folder named in `OPTAGENT_TOOLS_DIR` replaces any
 //! of them at run time (a file per tool, same name; tools without a file keep the embedded spec).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -22,22 +22,25 @@ pub struct ToolSpecJson {
 
 impl ToolSpecJson {
     /// Parse and check a spec's JSON text.
-    pub fn parse(text: &str, origin: &str) -> Result<Self, String> {
+    pub fn parse(text: &str, origin: &str) -> Result<Self, SpecError> {
         let spec: ToolSpecJson =
-            serde_json::from_str(text).map_err(|e| format!("{origin}: not a tool spec: {e}"))?;
+            serde_json::from_str(text).map_err(|source| SpecError::NotASpec {
+                origin: origin.to_string(),
+                source,
+            })?;
         if spec.parameters.get("type").and_then(|t| t.as_str()) != Some("object") {
-            return Err(format!(
-                "{origin}: `parameters` must be a JSON Schema with \"type\": \"object\""
-            ));
+            return Err(SpecError::NotAnObjectSchema {
+                origin: origin.to_string(),
+            });
         }
         if !spec
             .parameters
             .get("properties")
             .is_some_and(|p| p.is_object())
         {
-            return Err(format!(
-                "{origin}: `parameters.properties` must be an object"
-            ));
+            return Err(SpecError::NoProperties {
+                origin: origin.to_string(),
+            });
         }
         Ok(spec)
     }
@@ -103,40 +106,58 @@ impl ToolSpecJson {
     }
 }
 
-/// The embedded specs, by tool name.
-pub(crate) fn embedded(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "view" => include_str!("../../../tools/view.json"),
-        "edit" => include_str!("../../../tools/edit.json"),
-        "search" => include_str!("../../../tools/search.json"),
-        "profile" => include_str!("../../../tools/profile.json"),
-        "flamegraph" => include_str!("../../../tools/flamegraph.json"),
-        "bench" => include_str!("../../../tools/bench.json"),
-        "shell" => include_str!("../../../tools/shell.json"),
-        "submit" => include_str!("../../../tools/submit.json"),
-        _ => return None,
-    })
+/// Why a tool spec cannot be used; each names the file (or embedded spec) it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{origin}: not a tool spec: {source}")]
+    NotASpec {
+        origin: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{origin}: `parameters` must be a JSON Schema with \"type\": \"object\"")]
+    NotAnObjectSchema { origin: String },
+    #[error("{origin}: `parameters.properties` must be an object")]
+    NoProperties { origin: String },
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: names the tool `{found}`, expected `{expected}`", path.display())]
+    WrongName {
+        path: PathBuf,
+        found: String,
+        expected: String,
+    },
 }
 
-/// The spec of tool `name`: `dir/<name>.json` when `dir` has it, else the embedded one.
-pub fn load_spec(name: &str, dir: Option<&Path>) -> Result<ToolSpecJson, String> {
+/// The spec of tool `name`: `dir/<name>.json` when `dir` has it, else `embedded` (the handler's
+/// [`include_str!`] of `tools/<name>.json`).
+pub fn load_spec(
+    name: &str,
+    embedded: &str,
+    dir: Option<&Path>,
+) -> Result<ToolSpecJson, SpecError> {
     if let Some(dir) = dir {
         let p = dir.join(format!("{name}.json"));
         if p.is_file() {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| format!("{}: cannot read: {e}", p.display()))?;
+            let text = std::fs::read_to_string(&p).map_err(|source| SpecError::Read {
+                path: p.clone(),
+                source,
+            })?;
             let spec = ToolSpecJson::parse(&text, &p.display().to_string())?;
             if spec.name != name {
-                return Err(format!(
-                    "{}: names the tool `{}`, expected `{name}`",
-                    p.display(),
-                    spec.name
-                ));
+                return Err(SpecError::WrongName {
+                    path: p,
+                    found: spec.name,
+                    expected: name.to_string(),
+                });
             }
             tracing::debug!(tool = name, path = %p.display(), "tool spec overridden");
             return Ok(spec);
         }
     }
-    let text = embedded(name).ok_or_else(|| format!("no embedded spec for tool `{name}`"))?;
-    ToolSpecJson::parse(text, &format!("embedded tools/{name}.json"))
+    ToolSpecJson::parse(embedded, &format!("embedded tools/{name}.json"))
 }

@@ -621,7 +621,7 @@ struct FakeBench;
 
 #[async_trait]
 impl BenchRunner for FakeBench {
-    async fn bench(&self, tree: &Path) -> Result<String, String> {
+    async fn bench(&self, tree: &Path) -> Result<String, optagent_tools::BenchError> {
         Ok(format!(
             "w1: speedup 1.50x [1.4, 1.6] p=0.001 significant, correct ({})",
             tree.display()

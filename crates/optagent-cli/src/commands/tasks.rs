@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use optagent_eval::{Candidate, EvalError, PatchSource, Verdict};
+use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, Verdict};
 use optagent_task::{spec::discover, Task};
 
 use crate::MeasureArgs;
@@ -92,6 +92,12 @@ impl Checked {
     }
     fn usable(&self) -> bool {
         matches!(self.status, "ok" | "skipped")
+    }
+    /// This check, ended with `status` for `reason`.
+    fn failed(mut self, status: &'static str, reason: String) -> Self {
+        self.status = status;
+        self.reasons.push(reason);
+        self
     }
 }
 
@@ -185,6 +191,8 @@ pub fn summary(all: &[Checked]) -> String {
     s
 }
 
+/// Checks one task folder: its spec loads, its source can be found, and the expert's patch
+/// (the oracle) and an empty patch (the no-op) are measured and judged.
 async fn check_one(
     a: &CheckArgs,
     dir: &std::path::Path,
@@ -198,11 +206,7 @@ async fn check_one(
     let mut c = Checked::new(name, dir.to_path_buf());
     let task = match Task::load(dir) {
         Ok(t) => t,
-        Err(e) => {
-            c.status = "invalid";
-            c.reasons.push(e.to_string());
-            return c;
-        }
+        Err(e) => return c.failed("invalid", e.to_string()),
     };
     c.task = task.id().to_string();
     c.workloads = task.spec.workloads.len();
@@ -219,20 +223,14 @@ async fn check_one(
         if optagent_task::source::is_remote(&repo) {
             let sources = optagent_task::GitSources::from_env();
             if let Err(e) = optagent_task::source::resolve(&repo, &rev, &sources) {
-                c.status = "unusable";
-                c.reasons.push(e.to_string());
-                return c;
+                return c.failed("unusable", e.to_string());
             }
         }
     }
     let task_work = work.join(optagent_task::tree::path_component(task.id()));
     let opts = match super::eval_options(&a.measure, &task_work, Some(&task)).await {
         Ok(o) => o,
-        Err(e) => {
-            c.status = "unusable";
-            c.reasons.push(format!("{e:#}"));
-            return c;
-        }
+        Err(e) => return c.failed("unusable", format!("{e:#}")),
     };
     let cands = [
         Candidate::new("oracle", PatchSource::Oracle),
@@ -244,34 +242,37 @@ async fn check_one(
             if show {
                 println!("SKIPPED {}: {why}", task.id());
             }
-            c.status = "skipped";
-            c.reasons.push(why);
-            return c;
+            return c.failed("skipped", why);
         }
-        Err(e) => {
-            c.status = "broken";
-            c.reasons.push(e.to_string());
-            return c;
-        }
+        Err(e) => return c.failed("broken", e.to_string()),
     };
-    let (oracle, nop) = (&reports[0], &reports[1]);
+    judge_references(&mut c, &task, &reports[0], &reports[1], &opts, show);
+    c
+}
+
+/// Judges the oracle's and the no-op's reports: both must pass, the expert must be
+/// significantly faster (not judged for a CUDA task run on the CPU), the no-op must not be.
+/// Rejects `c` with the problems found.
+fn judge_references(
+    c: &mut Checked,
+    task: &Task,
+    oracle: &EvalReport,
+    nop: &EvalReport,
+    opts: &EvalOptions,
+    show: bool,
+) {
     if show {
         print!("{}", optagent_eval::render::table(oracle));
     }
     let mut problems = vec![];
-    if oracle.verdict != Verdict::Ok {
-        problems.push(format!(
-            "the oracle's verdict is {}: {}",
-            oracle.verdict.as_str(),
-            oracle.reason.as_deref().unwrap_or("")
-        ));
-    }
-    if nop.verdict != Verdict::Ok {
-        problems.push(format!(
-            "the no-op's verdict is {}: {}",
-            nop.verdict.as_str(),
-            nop.reason.as_deref().unwrap_or("")
-        ));
+    for (who, r) in [("oracle", oracle), ("no-op", nop)] {
+        if r.verdict != Verdict::Ok {
+            problems.push(format!(
+                "the {who}'s verdict is {}: {}",
+                r.verdict.as_str(),
+                r.reason.as_deref().unwrap_or("")
+            ));
+        }
     }
     let sig_faster = oracle
         .workloads
@@ -336,5 +337,4 @@ async fn check_one(
         c.status = "rejected";
         c.reasons.extend(problems);
     }
-    c
 }

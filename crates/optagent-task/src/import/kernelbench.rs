@@ -225,9 +225,9 @@ pub fn replace_diff(path: &str, old: &str, new: &str) -> String {
 
 /// The task id of a problem: `kernelbench-L<level>-<stem>`.
 pub fn problem_id(p: &Problem) -> Result<String, ImportError> {
-    task_id(&format!("kernelbench-L{}-{}", p.level, p.stem)).map_err(|message| ImportError::Parse {
+    task_id(&format!("kernelbench-L{}-{}", p.level, p.stem)).map_err(|e| ImportError::Parse {
         path: p.path.clone(),
-        message,
+        message: e.to_string(),
     })
 }
 

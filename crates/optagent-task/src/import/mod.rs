@@ -253,7 +253,7 @@ impl Fields<'_> {
 }
 
 /// A task id from a benchmark's instance id, or why it cannot be one.
-pub fn task_id(instance_id: &str) -> Result<String, String> {
+pub fn task_id(instance_id: &str) -> Result<String, BadTaskId> {
     if !instance_id.is_empty()
         && !instance_id.chars().all(|c| c == '.')
         && instance_id
@@ -262,11 +262,14 @@ pub fn task_id(instance_id: &str) -> Result<String, String> {
     {
         Ok(instance_id.to_string())
     } else {
-        Err(format!(
-            "{instance_id:?} cannot name a task folder (expected [A-Za-z0-9_.-])"
-        ))
+        Err(BadTaskId(instance_id.to_string()))
     }
 }
+
+/// An instance id that cannot name a task folder.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} cannot name a task folder (expected [A-Za-z0-9_.-])")]
+pub struct BadTaskId(pub String);
 
 /// A TOML string for `s`: a multi-line literal when it spans lines and can be one, else a
 /// basic string with escapes.

@@ -98,7 +98,7 @@ pub fn read(path: &Path) -> Result<Vec<SwefficiencyInstance>, ImportError> {
         let f = Fields { path, row };
         f.only(FIELDS)?;
         let instance_id = f.string("instance_id", true)?;
-        task_id(&instance_id).map_err(|m| f.error("instance_id", m))?;
+        task_id(&instance_id).map_err(|e| f.error("instance_id", e.to_string()))?;
         let repo = f.string("repo", true)?;
         let parts: Vec<&str> = repo.split('/').collect();
         if parts.len() != 2 || parts.iter().any(|p| task_id(p).is_err()) {

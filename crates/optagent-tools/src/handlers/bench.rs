@@ -16,6 +16,7 @@ pub(crate) struct BenchArgs {}
 #[async_trait]
 impl TypedTool for Bench {
     const NAME: &'static str = "bench";
+    const SPEC: &'static str = include_str!("../../../../tools/bench.json");
     type Args = BenchArgs;
 
     #[cfg(test)]

@@ -40,6 +40,7 @@ const CONTEXT: usize = 4;
 #[async_trait]
 impl TypedTool for Edit {
     const NAME: &'static str = "edit";
+    const SPEC: &'static str = include_str!("../../../../tools/edit.json");
     type Args = EditArgs;
 
     #[cfg(test)]

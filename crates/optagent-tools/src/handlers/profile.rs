@@ -30,6 +30,7 @@ const DEFAULT_TOP: usize = 25;
 #[async_trait]
 impl TypedTool for Profile {
     const NAME: &'static str = "profile";
+    const SPEC: &'static str = include_str!("../../../../tools/profile.json");
     type Args = ProfileArgs;
 
     #[cfg(test)]

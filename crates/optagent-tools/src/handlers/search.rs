@@ -44,6 +44,7 @@ const MAX_LINE_CHARS: usize = 240;
 #[async_trait]
 impl TypedTool for Search {
     const NAME: &'static str = "search";
+    const SPEC: &'static str = include_str!("../../../../tools/search.json");
     type Args = SearchArgs;
 
     #[cfg(test)]

@@ -22,6 +22,7 @@ pub(crate) struct ShellArgs {
 #[async_trait]
 impl TypedTool for Shell {
     const NAME: &'static str = "shell";
+    const SPEC: &'static str = include_str!("../../../../tools/shell.json");
     type Args = ShellArgs;
 
     #[cfg(test)]

@@ -17,6 +17,7 @@ pub(crate) struct SubmitArgs {
 #[async_trait]
 impl TypedTool for Submit {
     const NAME: &'static str = "submit";
+    const SPEC: &'static str = include_str!("../../../../tools/submit.json");
     type Args = SubmitArgs;
 
     #[cfg(test)]

@@ -27,6 +27,7 @@ const MAX_ENTRIES: usize = 400;
 #[async_trait]
 impl TypedTool for View {
     const NAME: &'static str = "view";
+    const SPEC: &'static str = include_str!("../../../../tools/view.json");
     type Args = ViewArgs;
 
     #[cfg(test)]

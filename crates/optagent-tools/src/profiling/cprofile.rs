@@ -66,9 +66,12 @@ fn frame(file: &str, line: i64, func: &str, root: Option<&str>) -> String {
 }
 
 /// Add one process's JSON stats to a graph (costs in microseconds).
-pub fn add_stats(g: &mut CallGraph, json: &str, root: Option<&str>) -> Result<(), String> {
-    let entries: Vec<Entry> =
-        serde_json::from_str(json).map_err(|e| format!("unreadable cProfile stats: {e}"))?;
+pub fn add_stats(
+    g: &mut CallGraph,
+    json: &str,
+    root: Option<&str>,
+) -> Result<(), super::ProfileDataError> {
+    let entries: Vec<Entry> = serde_json::from_str(json)?;
     for e in entries {
         let me = g.node(&frame(&e.file, e.line, &e.func, root));
         g.add_self(me, e.tt * 1e6);

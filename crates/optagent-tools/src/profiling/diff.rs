@@ -21,7 +21,7 @@ pub struct Differential {
     pub work_per_run: String,
     /// The change of the total in percent of the base's (None when the base's is 0).
     pub change_pct: Option<f64>,
-    /// The largest changes, one formatted line each (see [`change_lines`]).
+    /// The largest changes, one formatted line each (see `change_lines`).
     pub lines: Vec<String>,
     /// What the profiler runs said (fallbacks, protocol notes), base notes marked `(base tree)`.
     pub notes: Vec<String>,

@@ -429,13 +429,30 @@ fn svg_options(labels: &SvgLabels, count_name: &str) -> inferno::flamegraph::Opt
     opts
 }
 
+/// Profiler data that cannot be read or drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileDataError {
+    #[error("cannot fold perf script output: {0}")]
+    PerfFold(#[source] std::io::Error),
+    #[error("gunzip: {0}")]
+    Gunzip(#[source] std::io::Error),
+    #[error("not a pprof profile: {0}")]
+    NotPprof(#[from] prost::DecodeError),
+    #[error("unreadable cProfile stats: {0}")]
+    CprofileStats(#[from] serde_json::Error),
+    #[error("flamegraph: {0}")]
+    Svg(#[source] std::io::Error),
+    #[error("cannot compare a profile in {before} with one in {after}")]
+    UnitMismatch { before: String, after: String },
+}
+
 /// An SVG flamegraph of folded stacks.
-pub fn flamegraph_svg(folded: &Folded, labels: &SvgLabels) -> Result<Vec<u8>, String> {
+pub fn flamegraph_svg(folded: &Folded, labels: &SvgLabels) -> Result<Vec<u8>, ProfileDataError> {
     let text = folded.to_text();
     let mut opts = svg_options(labels, folded.unit);
     let mut svg = Vec::new();
     inferno::flamegraph::from_lines(&mut opts, text.lines(), &mut svg)
-        .map_err(|e| format!("flamegraph: {e}"))?;
+        .map_err(ProfileDataError::Svg)?;
     Ok(svg)
 }
 
@@ -487,13 +504,12 @@ pub fn differential_svg(
     before: &Folded,
     after: &Folded,
     labels: &SvgLabels,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ProfileDataError> {
     if before.per_run_unit() != after.per_run_unit() {
-        return Err(format!(
-            "cannot compare a profile in {} with one in {}",
-            before.per_run_unit(),
-            after.per_run_unit()
-        ));
+        return Err(ProfileDataError::UnitMismatch {
+            before: before.per_run_unit().to_string(),
+            after: after.per_run_unit().to_string(),
+        });
     }
     let mut lines = Vec::new();
     for (stack, (b, a)) in aligned_per_run(before, after) {
@@ -509,7 +525,7 @@ pub fn differential_svg(
     let mut opts = svg_options(labels, &unit);
     let mut svg = Vec::new();
     inferno::flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), &mut svg)
-        .map_err(|e| format!("flamegraph: {e}"))?;
+        .map_err(ProfileDataError::Svg)?;
     Ok(svg)
 }
 

@@ -10,17 +10,17 @@
 
 use inferno::collapse::Collapse;
 
-use super::Folded;
+use super::{Folded, ProfileDataError};
 
 /// Folded stacks from `perf script` output.
-pub fn fold_script(script: &[u8]) -> Result<Folded, String> {
+pub fn fold_script(script: &[u8]) -> Result<Folded, ProfileDataError> {
     let mut opts = inferno::collapse::perf::Options::default();
     opts.nthreads = 1;
     let mut folder = inferno::collapse::perf::Folder::from(opts);
     let mut out = Vec::new();
     folder
         .collapse(script, &mut out)
-        .map_err(|e| format!("cannot fold perf script output: {e}"))?;
+        .map_err(ProfileDataError::PerfFold)?;
     Ok(Folded::parse(&String::from_utf8_lossy(&out), "nanoseconds"))
 }
 

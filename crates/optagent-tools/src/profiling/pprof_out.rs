@@ -128,16 +128,16 @@ pub fn to_pb_gz(folded: &Folded) -> Vec<u8> {
 }
 
 /// Decode a `.pb.gz` (or plain) profile.
-pub fn decode(bytes: &[u8]) -> Result<Profile, String> {
+pub fn decode(bytes: &[u8]) -> Result<Profile, super::ProfileDataError> {
     let raw = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut out)
-            .map_err(|e| format!("gunzip: {e}"))?;
+            .map_err(super::ProfileDataError::Gunzip)?;
         out
     } else {
         bytes.to_vec()
     };
-    Profile::decode(raw.as_slice()).map_err(|e| format!("not a pprof profile: {e}"))
+    Ok(Profile::decode(raw.as_slice())?)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `--subprocesses` each stack starts with `process <pid>:"<command line>"` frames; those are
 //! dropped so that stacks from different runs (and trees) compare. py-spy runs with
 //! `--full-filenames`; paths are then shown relative to the tree's root (or from the package on,
-//! see [`super::short_python_path`]).
+//! see `super::short_python_path`).
 
 use super::{short_python_path, split_frame, Folded};
 

@@ -296,98 +296,26 @@ pub(crate) async fn profile_workload(
     let seq = ctx.next_seq();
     let scratch = Scratch::new(sb.root(), seq)?;
     let mut notes = Vec::new();
-    let python = is_python_command(&workload.command)
-        || (ctx
-            .languages
-            .iter()
-            .any(|l| l.eq_ignore_ascii_case("python"))
-            && !native_language(&ctx.languages));
-    let mut profiler = match choice {
-        Profiler::Auto if python => Profiler::PySpy,
-        Profiler::Auto => {
-            if perf_works(sb, ctx, &scratch).await? {
-                Profiler::Perf
-            } else {
-                notes.push("perf record does not work in this sandbox: used callgrind (instruction counts).".into());
-                Profiler::Callgrind
-            }
-        }
-        p => p,
-    };
-
-    if profiler == Profiler::PySpy && !tool_available(sb, ctx, &scratch, "py-spy").await? {
-        if choice == Profiler::Auto {
-            notes.push("py-spy is not installed in the sandbox (`pip install py-spy`): used cProfile instead.".into());
-            profiler = Profiler::Cprofile;
-        } else {
-            return Err(ToolError::retry(
-                "py-spy is not installed in the sandbox. Install it with the shell tool (`pip install py-spy`), or use profiler \"cprofile\".",
-            ));
-        }
-    }
+    let profiler = choose_profiler(ctx, sb, &scratch, workload, choice, &mut notes).await?;
     let (honoured, section_s) = if scope == Scope::Section {
         probe_section(sb, ctx, &scratch, workload).await?
     } else {
         (false, None)
     };
-    let mut the_plan = plan(scope, honoured, section_s, profiler);
-    let mut result = run_one(ctx, sb, &scratch, workload, profiler, &the_plan).await;
-    if profiler == Profiler::PySpy && choice == Profiler::Auto {
-        if let Err(Attempt::CannotAttach(why)) = &result {
-            notes.push(format!(
-                "py-spy cannot sample in this sandbox ({why}): used cProfile instead (deterministic, higher overhead)."
-            ));
-            profiler = Profiler::Cprofile;
-            the_plan = plan(scope, honoured, section_s, profiler);
-            result = run_one(ctx, sb, &scratch, workload, profiler, &the_plan).await;
-        }
-    }
-    let nothing_collected =
-        matches!(&result, Err(Attempt::Failed(why)) if why.starts_with("callgrind wrote no data"));
-    if profiler == Profiler::Callgrind && honoured && scope == Scope::Section && nothing_collected {
-        // The marker was not found in native code (a Python workload, or an inlined marker):
-        // count the whole process and cut it to the section afterwards where possible.
-        notes.push(format!(
-            "callgrind found no native function named {SECTION_MARKER} to collect in: counted the whole process."
-        ));
-        let whole = Plan {
-            honoured: false,
-            ..the_plan.clone()
-        };
-        result = run_one(ctx, sb, &scratch, workload, profiler, &whole).await;
-    }
-    let (mut folded, mut wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
-    notes.extend(exit_note);
-    let repeat_seen = || {
-        read_output(&scratch)
-            .and_then(|v| v.get("repeat").and_then(|r| r.as_u64()))
-            .filter(|&r| r >= 1)
-            .unwrap_or(1)
+    let job = Job {
+        ctx,
+        sb,
+        scratch: &scratch,
+        workload,
     };
-    let mut repeat = repeat_seen();
-    // The probe's one run can be slower than the repeated ones (a first call that fills a
-    // cache, a busy machine): with too few samples of the section and a quick run, repeat more.
-    if the_plan.scope == Scope::Section
-        && the_plan.honoured
-        && matches!(profiler, Profiler::PySpy | Profiler::Perf)
-    {
-        let got = section_samples(&folded);
-        if got < MIN_SAMPLES && wall.as_secs_f64() < RERUN_IF_UNDER_S {
-            let factor = (TARGET_SAMPLES / got.max(1) as f64).clamp(2.0, 50.0);
-            let more = Plan {
-                repeat: ((the_plan.repeat as f64 * factor).round() as u64).min(MAX_REPEAT),
-                ..the_plan.clone()
-            };
-            if let Ok((f2, w2, _)) = run_one(ctx, sb, &scratch, workload, profiler, &more).await {
-                wall += w2;
-                if section_samples(&f2) > got {
-                    folded = f2;
-                    the_plan = more;
-                    repeat = repeat_seen();
-                }
-            }
-        }
-    }
+    let first = plan(scope, honoured, section_s, profiler);
+    let (result, profiler, the_plan) = job
+        .run_with_fallbacks(choice, profiler, first, &mut notes)
+        .await;
+    let (folded, wall, exit_note) = result.map_err(|a| a.into_error(profiler, workload))?;
+    notes.extend(exit_note);
+    let (mut folded, wall, the_plan, repeat) =
+        job.top_up_samples(profiler, folded, wall, the_plan).await;
     if scope == Scope::Section {
         // The repetitions the workload says it ran.
         folded.repeat = repeat;
@@ -404,27 +332,8 @@ pub(crate) async fn profile_workload(
             )),
         }
     }
-
-    // Keep raw outputs.
-    let mut raw_files = Vec::new();
-    let dir = ctx.artifact_dir("profiles")?;
     let stem = artifact_stem(seq, &workload.name, profiler, tag);
-    for (prefix, ext) in [
-        ("pyspy.txt", "pyspy.txt"),
-        ("callgrind.out.", "callgrind.out"),
-    ] {
-        for (i, f) in scratch.files(prefix).into_iter().enumerate() {
-            let suffix = if i == 0 {
-                String::new()
-            } else {
-                format!(".{i}")
-            };
-            let dest = dir.join(format!("{stem}.{ext}{suffix}"));
-            if std::fs::copy(&f, &dest).is_ok() {
-                raw_files.push(dest);
-            }
-        }
-    }
+    let raw_files = keep_raw_outputs(ctx, &scratch, &stem)?;
     // The scratch folder is removed on drop; also ask the sandbox in case it owns the files.
     let _ = exec(
         sb,
@@ -443,6 +352,176 @@ pub(crate) async fn profile_workload(
         stem,
         plan: the_plan,
     })
+}
+
+/// The profiler for `choice`: `auto` is py-spy for Python, else perf where it works, else
+/// callgrind; py-spy missing under `auto` falls back to cProfile (each fallback noted).
+async fn choose_profiler(
+    ctx: &ToolContext,
+    sb: &dyn Sandbox,
+    scratch: &Scratch,
+    workload: &WorkloadInfo,
+    choice: Profiler,
+    notes: &mut Vec<String>,
+) -> Result<Profiler, ToolError> {
+    let python = is_python_command(&workload.command)
+        || (ctx
+            .languages
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case("python"))
+            && !native_language(&ctx.languages));
+    let profiler = match choice {
+        Profiler::Auto if python => Profiler::PySpy,
+        Profiler::Auto => {
+            if perf_works(sb, ctx, scratch).await? {
+                Profiler::Perf
+            } else {
+                notes.push("perf record does not work in this sandbox: used callgrind (instruction counts).".into());
+                Profiler::Callgrind
+            }
+        }
+        p => p,
+    };
+    if profiler == Profiler::PySpy && !tool_available(sb, ctx, scratch, "py-spy").await? {
+        if choice == Profiler::Auto {
+            notes.push("py-spy is not installed in the sandbox (`pip install py-spy`): used cProfile instead.".into());
+            return Ok(Profiler::Cprofile);
+        }
+        return Err(ToolError::retry(
+            "py-spy is not installed in the sandbox. Install it with the shell tool (`pip install py-spy`), or use profiler \"cprofile\".",
+        ));
+    }
+    Ok(profiler)
+}
+
+/// Copies the profiler's raw outputs (py-spy's samples, callgrind's files) to the run folder's
+/// `profiles/`, named after `stem`.
+fn keep_raw_outputs(
+    ctx: &ToolContext,
+    scratch: &Scratch,
+    stem: &str,
+) -> Result<Vec<PathBuf>, ToolError> {
+    let mut raw_files = Vec::new();
+    let dir = ctx.artifact_dir("profiles")?;
+    for (prefix, ext) in [
+        ("pyspy.txt", "pyspy.txt"),
+        ("callgrind.out.", "callgrind.out"),
+    ] {
+        for (i, f) in scratch.files(prefix).into_iter().enumerate() {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!(".{i}")
+            };
+            let dest = dir.join(format!("{stem}.{ext}{suffix}"));
+            if std::fs::copy(&f, &dest).is_ok() {
+                raw_files.push(dest);
+            }
+        }
+    }
+    Ok(raw_files)
+}
+
+/// What every profiled run of one workload shares.
+struct Job<'a> {
+    ctx: &'a ToolContext,
+    sb: &'a dyn Sandbox,
+    scratch: &'a Scratch,
+    workload: &'a WorkloadInfo,
+}
+
+impl Job<'_> {
+    async fn run(&self, p: Profiler, plan: &Plan) -> AttemptResult {
+        run_one(self.ctx, self.sb, self.scratch, self.workload, p, plan).await
+    }
+
+    /// The first run, and the fallbacks when it gives nothing: cProfile where `auto`'s py-spy
+    /// cannot attach, the whole process where callgrind found no section marker to collect in.
+    /// Returns the result with the profiler and plan that produced it.
+    async fn run_with_fallbacks(
+        &self,
+        choice: Profiler,
+        mut profiler: Profiler,
+        mut the_plan: Plan,
+        notes: &mut Vec<String>,
+    ) -> (AttemptResult, Profiler, Plan) {
+        let mut result = self.run(profiler, &the_plan).await;
+        if profiler == Profiler::PySpy && choice == Profiler::Auto {
+            if let Err(Attempt::CannotAttach(why)) = &result {
+                notes.push(format!(
+                    "py-spy cannot sample in this sandbox ({why}): used cProfile instead (deterministic, higher overhead)."
+                ));
+                profiler = Profiler::Cprofile;
+                the_plan = plan(
+                    the_plan.scope,
+                    the_plan.honoured,
+                    the_plan.section_s,
+                    profiler,
+                );
+                result = self.run(profiler, &the_plan).await;
+            }
+        }
+        let nothing_collected = matches!(&result, Err(Attempt::Failed(why)) if why.starts_with("callgrind wrote no data"));
+        if profiler == Profiler::Callgrind
+            && the_plan.honoured
+            && the_plan.scope == Scope::Section
+            && nothing_collected
+        {
+            // The marker was not found in native code (a Python workload, or an inlined marker):
+            // count the whole process and cut it to the section afterwards where possible.
+            notes.push(format!(
+                "callgrind found no native function named {SECTION_MARKER} to collect in: counted the whole process."
+            ));
+            let whole = Plan {
+                honoured: false,
+                ..the_plan.clone()
+            };
+            result = self.run(profiler, &whole).await;
+        }
+        (result, profiler, the_plan)
+    }
+
+    /// The probe's one run can be slower than the repeated ones (a first call that fills a
+    /// cache, a busy machine): with too few samples of the section and a quick run, profile
+    /// again with more repetitions and keep whichever run saw more of the section. Returns the
+    /// profile kept, the wall time of all runs, its plan and the repetitions the workload ran.
+    async fn top_up_samples(
+        &self,
+        profiler: Profiler,
+        mut folded: Folded,
+        mut wall: Duration,
+        mut the_plan: Plan,
+    ) -> (Folded, Duration, Plan, u64) {
+        let repeat_seen = || {
+            read_output(self.scratch)
+                .and_then(|v| v.get("repeat").and_then(|r| r.as_u64()))
+                .filter(|&r| r >= 1)
+                .unwrap_or(1)
+        };
+        let mut repeat = repeat_seen();
+        if the_plan.scope == Scope::Section
+            && the_plan.honoured
+            && matches!(profiler, Profiler::PySpy | Profiler::Perf)
+        {
+            let got = section_samples(&folded);
+            if got < MIN_SAMPLES && wall.as_secs_f64() < RERUN_IF_UNDER_S {
+                let factor = (TARGET_SAMPLES / got.max(1) as f64).clamp(2.0, 50.0);
+                let more = Plan {
+                    repeat: ((the_plan.repeat as f64 * factor).round() as u64).min(MAX_REPEAT),
+                    ..the_plan.clone()
+                };
+                if let Ok((f2, w2, _)) = self.run(profiler, &more).await {
+                    wall += w2;
+                    if section_samples(&f2) > got {
+                        folded = f2;
+                        the_plan = more;
+                        repeat = repeat_seen();
+                    }
+                }
+            }
+        }
+        (folded, wall, the_plan, repeat)
+    }
 }
 
 /// `file:line` of the functions sampled in the tree's programs, by `addr2line` in the sandbox
@@ -578,6 +657,8 @@ impl Attempt {
 
 type AttemptResult = Result<(Folded, Duration, Option<String>), Attempt>;
 
+/// One profiled run of workload `w` with profiler `p` (not `auto` unless it means py-spy) under
+/// `plan`: the stacks it collected, its wall time, and a note when the workload failed.
 async fn run_one(
     ctx: &ToolContext,
     sb: &dyn Sandbox,
@@ -586,68 +667,16 @@ async fn run_one(
     p: Profiler,
     plan: &Plan,
 ) -> AttemptResult {
-    let s = &scratch.rel;
-    let cmd = &w.command;
-    let quoted = shell_quote(cmd);
-    let timeout = timeout_for(w, p, plan);
-    let prefix = format!("pwd > {s}/root.txt; ");
-    let rate = plan.rate_hz;
     let section = plan.scope == Scope::Section && plan.honoured;
     let extra: Vec<(&str, String)> = if section {
         vec![("OPTAGENT_PROFILE_REPEAT", plan.repeat.to_string())]
     } else {
         Vec::new()
     };
-    let extra = &extra;
-    let run = |command: String| async move {
-        exec_with(sb, ctx, scratch, command, timeout, extra)
-            .await
-            .map_err(|e| Attempt::Failed(e.to_string()))
-    };
-    let o = match p {
-        Profiler::PySpy | Profiler::Auto => {
-            let target = if direct_python(cmd) {
-                cmd.clone()
-            } else {
-                format!("sh -c {quoted}")
-            };
-            run(format!(
-                "{prefix}py-spy record --format raw -o {s}/pyspy.txt --rate {rate} --function --full-filenames --subprocesses -- {target}"
-            ))
-            .await?
-        }
-        Profiler::Cprofile => {
-            let dir = scratch.host.join("cprof");
-            std::fs::create_dir_all(&dir)
-                .and_then(|_| {
-                    std::fs::write(dir.join(cprofile::SITECUSTOMIZE_NAME), cprofile::SITECUSTOMIZE)
-                })
-                .map_err(|e| Attempt::Failed(format!("cannot write the cProfile hook: {e}")))?;
-            run(format!(
-                "{prefix}export OPTAGENT_CPROFILE_DIR=\"$PWD/{s}/cprof\"; \
-                 export PYTHONPATH=\"$PWD/{s}/cprof${{PYTHONPATH:+:$PYTHONPATH}}\"; sh -c {quoted}"
-            ))
-            .await?
-        }
-        Profiler::Perf => {
-            run(format!(
-                "{prefix}perf record -q -e cpu-clock -F {rate} --call-graph dwarf,8192 -o {s}/perf.data -- sh -c {quoted}"
-            ))
-            .await?
-        }
-        Profiler::Callgrind => {
-            let toggle = if section {
-                format!("--toggle-collect='*{SECTION_MARKER}*' ")
-            } else {
-                String::new()
-            };
-            run(format!(
-                "{prefix}rm -f {s}/callgrind.out.*; valgrind --tool=callgrind -q --dump-instr=no --compress-strings=no --compress-pos=no \
-                 {toggle}--trace-children=yes --callgrind-out-file=\"$PWD/{s}/callgrind.out.%p\" -- sh -c {quoted}"
-            ))
-            .await?
-        }
-    };
+    let command = profiler_command(scratch, &w.command, p, plan.rate_hz, section)?;
+    let o = exec_with(sb, ctx, scratch, command, timeout_for(w, p, plan), &extra)
+        .await
+        .map_err(|e| Attempt::Failed(e.to_string()))?;
     if o.timed_out {
         return Err(Attempt::Failed(format!(
             "the run timed out after {:.0}s{}. Output:\n{}",
@@ -668,119 +697,204 @@ async fn run_one(
         )
     });
     let root = scratch.root_seen();
+    let root = root.as_deref();
     let folded = match p {
-        Profiler::PySpy | Profiler::Auto => {
-            let text = std::fs::read_to_string(scratch.host.join("pyspy.txt")).unwrap_or_default();
-            let f = pyspy::parse_raw(&text, root.as_deref());
-            if f.total() == 0 {
-                let err = format!("{}\n{}", o.stdout, o.stderr).to_ascii_lowercase();
-                let denied = [
-                    "permission denied",
-                    "operation not permitted",
-                    "ptrace",
-                    "eperm",
-                ]
-                .iter()
-                .any(|k| err.contains(k));
-                return Err(if denied {
-                    Attempt::CannotAttach(o.tail(300))
-                } else {
-                    Attempt::Failed(format!(
-                        "py-spy collected no samples ({}). Output:\n{}",
-                        o.describe_exit(),
-                        failure_tail(&o)
-                    ))
-                });
-            }
-            let mut f = f;
-            f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
-            f
-        }
-        Profiler::Cprofile => {
-            let mut g = CallGraph::new();
-            let files = list_files(&scratch.host.join("cprof"), "cprofile.");
-            for file in &files {
-                let text = std::fs::read_to_string(file).unwrap_or_default();
-                if let Err(e) = cprofile::add_stats(&mut g, &text, root.as_deref()) {
-                    tracing::warn!(file = %file.display(), error = %e, "skipping cProfile stats");
-                }
-            }
-            if files.is_empty() || g.total() <= 0.0 {
-                return Err(Attempt::Failed(format!(
-                    "no Python process wrote cProfile stats (is the workload a Python program? did it exit normally?) ({}). Output:\n{}",
-                    o.describe_exit(),
-                    failure_tail(&o)
-                )));
-            }
-            cprofile::folded(&g)
-        }
-        Profiler::Perf => {
-            if !scratch.host.join("perf.data").exists() {
-                return Err(Attempt::Failed(format!(
-                    "perf record wrote nothing ({}). Output:\n{}",
-                    o.describe_exit(),
-                    failure_tail(&o)
-                )));
-            }
-            let so = exec(
-                sb,
-                ctx,
-                scratch,
-                format!("perf script -i {s}/perf.data > {s}/perf.txt"),
-                Duration::from_secs(600),
-            )
-            .await
-            .map_err(|e| Attempt::Failed(e.to_string()))?;
-            let script = std::fs::read(scratch.host.join("perf.txt")).unwrap_or_default();
-            if !so.success() || script.is_empty() {
-                return Err(Attempt::Failed(format!(
-                    "perf script failed ({}): {}",
-                    so.describe_exit(),
-                    failure_tail(&so)
-                )));
-            }
-            let mut f = perf::fold_script(&script).map_err(Attempt::Failed)?;
-            f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
-            if let Some(r) = root.as_deref() {
-                let places = perf_places(ctx, sb, scratch, &script, r).await;
-                perf::add_locations(&mut f, &places);
-            }
-            if f.total() == 0 {
-                return Err(Attempt::Failed(format!(
-                    "perf collected no samples. Output:\n{}",
-                    failure_tail(&o)
-                )));
-            }
-            f
-        }
-        Profiler::Callgrind => {
-            let mut data = CallgrindData::new();
-            let files = scratch.files("callgrind.out.");
-            for file in &files {
-                let text = std::fs::read_to_string(file).unwrap_or_default();
-                data.add_file(&text, root.as_deref());
-            }
-            let g = data.graph();
-            if files.is_empty() || g.total() <= 0.0 {
-                let hint = if o.stderr.contains("not found") || o.exit_code == Some(127) {
-                    " (is valgrind installed?)"
-                } else {
-                    ""
-                };
-                return Err(Attempt::Failed(format!(
-                    "callgrind wrote no data{hint} ({}). Output:\n{}",
-                    o.describe_exit(),
-                    failure_tail(&o)
-                )));
-            }
-            let mut f = Folded::new("instructions");
-            f.stacks = g.to_folded();
-            f.exact = Some(g.hot_frames());
-            f.lines = data.hot_lines(20);
-            f
-        }
+        Profiler::PySpy | Profiler::Auto => collect_pyspy(scratch, &o, root, plan.rate_hz)?,
+        Profiler::Cprofile => collect_cprofile(scratch, &o, root)?,
+        Profiler::Perf => collect_perf(ctx, sb, scratch, &o, root, plan.rate_hz).await?,
+        Profiler::Callgrind => collect_callgrind(scratch, &o, root)?,
     };
     Ok((folded, o.wall, exit_note))
+}
+
+/// The shell command that runs `cmd` under profiler `p`, writing its data into the scratch
+/// folder (and the tree's root path into `root.txt`); cProfile's start-up hook is written here.
+fn profiler_command(
+    scratch: &Scratch,
+    cmd: &str,
+    p: Profiler,
+    rate: u32,
+    section: bool,
+) -> Result<String, Attempt> {
+    let s = &scratch.rel;
+    let quoted = shell_quote(cmd);
+    let prefix = format!("pwd > {s}/root.txt; ");
+    Ok(match p {
+        Profiler::PySpy | Profiler::Auto => {
+            let target = if direct_python(cmd) {
+                cmd.to_string()
+            } else {
+                format!("sh -c {quoted}")
+            };
+            format!(
+                "{prefix}py-spy record --format raw -o {s}/pyspy.txt --rate {rate} --function --full-filenames --subprocesses -- {target}"
+            )
+        }
+        Profiler::Cprofile => {
+            let dir = scratch.host.join("cprof");
+            std::fs::create_dir_all(&dir)
+                .and_then(|_| {
+                    std::fs::write(dir.join(cprofile::SITECUSTOMIZE_NAME), cprofile::SITECUSTOMIZE)
+                })
+                .map_err(|e| Attempt::Failed(format!("cannot write the cProfile hook: {e}")))?;
+            format!(
+                "{prefix}export OPTAGENT_CPROFILE_DIR=\"$PWD/{s}/cprof\"; \
+                 export PYTHONPATH=\"$PWD/{s}/cprof${{PYTHONPATH:+:$PYTHONPATH}}\"; sh -c {quoted}"
+            )
+        }
+        Profiler::Perf => format!(
+            "{prefix}perf record -q -e cpu-clock -F {rate} --call-graph dwarf,8192 -o {s}/perf.data -- sh -c {quoted}"
+        ),
+        Profiler::Callgrind => {
+            let toggle = if section {
+                format!("--toggle-collect='*{SECTION_MARKER}*' ")
+            } else {
+                String::new()
+            };
+            format!(
+                "{prefix}rm -f {s}/callgrind.out.*; valgrind --tool=callgrind -q --dump-instr=no --compress-strings=no --compress-pos=no \
+                 {toggle}--trace-children=yes --callgrind-out-file=\"$PWD/{s}/callgrind.out.%p\" -- sh -c {quoted}"
+            )
+        }
+    })
+}
+
+/// py-spy's raw samples; none at all because ptrace was refused is [`Attempt::CannotAttach`].
+fn collect_pyspy(
+    scratch: &Scratch,
+    o: &ExecOutput,
+    root: Option<&str>,
+    rate: u32,
+) -> Result<Folded, Attempt> {
+    let text = std::fs::read_to_string(scratch.host.join("pyspy.txt")).unwrap_or_default();
+    let mut f = pyspy::parse_raw(&text, root);
+    if f.total() == 0 {
+        let err = format!("{}\n{}", o.stdout, o.stderr).to_ascii_lowercase();
+        let denied = [
+            "permission denied",
+            "operation not permitted",
+            "ptrace",
+            "eperm",
+        ]
+        .iter()
+        .any(|k| err.contains(k));
+        return Err(if denied {
+            Attempt::CannotAttach(o.tail(300))
+        } else {
+            Attempt::Failed(format!(
+                "py-spy collected no samples ({}). Output:\n{}",
+                o.describe_exit(),
+                failure_tail(o)
+            ))
+        });
+    }
+    f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
+    Ok(f)
+}
+
+/// The stats each Python process wrote through the cProfile hook, merged.
+fn collect_cprofile(
+    scratch: &Scratch,
+    o: &ExecOutput,
+    root: Option<&str>,
+) -> Result<Folded, Attempt> {
+    let mut g = CallGraph::new();
+    let files = list_files(&scratch.host.join("cprof"), "cprofile.");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Err(e) = cprofile::add_stats(&mut g, &text, root) {
+            tracing::warn!(file = %file.display(), error = %e, "skipping cProfile stats");
+        }
+    }
+    if files.is_empty() || g.total() <= 0.0 {
+        return Err(Attempt::Failed(format!(
+            "no Python process wrote cProfile stats (is the workload a Python program? did it exit normally?) ({}). Output:\n{}",
+            o.describe_exit(),
+            failure_tail(o)
+        )));
+    }
+    Ok(cprofile::folded(&g))
+}
+
+/// `perf script` of the recorded data, folded, with `file:line` of the tree's frames.
+async fn collect_perf(
+    ctx: &ToolContext,
+    sb: &dyn Sandbox,
+    scratch: &Scratch,
+    o: &ExecOutput,
+    root: Option<&str>,
+    rate: u32,
+) -> Result<Folded, Attempt> {
+    let s = &scratch.rel;
+    if !scratch.host.join("perf.data").exists() {
+        return Err(Attempt::Failed(format!(
+            "perf record wrote nothing ({}). Output:\n{}",
+            o.describe_exit(),
+            failure_tail(o)
+        )));
+    }
+    let so = exec(
+        sb,
+        ctx,
+        scratch,
+        format!("perf script -i {s}/perf.data > {s}/perf.txt"),
+        Duration::from_secs(600),
+    )
+    .await
+    .map_err(|e| Attempt::Failed(e.to_string()))?;
+    let script = std::fs::read(scratch.host.join("perf.txt")).unwrap_or_default();
+    if !so.success() || script.is_empty() {
+        return Err(Attempt::Failed(format!(
+            "perf script failed ({}): {}",
+            so.describe_exit(),
+            failure_tail(&so)
+        )));
+    }
+    let mut f = perf::fold_script(&script).map_err(|e| Attempt::Failed(e.to_string()))?;
+    f.period_ns = Some(1_000_000_000 / i64::from(rate.max(1)));
+    if let Some(r) = root {
+        let places = perf_places(ctx, sb, scratch, &script, r).await;
+        perf::add_locations(&mut f, &places);
+    }
+    if f.total() == 0 {
+        return Err(Attempt::Failed(format!(
+            "perf collected no samples. Output:\n{}",
+            failure_tail(o)
+        )));
+    }
+    Ok(f)
+}
+
+/// The instruction counts of every process callgrind traced, merged into one call graph.
+fn collect_callgrind(
+    scratch: &Scratch,
+    o: &ExecOutput,
+    root: Option<&str>,
+) -> Result<Folded, Attempt> {
+    let mut data = CallgrindData::new();
+    let files = scratch.files("callgrind.out.");
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        data.add_file(&text, root);
+    }
+    let g = data.graph();
+    if files.is_empty() || g.total() <= 0.0 {
+        let hint = if o.stderr.contains("not found") || o.exit_code == Some(127) {
+            " (is valgrind installed?)"
+        } else {
+            ""
+        };
+        return Err(Attempt::Failed(format!(
+            "callgrind wrote no data{hint} ({}). Output:\n{}",
+            o.describe_exit(),
+            failure_tail(o)
+        )));
+    }
+    let mut f = Folded::new("instructions");
+    f.stacks = g.to_folded();
+    f.exact = Some(g.hot_frames());
+    f.lines = data.hot_lines(20);
+    Ok(f)
 }
 
 #[cfg(test)]
