@@ -130,5 +130,5 @@ fi
 echo "llama-server: $server"
 echo "model:        $model ($(du -h "$model" | cut -f1))"
 [ -f "$dir/build-seconds" ] && echo "last build:   $(cat "$dir/build-seconds") s"
-echo "serve it:     $server -m $model -c 8192 --jinja --port 8080"
+echo "serve it:     $server -m $model -c 8192 --jinja --port 8080 -t 1   # -t 1 on a busy machine"
 echo "then:         optagent solve tasks/pyroute --model llamacpp/smollm2 --base-url http://127.0.0.1:8080/v1 -k 2 --max-steps 8"
