@@ -258,8 +258,7 @@ async fn merge_two_rollouts_that_fix_different_workloads_is_verified_and_faster_
     assert_eq!(from, vec![0, 1], "{m:#}");
     // The outcome's reason first: a long report is cut in the middle by CI logs.
     assert_eq!(
-        merged["outcome"]["outcome"],
-        "selected",
+        merged["outcome"]["outcome"], "selected",
         "{}\n{m:#}",
         merged["outcome"]
     );

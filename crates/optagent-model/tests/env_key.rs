@@ -1,7 +1,9 @@
 //! Keys and config read from the environment. This file holds a single test
 //! so that it alone, in its own process, sets environment variables before
 //! any other thread exists.
+//! A test binary of its own, outside `all.rs` (`mod suite`), for that reason.
 
+#[path = "suite/common.rs"]
 mod common;
 
 use common::user;

@@ -1,7 +1,9 @@
 //! A keyless local provider (vLLM) sends no Authorization header when its variable is unset.
 //! This file holds a single test, in its own process, so that it can clear `VLLM_API_KEY` before
 //! any other thread exists: a developer who has it set (to reach a real vLLM) sees the test pass.
+//! A test binary of its own, outside `all.rs` (`mod suite`), for that reason.
 
+#[path = "suite/common.rs"]
 mod common;
 
 use common::user;

@@ -1,5 +1,6 @@
 //! The skip line: its form on one line, and its copy appended to `$OPTAGENT_SKIP_LOG` (this file
 //! is its own test process, so setting the variable here touches no other test).
+//! A test binary of its own, outside `all.rs` (`mod suite`), for that reason.
 
 use optagent_testkit::skip::{skip_line, SKIP_LOG_VAR};
 

@@ -10,7 +10,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-#[path = "../tests/common/expert_profiles.rs"]
+#[path = "../tests/suite/common/expert_profiles.rs"]
 mod expert_profiles;
 
 use std::path::PathBuf;

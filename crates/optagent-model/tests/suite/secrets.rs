@@ -1,12 +1,10 @@
 //! The API key never appears in Debug output, errors, or logs, even when a
 //! provider echoes it back.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{opts, user, TEST_KEY};
+use super::common::{opts, user, TEST_KEY};
 use optagent_model::{open_model, OpenAiCompatModel, ProviderRegistry};
 use optagent_testkit::{MockReply, MockServer};
 

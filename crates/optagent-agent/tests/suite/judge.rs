@@ -5,11 +5,9 @@
 use std::path::PathBuf;
 
 use optagent_agent::judge::{Category, Judge, JudgeVerdict, MAX_ATTEMPTS};
-use optagent_model::ModelOptions;
+use optagent_model::{ApiKey, ModelOptions};
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
-
-const KEY_VAR: &str = "OPTAGENT_JUDGE_TEST_API_KEY";
 
 fn task() -> optagent_task::Task {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tasks/pyroute");
@@ -17,10 +15,9 @@ fn task() -> optagent_task::Task {
 }
 
 fn judge(server: &MockServer, votes: usize) -> Judge {
-    std::env::set_var(KEY_VAR, "judge-test-key-0123456789");
     let opts = ModelOptions {
         base_url: Some(server.url()),
-        api_key_env: Some(KEY_VAR.to_string()),
+        api_key: Some(ApiKey::new("judge-test-key-0123456789")),
         max_retries: Some(0),
         ..Default::default()
     };

@@ -6,13 +6,9 @@
 
 // Skipped tests say why with `optagent_testkit::skip`.
 
-mod common {
-    pub mod expert_profiles;
-}
-
 use std::path::PathBuf;
 
-use common::expert_profiles::{expert_figures, Figures};
+use super::common::expert_profiles::{expert_figures, Figures};
 
 fn task(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -3,9 +3,7 @@
 //! `/tokenize`, the context-length errors of each server classified as overflows (not retried),
 //! and the per-call output limit on the wire.
 
-mod common;
-
-use common::{opts, user};
+use super::common::{opts, user};
 use optagent_model::{open_model, ModelError, ModelOptions, OutputLimit};
 use optagent_testkit::{MockReply, MockServer};
 

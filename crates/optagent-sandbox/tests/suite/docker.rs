@@ -513,7 +513,7 @@ async fn ctrl_c_removes_the_process_containers() {
     let mut child = tokio::process::Command::new(exe)
         .args([
             "--exact",
-            "ctrl_c_child",
+            "suite::docker::ctrl_c_child",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

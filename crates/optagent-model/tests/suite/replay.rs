@@ -1,11 +1,9 @@
 //! The replay provider reads a trajectory JSONL and returns its recorded
 //! responses in order, then errors.
 
-mod common;
-
 use std::io::Write;
 
-use common::{opts, user};
+use super::common::{opts, user};
 use optagent_model::{
     open_model, ChatResponse, Message, ModelError, ToolCall, Usage, REPLAY_CONTEXT_WINDOW,
 };

@@ -2,7 +2,7 @@
 //! `profile` and `flamegraph` tools, as an agent would call them, and returns the figures the
 //! profiling issue asks for: samples (or instructions) inside the measured section, the time
 //! the profile took, and the differential's largest changes against the functions the expert's
-//! patch changed. Shared by `tests/expert_profiles.rs` and `examples/profile_figures.rs`.
+//! patch changed. Shared by `tests/suite/expert_profiles.rs` and `examples/profile_figures.rs`.
 
 #![allow(dead_code)]
 

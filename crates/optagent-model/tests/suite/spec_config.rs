@@ -1,12 +1,10 @@
 //! Model spec parsing, the built-in provider table, and user config files
 //! (overrides, new providers, malformed files), through `open_model`.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use common::{user, TEST_KEY};
+use super::common::{user, TEST_KEY};
 use optagent_model::{
     open_model, ApiKey, ModelError, ModelOptions, ModelSpec, Pricing, ProviderRegistry,
 };

@@ -2,11 +2,9 @@
 //! parsing, usage and cost, retries (429 + Retry-After, 5xx, timeouts,
 //! dropped connections), non-retryable errors, and what is sent.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{opts, user, with_tools, TEST_KEY};
+use super::common::{opts, user, with_tools, TEST_KEY};
 use optagent_model::{open_model, Message, ModelError, ModelOptions, Usage};
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::json;

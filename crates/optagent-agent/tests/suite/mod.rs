@@ -1,0 +1,4 @@
+//! Test modules of the agent crate.
+
+mod agent_loop;
+mod judge;

@@ -1,0 +1,6 @@
+//! The model crate's integration tests, one binary (`mod suite`): the OpenAI-compatible client
+//! over real HTTP, replay, secrets, spec and config parsing, and local servers' context windows.
+//! `env_key.rs` and `keyless_env.rs` stay binaries of their own: they change the process
+//! environment, which must happen before any other test thread exists.
+
+mod suite;

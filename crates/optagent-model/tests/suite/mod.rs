@@ -1,0 +1,8 @@
+//! Test modules of the model crate.
+
+mod common;
+mod http;
+mod replay;
+mod secrets;
+mod spec_config;
+mod window;

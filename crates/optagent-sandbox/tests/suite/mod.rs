@@ -1,0 +1,3 @@
+//! Test modules of the sandbox crate.
+
+mod docker;

@@ -1,0 +1,3 @@
+//! Test modules of the testkit.
+
+mod mock_http;
