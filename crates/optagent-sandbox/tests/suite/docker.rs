@@ -354,12 +354,14 @@ async fn limits_are_applied() {
     assert_eq!(o.stdout.split_whitespace().last(), Some("0"), "{o:?}");
 
     // The pids limit holds: of 200 sleepers, each counting itself in a file before it execs
-    // `sleep` (no fork of its own), far fewer than 64 start; the rest cannot fork. The command
-    // runs into its timeout (a shell that retries its forks) or fails; either way it ends.
+    // `sleep` (no fork of its own), far fewer than 64 start; the rest cannot fork. bash retries a
+    // refused fork (dash gives up and exits at once, and the end of the command then kills the
+    // sleepers it forked before they could count themselves), so the command stays until its
+    // timeout and every started sleeper has long written its line.
     let _ = sb
         .exec(
             &ExecRequest::new(
-                "i=0; while [ $i -lt 200 ]; do (echo x >> /tmp/started; exec sleep 30) & i=$((i+1)); done 2>/dev/null; wait",
+                "bash -c 'for i in $(seq 200); do (echo x >> /tmp/started; exec sleep 30) & done 2>/dev/null; wait'",
             )
             .timeout(Duration::from_secs(5)),
         )
