@@ -117,7 +117,8 @@ fn old_python() -> Option<String> {
 /// `tasks check` on a real GSO instance (tornado 4d4c1e0: tornado's Future becomes asyncio's):
 /// the tree is cloned from the mirror at the expert's parent, set up, tested, and the expert
 /// (the upstream merge) is significantly faster on `Future.set_exception` (about 2.5x on the
-/// loaded 2-core development machine, where a run takes about a second).
+/// loaded 2-core development machine, where a run takes about a second). It takes about a
+/// minute on a quiet machine (four trees: setup, tests, 6 runs each) and 4 minutes at load 10.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_check_passes_a_real_gso_instance_from_a_mirror() {
     let test = "tasks_check_passes_a_real_gso_instance_from_a_mirror";
@@ -157,7 +158,8 @@ async fn tasks_check_passes_a_real_gso_instance_from_a_mirror() {
     assert_eq!(c["task"], "tornadoweb__tornado-4d4c1e0", "{c}");
     assert_eq!(c["status"], "ok", "{}", text(&o));
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(c["workloads"], 1, "{c}");
+    // `workloads` counts the task's; --workload measured only set_exception.
+    assert_eq!(c["workloads"], 2, "{c}");
     assert_eq!(c["significant_workloads"], 1, "{c}");
     let sp = c["expert_speedup"].as_f64().unwrap();
     assert!(sp > 1.3, "expert speedup {sp}: {c}");
