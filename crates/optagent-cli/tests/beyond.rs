@@ -270,9 +270,13 @@ async fn merge_two_rollouts_that_fix_different_workloads_is_verified_and_faster_
     let ms = me["speedup"].as_f64().unwrap();
     let rechecked = m["rechecked"].as_array().unwrap();
     assert_eq!(rechecked.len(), 2);
+    // Each single patch leaves one workload as it was, so the merged geometric mean is the
+    // single's times the square root of the other workload's speedup: about 10x by the
+    // workloads' reported seconds, about 1.8x where the CPU clock decides (net of a setup
+    // whose noise is most of a fixed run's time: seen in CI, 4.04x against 2.13x).
     for s in rechecked {
         let ss = s["eval"]["speedup"].as_f64().unwrap();
-        assert!(ms > 2.0 * ss, "merged {ms}x against single {ss}x");
+        assert!(ms > 1.4 * ss, "merged {ms}x against single {ss}x");
     }
     // The single patch that selection chose first lost to the merged one, and says so.
     let lost: Vec<&Value> = r["rollouts"]

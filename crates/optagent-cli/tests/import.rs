@@ -180,23 +180,20 @@ fn verdict(o: &Output) -> Value {
 }
 
 /// The oracle is the expert's own change: verified, opt_base, and `opt_commit` (its mean time
-/// within 5% of the expert's, GSO's rule), with the expert/oracle ratio near 1. The fixture's
-/// expert takes tens of milliseconds, so on a quiet machine the 5% holds; on one whose load
-/// exceeds its cores, runs of the same code spread by far more than 5% (seen here: 54-190 ms
-/// within one tree at load 10 on 2 cores), and `opt_commit` is then reported as not asserted.
+/// within 5% of the expert's, GSO's rule), with the expert/oracle ratio near 1. Identical code
+/// sits on GSO's 0.95 line, so `opt_commit` is the noise's call wherever runs of the same code
+/// spread by more than 5% (seen here: 54-190 ms within one tree at load 10 on 2 cores, and 0.93
+/// in Docker at load 1.7 with the suite's other tests running); what is asserted is the ratio
+/// between 0.67 and 1.5 (equal code, not a different speed), and a false `opt_commit` is reported with the ratio, not asserted.
 fn assert_oracle_matches_expert(test: &str, r: &Value) {
     assert_eq!(r["verdict"], "ok", "{r}");
     assert_eq!(r["opt_base"], true, "{r}");
     assert_eq!(r["verified"], true, "{r}");
     let h = r["hmean_expert_over_patch"].as_f64().unwrap();
-    assert!(h > 0.5 && h < 2.0, "expert/oracle {h}: {r}");
+    assert!(h > 0.67 && h < 1.5, "expert/oracle {h}: {r}");
     if r["opt_commit"] != true {
         let load = r["machine"]["load1_start"].as_f64().unwrap_or(0.0);
         let cores = r["machine"]["cores"].as_f64().unwrap_or(1.0);
-        assert!(
-            load > cores,
-            "opt_commit false at load {load} on {cores} cores: {r}"
-        );
         optagent_testkit::skip(
             test,
             &format!(
