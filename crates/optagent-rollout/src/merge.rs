@@ -303,7 +303,7 @@ fn all_runs_faster(
     let (Some(mp), Some(sp)) = (&m.patch, &s.patch) else {
         return false;
     };
-    if mp.n == 0 || sp.n == 0 || !(mp.max < sp.min) {
+    if mp.n == 0 || sp.n == 0 || mp.max.partial_cmp(&sp.min) != Some(std::cmp::Ordering::Less) {
         return false;
     }
     // C(n + k, n) without overflow: a product of k ratios.
