@@ -310,6 +310,35 @@ pub fn timing_check(
     Some((check, flag))
 }
 
+/// A workload timed in-process by the GPU harness (`optagent_bench`) in both trees: its per-trial
+/// checks replace the process clock check.
+pub fn harness_timed(base: &Series, own: &Series) -> bool {
+    own.timer.is_some() && base.timer.is_some()
+}
+
+/// The clock check of workload `wi` as the report makes it (its bootstrap seed derived from the
+/// session's), or `None` where it does not apply: a harness-timed workload, or no reported
+/// seconds. The evaluator's extra rounds ask the same question as the report.
+pub fn workload_clock_check(
+    name: &str,
+    wi: usize,
+    base: &Series,
+    own: &Series,
+    confidence: f64,
+    seed: u64,
+) -> Option<(ClockCheck, Option<Flag>)> {
+    if harness_timed(base, own) {
+        return None;
+    }
+    timing_check(
+        name,
+        base,
+        own,
+        confidence,
+        seed ^ (wi as u64).wrapping_mul(0x51_7cc1),
+    )
+}
+
 /// median(a) - median(b) with a percentile-bootstrap interval: of the median of paired
 /// differences when both have one run per round (the session's rotation pairs them), else with
 /// both samples resampled.
@@ -680,7 +709,7 @@ pub fn apply(
         // events against the device-synchronized host time, and its clocks against rebinding.
         // The process clock cannot judge it: a legitimate compile step (torch.compile) or the
         // harness's own checks cost wall time outside the measured section.
-        let harness_timed = own.timer.is_some() && base.timer.is_some();
+        let harness_timed = harness_timed(base, own);
         if harness_timed {
             ig.notices.push(format!(
                 "{name}: timed in-process by optagent_bench ({}): its per-trial checks replace \
@@ -701,13 +730,8 @@ pub fn apply(
             }
         }
         if report.verdict == Verdict::Ok && !own.values.is_empty() && !harness_timed {
-            if let Some((check, flag)) = timing_check(
-                name,
-                base,
-                own,
-                confidence,
-                seed ^ (wi as u64).wrapping_mul(0x51_7cc1),
-            ) {
+            if let Some((check, flag)) = workload_clock_check(name, wi, base, own, confidence, seed)
+            {
                 if check.outcome == "no_power" {
                     ig.notices.push(format!(
                         "{name}: the clock check has no power here: the claimed saving of {:.4}s \

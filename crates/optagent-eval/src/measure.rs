@@ -504,17 +504,15 @@ async fn settle_clock_checks(cx: &mut Ctx<'_>, workloads: &[&Workload]) -> Resul
             (1..nslots)
                 .filter(|&s| cx.alive(s))
                 .filter(|&s| {
-                    let own = &cx.session.series[s][wi];
-                    // Harness-timed workloads check their own clock per trial.
-                    own.timer.is_none()
-                        && crate::integrity::timing_check(
-                            &w.name,
-                            base,
-                            own,
-                            cx.opts.confidence,
-                            cx.opts.seed ^ (wi as u64).wrapping_mul(0x51_7cc1),
-                        )
-                        .is_some_and(|(c, _)| c.outcome == "no_power")
+                    crate::integrity::workload_clock_check(
+                        &w.name,
+                        wi,
+                        base,
+                        &cx.session.series[s][wi],
+                        cx.opts.confidence,
+                        cx.opts.seed,
+                    )
+                    .is_some_and(|(c, _)| c.outcome == "no_power")
                 })
                 .collect()
         };
