@@ -127,8 +127,31 @@ pub async fn differential(
     let Some(base) = ctx.base_sandbox.clone() else {
         return Err(ToolError::retry("no base tree to compare with"));
     };
-    let work = profile_workload(ctx, &ctx.sandbox, w, Profiler::Auto, "ws", Scope::Section).await?;
-    let base_run = profile_workload(ctx, &base, w, work.profiler, "base", Scope::Section).await?;
+    let mut work =
+        profile_workload(ctx, &ctx.sandbox, w, Profiler::Auto, "ws", Scope::Section).await?;
+    let base_run =
+        match profile_workload(ctx, &base, w, work.profiler, "base", Scope::Section).await {
+            // A sampler that caught the workspace's run may miss the base's (a run that ends before
+            // it attaches): compare both trees under cProfile, which sees every run.
+            Err(e) if work.profiler == Profiler::PySpy => {
+                tracing::debug!(error = %e, "py-spy missed the base tree's run; cProfile on both");
+                work = profile_workload(
+                    ctx,
+                    &ctx.sandbox,
+                    w,
+                    Profiler::Cprofile,
+                    "ws",
+                    Scope::Section,
+                )
+                .await?;
+                work.notes.push(format!(
+                "py-spy gave no profile of the base tree ({}): both trees profiled with cProfile.",
+                e
+            ));
+                profile_workload(ctx, &base, w, Profiler::Cprofile, "base", Scope::Section).await?
+            }
+            r => r?,
+        };
     let mut notes = work.notes.clone();
     notes.extend(base_run.notes.iter().map(|n| format!("(base tree) {n}")));
     if base_run.folded.focused != work.folded.focused {

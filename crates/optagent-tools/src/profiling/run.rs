@@ -461,6 +461,26 @@ impl Job<'_> {
                 result = self.run(profiler, &the_plan).await;
             }
         }
+        if profiler == Profiler::PySpy && choice == Profiler::Auto && pyspy_got_nothing(&result) {
+            // A process that ends within py-spy's start-up (a quick workload on a busy machine)
+            // leaves no sample: try once more, then count calls with cProfile, which always sees
+            // a run however short.
+            result = self.run(profiler, &the_plan).await;
+            if pyspy_got_nothing(&result) {
+                notes.push(
+                    "py-spy collected no samples twice (the run ends before it attaches): used cProfile instead (deterministic, higher overhead)."
+                        .to_string(),
+                );
+                profiler = Profiler::Cprofile;
+                the_plan = plan(
+                    the_plan.scope,
+                    the_plan.honoured,
+                    the_plan.section_s,
+                    profiler,
+                );
+                result = self.run(profiler, &the_plan).await;
+            }
+        }
         let nothing_collected = matches!(&result, Err(Attempt::Failed(why)) if why.starts_with("callgrind wrote no data"));
         if profiler == Profiler::Callgrind
             && the_plan.honoured
@@ -632,6 +652,13 @@ pub(crate) fn save_profile(
     Ok((folded_path, pprof_path))
 }
 
+/// py-spy ran but collected no sample (not a refused attach: that is [`Attempt::CannotAttach`]).
+fn pyspy_got_nothing(r: &AttemptResult) -> bool {
+    matches!(r, Err(Attempt::Failed(why)) if why.starts_with(PYSPY_NO_SAMPLES))
+}
+
+const PYSPY_NO_SAMPLES: &str = "py-spy collected no samples";
+
 /// Why one attempt gave no profile.
 enum Attempt {
     /// The profiler could not attach (ptrace refused): another profiler may work.
@@ -782,7 +809,7 @@ fn collect_pyspy(
             Attempt::CannotAttach(o.tail(300))
         } else {
             Attempt::Failed(format!(
-                "py-spy collected no samples ({}). Output:\n{}",
+                "{PYSPY_NO_SAMPLES} ({}). Output:\n{}",
                 o.describe_exit(),
                 failure_tail(o)
             ))
