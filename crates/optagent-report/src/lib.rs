@@ -6,7 +6,7 @@
 //!   bootstrap Opt@k curve, geometric-mean speedup, SWE-fficiency speedup ratio, FormulaCode
 //!   advantage, KernelBench's fast_p, pass rate, cost; and per-task rows.
 //! - [`render`] and [`svg`]: `report.md`, `report.json`, a self-contained `report.html` and four
-//!   hand-written SVG plots ([`write_report`]).
+//!   SVG plots drawn with `plotters` ([`write_report`]).
 //! - [`predictions`](mod@predictions): the JSONL prediction format GSO and SWE-fficiency take
 //!   ([`export_predictions`]).
 //! - [`leaderboard`]: `evals/leaderboard.toml` ([`load_leaderboard`], [`leaderboard_add`],

@@ -367,8 +367,20 @@ fn md_escape(s: &str) -> String {
     out
 }
 
+/// Escapes text for HTML content and attribute values.
 fn html_escape(s: &str) -> String {
-    svg::xml_escape(s)
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 impl Table {

@@ -4,6 +4,7 @@ mod common;
 mod config;
 mod fast_p;
 mod leaderboard;
+mod plots;
 mod predictions;
 mod records;
 mod report;
