@@ -570,7 +570,7 @@ pub fn cost_plot(summaries: &[ConfigSummary]) -> String {
         .fold(0.0f64, f64::max);
     let max_opt = summaries
         .iter()
-        .map(|s| s.opt_at_k)
+        .filter_map(|s| s.opt_at_k)
         .filter(|v| v.is_finite())
         .fold(0.0f64, f64::max);
     let x = nice_linear(0.0, max_cost * 1.1);
@@ -592,12 +592,15 @@ pub fn cost_plot(summaries: &[ConfigSummary]) -> String {
         c.no_data("no rollouts recorded");
     }
     for (i, s) in summaries.iter().enumerate() {
-        if !(s.cost_usd.is_finite() && s.opt_at_k.is_finite()) {
+        let Some(opt_at_k) = s
+            .opt_at_k
+            .filter(|v| v.is_finite() && s.cost_usd.is_finite())
+        else {
             continue;
-        }
-        if s.opt_at_1.is_finite() {
-            let (x, y1, yk) = (c.px(s.cost_usd), c.py(s.opt_at_1), c.py(s.opt_at_k));
-            let t = format!("{}: Opt@1 = {:.1}%", s.label(), s.opt_at_1 * 100.0);
+        };
+        if let Some(opt_at_1) = s.opt_at_1.filter(|v| v.is_finite()) {
+            let (x, y1, yk) = (c.px(s.cost_usd), c.py(opt_at_1), c.py(opt_at_k));
+            let t = format!("{}: Opt@1 = {:.1}%", s.label(), opt_at_1 * 100.0);
             c.push(&format!(
                 "<line x1=\"{x:.1}\" y1=\"{y1:.1}\" x2=\"{x:.1}\" y2=\"{yk:.1}\" stroke=\"{col}\" stroke-width=\"1.5\"/><circle cx=\"{x:.1}\" cy=\"{y1:.1}\" r=\"5\" fill=\"#ffffff\" stroke=\"{col}\" stroke-width=\"2\"><title>{}</title></circle>",
                 xml_escape(&t),
@@ -608,10 +611,10 @@ pub fn cost_plot(summaries: &[ConfigSummary]) -> String {
             "{}: Opt@{} = {:.1}% for ${:.2}",
             s.label(),
             s.k,
-            s.opt_at_k * 100.0,
+            opt_at_k * 100.0,
             s.cost_usd
         );
-        c.dot(s.cost_usd, s.opt_at_k, 6.5, color(i), &t);
+        c.dot(s.cost_usd, opt_at_k, 6.5, color(i), &t);
         c.legend.push((s.label(), color(i), Mark::Dot));
     }
     c.finish()
@@ -724,23 +727,22 @@ pub fn workload_scatter(summaries: &[ConfigSummary], rows: &[TaskRow]) -> String
             .iter()
             .filter(|r| r.model == s.model && r.agent == s.agent && r.budget == s.budget)
         {
+            let positive = |x: Option<f64>| x.filter(|x| x.is_finite() && *x > 0.0);
             for w in &r.workloads {
-                if w.speedup.is_finite()
-                    && w.speedup > 0.0
-                    && w.expert_speedup.is_finite()
-                    && w.expert_speedup > 0.0
+                if let (Some(speedup), Some(expert)) =
+                    (positive(w.speedup), positive(w.expert_speedup))
                 {
                     points.push((
                         ci,
-                        w.expert_speedup,
-                        w.speedup,
+                        expert,
+                        speedup,
                         format!(
                             "{} / {} / {}: agent {:.3}×, expert {:.3}×",
                             s.label(),
                             r.task,
                             w.name,
-                            w.speedup,
-                            w.expert_speedup
+                            speedup,
+                            expert
                         ),
                     ));
                 }
