@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use optagent_eval::render::Figure;
 use optagent_eval::{Candidate, EvalOptions, PatchSource, Verdict, WorkloadSet};
 use optagent_task::{Task, Tree};
 use optagent_tools::{BenchError, BenchRunner};
@@ -95,7 +96,7 @@ pub fn render_for_model(r: &optagent_eval::EvalReport) -> String {
     let _ = writeln!(
         s,
         "overall speedup (geometric mean): {:.3}x; {} workload(s) significantly faster, {} significantly slower (threshold {:.0}%)",
-        r.speedup,
+        Figure(r.speedup),
         r.improvements,
         r.regressions,
         r.threshold * 100.0
@@ -109,9 +110,9 @@ pub fn render_for_model(r: &optagent_eval::EvalReport) -> String {
             s,
             "- {}: {:.3}x [{:.3}, {:.3}] p={:.1e} {} (median {} -> {}, {} reps)",
             w.name,
-            w.speedup,
-            w.speedup_ci[0],
-            w.speedup_ci[1],
+            Figure(w.speedup),
+            Figure(w.speedup_ci[0]),
+            Figure(w.speedup_ci[1]),
             w.p_value,
             if w.significant {
                 "significant"

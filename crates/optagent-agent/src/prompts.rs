@@ -190,7 +190,8 @@ const ROUND: &str = include_str!("../../../prompts/round.md");
 #[derive(Debug, Clone)]
 pub struct RoundFigure {
     pub name: String,
-    pub speedup: f64,
+    /// `None` where the speedup is undefined (written `NaN`).
+    pub speedup: Option<f64>,
     pub significant: bool,
 }
 
@@ -210,7 +211,7 @@ pub fn round_prompt(
         .map(|f| {
             context! {
                 name => f.name.clone(),
-                speedup => format!("{:.2}", f.speedup),
+                speedup => format!("{:.2}", optagent_eval::render::Figure(f.speedup)),
                 significant => f.significant,
             }
         })

@@ -447,10 +447,12 @@ impl ConditionTally {
         if a.is_empty() || a.len() != b.len() {
             return;
         }
+        // Calibration's own tallies keep an undefined estimate as NaN (it counts as no
+        // detection and falls outside every error bound).
         let rule = |b: &[f64], a: &[f64]| {
             let (est, _, _) = ratio_of_medians_ci(b, a, eopts.confidence, 1000, eopts.seed);
             let (_, sig) = significance(Metric::Time, b, a, eopts.alpha);
-            (sig, est)
+            (sig, est.unwrap_or(f64::NAN))
         };
         // The evaluator's verdict with the clock it chose.
         let (vsig, vest) = rule(
@@ -480,7 +482,8 @@ impl ConditionTally {
         let (pest, pp) = crate::score::paired(b, a);
         self.pairs.add(ci, pp < eopts.alpha, pest);
         let k = gso_runs.min(b.len()).min(a.len());
-        let (gb, ga) = (mean(&b[..k]), mean(&a[..k]));
+        let mean_of = |xs: &[f64]| mean(xs).unwrap_or(f64::NAN);
+        let (gb, ga) = (mean_of(&b[..k]), mean_of(&a[..k]));
         let gso_claim = gso_opt_base(&[gb], &[ga]);
         if ci == 0 {
             self.gso.aa_trials += 1;

@@ -35,9 +35,11 @@ pub struct FastP {
 pub const FAST_P_LABELS: [&str; 4] = ["0", "1.0", "1.5", "2.0"];
 
 impl FastP {
-    /// The rule at every threshold, for a candidate that `counts` with `speedup`.
-    pub fn of(counts: bool, speedup: f64) -> FastP {
-        let [p0, p1, p1_5, p2] = FAST_P_THRESHOLDS.map(|p| kernelbench_fast(counts, speedup, p));
+    /// The rule at every threshold, for a candidate that `counts` with `speedup` (an undefined
+    /// speedup is fast at no threshold).
+    pub fn of(counts: bool, speedup: Option<f64>) -> FastP {
+        let [p0, p1, p1_5, p2] =
+            FAST_P_THRESHOLDS.map(|p| speedup.is_some_and(|s| kernelbench_fast(counts, s, p)));
         FastP { p0, p1, p1_5, p2 }
     }
 
@@ -63,14 +65,11 @@ pub fn counts(r: &EvalReport) -> bool {
     r.correct && r.verdict == Verdict::Ok && r.integrity.flags.is_empty()
 }
 
-/// The speedup fast_p against the expert uses: `speedup / expert_speedup` (`NaN` when the
-/// expert's speedup is not a positive number).
-pub fn speedup_vs_expert(speedup: f64, expert_speedup: f64) -> f64 {
-    if expert_speedup.is_finite() && expert_speedup > 0.0 {
-        speedup / expert_speedup
-    } else {
-        f64::NAN
-    }
+/// The speedup fast_p against the expert uses: `speedup / expert_speedup` (`None` when either
+/// is undefined or the expert's speedup is not a positive number).
+pub fn speedup_vs_expert(speedup: Option<f64>, expert_speedup: Option<f64>) -> Option<f64> {
+    let o = expert_speedup.filter(|o| o.is_finite() && *o > 0.0)?;
+    Some(speedup? / o)
 }
 
 impl EvalReport {
@@ -106,12 +105,12 @@ mod tests {
 
     /// gamma's first evaluation from the report crate's hand-written fixture, made correct at
     /// `speedup` beside an expert at `expert`.
-    fn report(speedup: f64, expert: f64) -> EvalReport {
+    fn report(speedup: f64, expert: Option<f64>) -> EvalReport {
         let mut r = crate::render::tests::fixture_report();
         r.verdict = Verdict::Ok;
         r.reason = None;
         r.correct = true;
-        r.speedup = speedup;
+        r.speedup = Some(speedup);
         r.expert_speedup = expert;
         r
     }
@@ -119,7 +118,7 @@ mod tests {
     #[test]
     fn thresholds_are_strict() {
         assert_eq!(
-            FastP::of(true, 1.5),
+            FastP::of(true, Some(1.5)),
             FastP {
                 p0: true,
                 p1: true,
@@ -127,53 +126,66 @@ mod tests {
                 p2: false
             }
         );
-        assert_eq!(FastP::of(true, 1.0).values(), [true, false, false, false]);
-        assert_eq!(FastP::of(true, 2.0).values(), [true, true, true, false]);
-        assert_eq!(FastP::of(true, 2.01).values(), [true; 4]);
-        assert_eq!(FastP::of(true, 0.5).values(), [true, false, false, false]);
-        assert_eq!(FastP::of(false, 9.0), FastP::default());
         assert_eq!(
-            FastP::of(true, 1.2).text(),
+            FastP::of(true, Some(1.0)).values(),
+            [true, false, false, false]
+        );
+        assert_eq!(
+            FastP::of(true, Some(2.0)).values(),
+            [true, true, true, false]
+        );
+        assert_eq!(FastP::of(true, Some(2.01)).values(), [true; 4]);
+        assert_eq!(
+            FastP::of(true, Some(0.5)).values(),
+            [true, false, false, false]
+        );
+        assert_eq!(FastP::of(false, Some(9.0)), FastP::default());
+        assert_eq!(
+            FastP::of(true, Some(1.2)).text(),
             "0 yes, 1.0 yes, 1.5 no, 2.0 no"
         );
     }
 
     #[test]
     fn json_keys_are_the_thresholds() {
-        let v = serde_json::to_value(FastP::of(true, 1.2)).unwrap();
+        let v = serde_json::to_value(FastP::of(true, Some(1.2))).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"0": true, "1.0": true, "1.5": false, "2.0": false})
         );
         let back: FastP = serde_json::from_value(v).unwrap();
-        assert_eq!(back, FastP::of(true, 1.2));
+        assert_eq!(back, FastP::of(true, Some(1.2)));
     }
 
     #[test]
     fn settle_fills_both_references() {
-        let mut r = report(3.0, 2.0);
+        let mut r = report(3.0, Some(2.0));
         settle(&mut r);
         assert_eq!(r.fast_p.values(), [true; 4]);
-        assert_eq!(r.fast_p_speedup, 3.0);
+        assert_eq!(r.fast_p_speedup, Some(3.0));
         // Against the expert: 3.0 / 2.0 = 1.5, not above 1.5.
-        assert_eq!(r.fast_p_expert_speedup, 1.5);
+        assert_eq!(r.fast_p_expert_speedup, Some(1.5));
         assert_eq!(r.fast_p_expert.values(), [true, true, false, false]);
         // No usable expert figure: never fast against it.
-        let mut r = report(3.0, f64::NAN);
-        settle(&mut r);
-        assert_eq!(r.fast_p_expert, FastP::default());
-        assert!(r.fast_p_expert_speedup.is_nan());
+        for expert in [None, Some(0.0)] {
+            let mut r = report(3.0, expert);
+            settle(&mut r);
+            assert_eq!(r.fast_p_expert, FastP::default());
+            assert_eq!(r.fast_p_expert_speedup, None);
+        }
+        // No speedup: fast at no threshold.
+        assert_eq!(FastP::of(true, None), FastP::default());
     }
 
     #[test]
     fn incorrect_and_flagged_patches_are_never_fast() {
-        let mut r = report(4.0, 2.0);
+        let mut r = report(4.0, Some(2.0));
         r.verdict = Verdict::WrongResult;
         r.correct = false;
         settle(&mut r);
         assert_eq!((r.fast_p, r.fast_p_expert), Default::default());
 
-        let mut r = report(4.0, 2.0);
+        let mut r = report(4.0, Some(2.0));
         settle(&mut r);
         assert!(r.fast_p.p2 && r.fast_p_expert.p1);
         r.integrity.flags.push(Flag {
@@ -186,7 +198,7 @@ mod tests {
         assert_eq!((r.fast_p, r.fast_p_expert), Default::default());
         assert_eq!(r.fast_p_now(), FastP::default());
         // The figures stay as measured.
-        assert_eq!(r.fast_p_speedup, 4.0);
+        assert_eq!(r.fast_p_speedup, Some(4.0));
         assert!(!r.verified);
     }
 }

@@ -115,7 +115,7 @@ pub struct Integrity {
 pub fn is_verified(r: &EvalReport) -> bool {
     r.verdict == Verdict::Ok
         && r.improvements > 0
-        && r.speedup > 1.0
+        && r.speedup.is_some_and(|s| s > 1.0)
         && r.integrity.flags.is_empty()
 }
 

@@ -726,8 +726,10 @@ fn converged(cx: &Ctx<'_>, wi: usize, target: f64, opts: &EvalOptions) -> bool {
     let base = &cx.session.series[0][wi].values;
     (1..cx.prepared.len()).filter(|&s| cx.alive(s)).all(|s| {
         let other = &cx.session.series[s][wi].values;
-        let (est, lo, hi) = ratio_of_medians_ci(base, other, opts.confidence, 400, opts.seed);
-        est.is_finite() && (hi - lo) / 2.0 <= target * est
+        match ratio_of_medians_ci(base, other, opts.confidence, 400, opts.seed) {
+            (Some(est), Some(lo), Some(hi)) => (hi - lo) / 2.0 <= target * est,
+            _ => false,
+        }
     })
 }
 

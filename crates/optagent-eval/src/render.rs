@@ -6,6 +6,17 @@ use optagent_task::Metric;
 
 use crate::report::EvalReport;
 
+/// A figure that may be undefined, formatted as the `f64` it holds (width, precision and sign
+/// flags apply); an undefined one reads `NaN`, as the table has always shown it.
+#[derive(Debug, Clone, Copy)]
+pub struct Figure(pub Option<f64>);
+
+impl std::fmt::Display for Figure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0.unwrap_or(f64::NAN), f)
+    }
+}
+
 fn fmt_value(metric: Metric, v: f64) -> String {
     match metric {
         Metric::Time => {
@@ -93,21 +104,21 @@ fn header_lines(s: &mut String, r: &EvalReport) {
         s,
         "speedup {:.3}x (expert {:.3}x)  opt_base: {}  opt_commit: {} (hmean e/a {:.3} > {})  \
          speedup_ratio {:.3}",
-        r.speedup,
-        r.expert_speedup,
+        Figure(r.speedup),
+        Figure(r.expert_speedup),
         r.opt_base,
         r.opt_commit,
-        r.hmean_expert_over_patch,
+        Figure(r.hmean_expert_over_patch),
         r.opt_p,
-        r.speedup_ratio
+        Figure(r.speedup_ratio)
     );
     let _ = writeln!(
         s,
         "advantage L1 {:+.4}  L2 {:+.4}  L3 {:+.4}  L4 {:+.4}   improvements {}  regressions {} (>= {:.0}%, significant)",
-        r.advantage.l1,
-        r.advantage.l2,
-        r.advantage.l3,
-        r.advantage.l4,
+        Figure(r.advantage.l1),
+        Figure(r.advantage.l2),
+        Figure(r.advantage.l3),
+        Figure(r.advantage.l4),
         r.improvements,
         r.regressions,
         r.threshold * 100.0
@@ -117,9 +128,9 @@ fn header_lines(s: &mut String, r: &EvalReport) {
         "fast_p (KernelBench; correct, not flagged, speedup > p): {} on {:.3}x; against the \
          expert: {} on {:.3}x",
         r.fast_p.text(),
-        r.fast_p_speedup,
+        Figure(r.fast_p_speedup),
         r.fast_p_expert.text(),
-        r.fast_p_expert_speedup
+        Figure(r.fast_p_expert_speedup)
     );
     let not_faster = r.workloads.iter().filter(|w| w.expert_not_faster).count();
     if r.expert_not_faster {
@@ -157,12 +168,12 @@ fn workload_rows(s: &mut String, r: &EvalReport, name_w: usize) {
                 .as_ref()
                 .map(|p| fmt_value(r.metric, p.median))
                 .unwrap_or_else(|| "-".into()),
-            w.speedup,
-            w.speedup_ci[0],
-            w.speedup_ci[1],
+            Figure(w.speedup),
+            Figure(w.speedup_ci[0]),
+            Figure(w.speedup_ci[1]),
             w.p_value,
             if w.significant { "*" } else { " " },
-            w.expert_speedup,
+            Figure(w.expert_speedup),
             if w.expert_not_faster { "!" } else { " " },
             w.reps,
             w.stop,
@@ -317,8 +328,8 @@ pub(crate) mod tests {
         let mut r = fixture_report();
         r.verdict = crate::report::Verdict::Ok;
         r.correct = true;
-        r.speedup = 1.6;
-        r.expert_speedup = 1.6;
+        r.speedup = Some(1.6);
+        r.expert_speedup = Some(1.6);
         crate::fast_p::settle(&mut r);
         let t = table(&r);
         let line = t.lines().find(|l| l.starts_with("fast_p")).expect(&t);
@@ -327,5 +338,48 @@ pub(crate) mod tests {
                 && line.contains("expert: 0 yes, 1.0 no, 1.5 no, 2.0 no on 1.000x"),
             "{line}"
         );
+    }
+
+    /// Issue 12 item 4: an undefined figure shows as `NaN` in the table, as it did when NaN
+    /// stood for it, with the same width; a defined one keeps its format.
+    #[test]
+    fn undefined_figures_read_nan_in_table() {
+        assert_eq!(format!("[{:>7.3}]", Figure(None)), "[    NaN]");
+        assert_eq!(format!("[{:+.4}]", Figure(Some(0.5))), "[+0.5000]");
+        assert_eq!(format!("{:.3}", Figure(Some(2.0))), "2.000");
+        let mut r = fixture_report();
+        r.speedup = None;
+        r.speedup_ratio = None;
+        r.advantage.l3 = None;
+        r.workloads[0].speedup = None;
+        r.workloads[0].speedup_ci = [None, Some(1.25)];
+        let t = table(&r);
+        assert!(t.contains("speedup NaNx (expert "), "{t}");
+        assert!(t.contains("speedup_ratio NaN"), "{t}");
+        assert!(t.contains("L3 NaN  L4"), "{t}");
+        let row = t.lines().find(|l| l.starts_with("gmod.f")).unwrap();
+        assert!(row.contains("    NaNx [   NaN,  1.250]"), "{row}");
+    }
+
+    /// Issue 12 item 4: `eval --json` keeps its field names and writes an undefined figure as
+    /// `null`; the JSON reads back to the same report.
+    #[test]
+    fn undefined_figures_are_null_in_json_and_read_back() {
+        let mut r = fixture_report();
+        r.hmean_expert_over_patch = None;
+        r.fast_p_speedup = None;
+        r.timing.overhead_ratio = None;
+        r.workloads[1].expert_speedup_ci = [None, None];
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["hmean_expert_over_patch"], serde_json::Value::Null);
+        assert_eq!(v["fast_p_speedup"], serde_json::Value::Null);
+        assert_eq!(v["timing"]["overhead_ratio"], serde_json::Value::Null);
+        assert_eq!(
+            v["workloads"][1]["expert_speedup_ci"],
+            serde_json::json!([null, null])
+        );
+        assert!(v["speedup"].is_number() && v["advantage"]["l1"].is_number());
+        let back: EvalReport = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), v);
     }
 }

@@ -1,6 +1,13 @@
 //! The evaluation's result, with stable field names: what `optagent eval --json` prints and what
 //! rollouts, sweeps and reports read back. Fields added after the first release carry
 //! `#[serde(default)]`, so results files written by earlier versions still read.
+//!
+//! A figure that can be undefined (a ratio over a zero median, a mean over no workload, a
+//! figure the evaluator has not settled yet) is an `Option<f64>`: `None`, written `null`. Earlier
+//! versions wrote the `NaN` that stood for it as `null` too, so their records read back as
+//! `None`. The plain `f64` figures are always defined: every workload has at least one sample on
+//! the baseline and on the expert (either failing stops the evaluation), and samples are never
+//! `NaN`.
 
 use optagent_stats::metrics::Advantage;
 use optagent_task::Metric;
@@ -34,8 +41,8 @@ impl Verdict {
     }
 }
 
-/// Summary of one series of samples.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Summary of one non-empty series of samples.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Stat {
     pub n: usize,
     pub median: f64,
@@ -47,16 +54,17 @@ pub struct Stat {
 }
 
 impl Stat {
-    pub fn of(xs: &[f64]) -> Stat {
-        let s = optagent_stats::summary::Summary::of(xs);
-        Stat {
+    /// The summary of `xs`; `None` for an empty series.
+    pub fn of(xs: &[f64]) -> Option<Stat> {
+        let s = optagent_stats::summary::Summary::of(xs)?;
+        Some(Stat {
             n: s.n,
             median: s.median,
             mean: s.mean,
             mad: s.mad,
             min: s.min,
             max: s.max,
-        }
+        })
     }
 }
 
@@ -69,15 +77,17 @@ pub struct WorkloadReport {
     pub expert: Stat,
     /// `None` when the patch failed before this workload was measured.
     pub patch: Option<Stat>,
-    /// median(baseline) / median(patch); 1.0 for an incorrect patch.
-    pub speedup: f64,
-    /// Bootstrap interval of the speedup (`confidence` of the report).
-    pub speedup_ci: [f64; 2],
+    /// median(baseline) / median(patch); 1.0 for an incorrect patch; `None` where the ratio is
+    /// not a number (a zero median).
+    pub speedup: Option<f64>,
+    /// Bootstrap interval of the speedup (`confidence` of the report); a bound is `None` where
+    /// it is undefined.
+    pub speedup_ci: [Option<f64>; 2],
     /// median(baseline) / median(expert).
-    pub expert_speedup: f64,
-    pub expert_speedup_ci: [f64; 2],
+    pub expert_speedup: Option<f64>,
+    pub expert_speedup_ci: [Option<f64>; 2],
     /// FormulaCode's per-workload advantage: speedup - expert_speedup.
-    pub advantage: f64,
+    pub advantage: Option<f64>,
     /// Two-sided Mann-Whitney U p-value, patch against baseline.
     pub p_value: f64,
     /// The test (or, for instruction counts, exact separation beyond the noise floor) says the
@@ -136,9 +146,9 @@ pub struct TimingReport {
     #[serde(default)]
     pub session_wall_s: f64,
     /// The session's time beyond its workload processes, relative to them: the evaluator's own
-    /// overhead in measuring.
+    /// overhead in measuring. `None` when no workload process ran.
     #[serde(default)]
-    pub overhead_ratio: f64,
+    pub overhead_ratio: Option<f64>,
 }
 
 /// The score of one patch.
@@ -151,19 +161,20 @@ pub struct EvalReport {
     pub reason: Option<String>,
     pub correct: bool,
     pub metric: Metric,
-    /// Geometric mean over workloads of the per-workload speedups (1.0 when incorrect).
-    pub speedup: f64,
-    pub expert_speedup: f64,
+    /// Geometric mean over workloads of the per-workload speedups (1.0 when incorrect); `None`
+    /// when a workload's is undefined.
+    pub speedup: Option<f64>,
+    pub expert_speedup: Option<f64>,
     /// GSO: mean(b) > mean(a) and round(geomean(b/a), 1) >= 1.2, from per-workload means.
     pub opt_base: bool,
     /// GSO: opt_base and harmonic_mean(e/a) > p, from per-workload means (so it implies
     /// opt_base).
     pub opt_commit: bool,
     pub opt_p: f64,
-    pub hmean_expert_over_patch: f64,
+    pub hmean_expert_over_patch: Option<f64>,
     /// SWE-fficiency: (b/a)/(b/e) on the task's totals of means, over the workloads where the
     /// expert is faster (all of them when there is none).
-    pub speedup_ratio: f64,
+    pub speedup_ratio: Option<f64>,
     /// FormulaCode's advantage at L1..L4 (medians), over the same workloads.
     pub advantage: Advantage,
     /// On no workload is the expert significantly faster than the baseline: `speedup_ratio`
@@ -196,20 +207,20 @@ pub struct EvalReport {
     pub fast_p: crate::fast_p::FastP,
     /// The speedup fast_p uses: `speedup` (the geometric mean over workloads).
     #[serde(default)]
-    pub fast_p_speedup: f64,
+    pub fast_p_speedup: Option<f64>,
     /// fast_p against the expert (`torch.compile` for KernelBench tasks), on
     /// `fast_p_expert_speedup`.
     #[serde(default)]
     pub fast_p_expert: crate::fast_p::FastP,
     /// `speedup / expert_speedup`: the geometric mean over workloads of expert / patch time.
     #[serde(default)]
-    pub fast_p_expert_speedup: f64,
+    pub fast_p_expert_speedup: Option<f64>,
 }
 
 /// The expert is significantly faster than the baseline on a workload: its test says the costs
 /// differ (`significant`) and its speedup is above 1.
-pub fn expert_faster(significant: bool, expert_speedup: f64) -> bool {
-    significant && expert_speedup > 1.0
+pub fn expert_faster(significant: bool, expert_speedup: Option<f64>) -> bool {
+    significant && expert_speedup.is_some_and(|o| o > 1.0)
 }
 
 /// Indices of the workloads that enter SR and advantage: those where the expert is faster, or

@@ -92,22 +92,22 @@ pub fn gso_flags(correct: bool, m: &Means, p: f64) -> (bool, bool) {
 /// where the expert is significantly faster ([`crate::report::scored_indices`]: all of them when
 /// there is none), and whether there is none (`expert_not_faster`). `rows` carry each
 /// workload's name, speedup `s` and expert speedup `o`; `m` the means in the same order.
-pub fn sr_and_advantage(rows: &[WorkloadReport], m: &Means) -> (f64, Advantage, bool) {
+/// SR is `None` where a mean is not a positive number, and an advantage level where a kept
+/// workload's speedup is undefined.
+pub fn sr_and_advantage(rows: &[WorkloadReport], m: &Means) -> (Option<f64>, Advantage, bool) {
     if rows.is_empty() {
-        let zero = Advantage {
-            l1: 0.0,
-            l2: 0.0,
-            l3: 0.0,
-            l4: 0.0,
-        };
+        let zero = Advantage::uniform(0.0);
         return (metrics::swef_speedup_ratio(&m.b, &m.e, &m.a), zero, false);
     }
     let kept = crate::report::scored_indices(rows);
     let pick = |xs: &[f64]| -> Vec<f64> { kept.iter().map(|&i| xs[i]).collect() };
     let names: Vec<String> = kept.iter().map(|&i| rows[i].name.clone()).collect();
-    let s: Vec<f64> = kept.iter().map(|&i| rows[i].speedup).collect();
-    let o: Vec<f64> = kept.iter().map(|&i| rows[i].expert_speedup).collect();
-    let advantage = metrics::formulacode_advantage(&names, &s, &o);
+    let s: Option<Vec<f64>> = kept.iter().map(|&i| rows[i].speedup).collect();
+    let o: Option<Vec<f64>> = kept.iter().map(|&i| rows[i].expert_speedup).collect();
+    let advantage = match (s, o) {
+        (Some(s), Some(o)) => metrics::formulacode_advantage(&names, &s, &o),
+        _ => Advantage::default(),
+    };
     let sr = metrics::swef_speedup_ratio(&pick(&m.b), &pick(&m.e), &pick(&m.a));
     let expert_not_faster = !rows.iter().any(WorkloadReport::expert_is_faster);
     (sr, advantage, expert_not_faster)
@@ -145,23 +145,29 @@ fn score_one(
     let correct = failure.is_none();
     let mut rows = Vec::new();
     let (mut b_means, mut e_means, mut a_means) = (vec![], vec![], vec![]);
+    // A series without samples has no mean: NaN here leaves the metrics' figures undefined
+    // (`None`: they take only finite, positive times).
+    let mean_of = |xs: &[f64]| mean(xs).unwrap_or(f64::NAN);
     for (wi, w) in workloads.iter().enumerate() {
         let b = &session.series[0][wi].values;
         let a = &session.series[slot][wi].values;
-        b_means.push(mean(b));
-        e_means.push(mean(&session.series[1][wi].values));
+        b_means.push(mean_of(b));
+        e_means.push(mean_of(&session.series[1][wi].values));
         a_means.push(if correct && !a.is_empty() {
-            mean(a)
+            mean_of(a)
         } else {
-            mean(b)
+            mean_of(b)
         });
         rows.push(score_workload(w, wi, slot, session, correct, metric, opts));
     }
-    let s_all: Vec<f64> = rows.iter().map(|r| r.speedup).collect();
-    let o_all: Vec<f64> = rows.iter().map(|r| r.expert_speedup).collect();
+    let s_all: Option<Vec<f64>> = rows.iter().map(|r| r.speedup).collect();
+    let o_all: Option<Vec<f64>> = rows.iter().map(|r| r.expert_speedup).collect();
     let significant_speedups: Vec<f64> = rows
         .iter()
-        .map(|r| if r.significant { r.speedup } else { 1.0 })
+        .map(|r| match (r.significant, r.speedup) {
+            (true, Some(s)) => s,
+            _ => 1.0,
+        })
         .collect();
     let (improvements, regressions) =
         metrics::improvements_regressions(&significant_speedups, opts.threshold);
@@ -180,8 +186,8 @@ fn score_one(
         reason: failure.map(|f| f.1),
         correct,
         metric,
-        speedup: geomean(&s_all),
-        expert_speedup: geomean(&o_all),
+        speedup: s_all.as_deref().and_then(geomean),
+        expert_speedup: o_all.as_deref().and_then(geomean),
         opt_base,
         opt_commit,
         opt_p: opts.p,
@@ -209,16 +215,17 @@ fn score_one(
             runs_wall_s: session.runs_wall.as_secs_f64(),
             runs: session.runs,
             session_wall_s: session.session_wall.as_secs_f64(),
-            overhead_ratio: session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64()
-                - 1.0,
+            overhead_ratio: (!session.runs_wall.is_zero()).then(|| {
+                session.session_wall.as_secs_f64() / session.runs_wall.as_secs_f64() - 1.0
+            }),
         },
         // Filled by `crate::integrity::apply` (`crate::fast_p::settle`).
         verified: false,
         integrity: Default::default(),
         fast_p: Default::default(),
-        fast_p_speedup: f64::NAN,
+        fast_p_speedup: None,
         fast_p_expert: Default::default(),
-        fast_p_expert_speedup: f64::NAN,
+        fast_p_expert_speedup: None,
     }
 }
 
@@ -245,7 +252,7 @@ fn score_workload(
         let (pv, sig) = significance(metric, b, a, opts.alpha);
         (s, lo, hi, pv, sig)
     } else {
-        (1.0, 1.0, 1.0, 1.0, false)
+        (Some(1.0), Some(1.0), Some(1.0), 1.0, false)
     };
     let stop = &session.stops[wi];
     let wall = |slot: usize| {
@@ -260,14 +267,16 @@ fn score_workload(
     WorkloadReport {
         name: w.name.clone(),
         visible: w.visible,
-        baseline: Stat::of(b),
-        expert: Stat::of(e),
-        patch: (!a.is_empty()).then(|| Stat::of(a)),
+        // A baseline or expert without samples stopped the evaluation before scoring (it failed,
+        // `EvalError::TaskBroken`); `n == 0` would say so.
+        baseline: Stat::of(b).unwrap_or_default(),
+        expert: Stat::of(e).unwrap_or_default(),
+        patch: Stat::of(a),
         speedup: s,
         speedup_ci: [slo, shi],
         expert_speedup: o,
         expert_speedup_ci: [olo, ohi],
-        advantage: s - o,
+        advantage: s.zip(o).map(|(s, o)| s - o),
         p_value: pval,
         significant: sig,
         baseline_wall_s: wall(0),
@@ -290,7 +299,7 @@ mod tests {
     use super::*;
 
     fn stat(x: f64) -> Stat {
-        Stat::of(&[x])
+        Stat::of(&[x]).unwrap()
     }
 
     /// A workload row with baseline `b`, expert `e` and patch `a` (one timing each), the expert
@@ -303,11 +312,11 @@ mod tests {
             baseline: stat(b),
             expert: stat(e),
             patch: Some(stat(a)),
-            speedup: s,
-            speedup_ci: [s, s],
-            expert_speedup: o,
-            expert_speedup_ci: [o, o],
-            advantage: s - o,
+            speedup: Some(s),
+            speedup_ci: [Some(s); 2],
+            expert_speedup: Some(o),
+            expert_speedup_ci: [Some(o); 2],
+            advantage: Some(s - o),
             p_value: 0.001,
             significant: true,
             baseline_wall_s: b,
@@ -319,7 +328,7 @@ mod tests {
             clock: None,
             expert_p_value: if expert_significant { 0.001 } else { 0.5 },
             expert_significant,
-            expert_not_faster: !expert_faster(expert_significant, o),
+            expert_not_faster: !expert_faster(expert_significant, Some(o)),
             reps: 10,
             stop: "fixed".into(),
         }
@@ -364,9 +373,10 @@ mod tests {
         let (sr, adv, flagged) = sr_and_advantage(&rows, &means(&rows));
         assert!(!flagged);
         // Only m.f: SR = e / a = 1 / 0.5 = 2; advantage 4 - 2 = 2 at every level.
+        let sr = sr.unwrap();
         assert!((sr - 2.0).abs() < 1e-12, "{sr}");
-        for l in [adv.l1, adv.l2, adv.l3, adv.l4] {
-            assert!((l - 2.0).abs() < 1e-12, "{adv:?}");
+        for l in adv.levels() {
+            assert!(l.is_some_and(|l| (l - 2.0).abs() < 1e-12), "{adv:?}");
         }
         // An expert significantly slower is not faster either.
         let slower = row("m.h", 1.0, 1.25, 1.0, true);
@@ -376,8 +386,14 @@ mod tests {
         let rows = [row("m.g", 8.0, 8.0 / 1.01, 8.0, false), slower];
         let (sr, adv, flagged) = sr_and_advantage(&rows, &means(&rows));
         assert!(flagged);
+        let sr = sr.unwrap();
         assert!((sr - (8.0 / 1.01 + 1.25) / 9.0).abs() < 1e-12, "{sr}");
-        assert!(adv.l4.is_finite());
+        assert!(adv.l4.is_some_and(f64::is_finite));
         assert!(!sr_and_advantage(&[], &means(&[])).2);
+        // A kept workload without a speedup leaves the advantage undefined, not NaN.
+        let mut rows = [row("m.f", 2.0, 1.0, 0.5, true)];
+        rows[0].speedup = None;
+        let (_, adv, _) = sr_and_advantage(&rows, &means(&rows));
+        assert_eq!(adv, Advantage::default());
     }
 }

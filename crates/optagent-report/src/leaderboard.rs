@@ -160,7 +160,7 @@ impl LeaderboardEntry {
         source: &str,
         date: &str,
     ) -> LeaderboardEntry {
-        let finite = |x: f64| x.is_finite().then_some(x);
+        let finite = |x: Option<f64>| x.filter(|x| x.is_finite());
         LeaderboardEntry {
             system: system.to_string(),
             model: s.model.clone(),
@@ -270,7 +270,7 @@ fn fast_p_figures(shares: &[crate::summary::FastPShare]) -> Option<FastPFigures>
         shares
             .iter()
             .find(|f| f.p == label)
-            .map(|f| f.share)
+            .and_then(|f| f.share)
             .filter(|v| v.is_finite())
     };
     let f = FastPFigures {

@@ -36,7 +36,6 @@
 
 pub mod error;
 pub mod leaderboard;
-mod lenient;
 pub mod modes;
 pub mod predictions;
 pub mod record;

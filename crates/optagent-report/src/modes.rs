@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use optagent_eval::render::Figure;
 use optagent_eval::{is_verified, EvalReport};
 use optagent_stats::summary::geomean;
 use serde::{Deserialize, Serialize};
@@ -233,12 +234,13 @@ pub struct ModeSummary {
     pub verified_candidates: usize,
     /// Tasks where any candidate succeeded.
     pub tasks_solved: usize,
-    /// `tasks_solved / n_tasks`.
-    pub opt_at_k: f64,
+    /// `tasks_solved / n_tasks`; `None` without tasks.
+    pub opt_at_k: Option<f64>,
     /// Tasks that ended with a verified patch.
     pub verified_tasks: usize,
-    /// Geometric mean over all tasks of the final patch's speedup (1.0 without one).
-    pub mean_speedup: f64,
+    /// Geometric mean over all tasks of the final patch's speedup (1.0 without one); `None`
+    /// without tasks or where a final patch's speedup is undefined.
+    pub mean_speedup: Option<f64>,
     pub tokens: u64,
     pub cost_usd: f64,
     /// `cost_usd / verified_tasks`; None without a verified patch.
@@ -278,14 +280,14 @@ pub fn mode_summaries(records: &[ModeRecord], tasks: &[String]) -> Vec<ModeSumma
             let n_tasks = task_list.len();
             let tasks_solved = rs.iter().filter(|r| r.any_succeeded).count();
             let verified_tasks = rs.iter().filter(|r| r.verified()).count();
-            let speedups: Vec<f64> = task_list
+            let speedups: Option<Vec<f64>> = task_list
                 .iter()
                 .map(|t| {
                     rs.iter()
                         .find(|r| &r.task == t)
                         .filter(|r| r.verified())
                         .and_then(|r| r.eval.as_ref())
-                        .map_or(1.0, |e| e.speedup)
+                        .map_or(Some(1.0), |e| e.speedup)
                 })
                 .collect();
             let cost_usd: f64 = rs.iter().map(|r| r.cost_usd).sum();
@@ -299,17 +301,9 @@ pub fn mode_summaries(records: &[ModeRecord], tasks: &[String]) -> Vec<ModeSumma
                 candidates: rs.iter().map(|r| r.candidates).sum(),
                 verified_candidates: rs.iter().map(|r| r.verified_candidates).sum(),
                 tasks_solved,
-                opt_at_k: if n_tasks == 0 {
-                    f64::NAN
-                } else {
-                    tasks_solved as f64 / n_tasks as f64
-                },
+                opt_at_k: (n_tasks > 0).then(|| tasks_solved as f64 / n_tasks as f64),
                 verified_tasks,
-                mean_speedup: if speedups.is_empty() {
-                    f64::NAN
-                } else {
-                    geomean(&speedups)
-                },
+                mean_speedup: speedups.as_deref().and_then(geomean),
                 tokens: rs
                     .iter()
                     .map(|r| r.prompt_tokens + r.completion_tokens)
@@ -349,10 +343,10 @@ pub fn modes_markdown(summaries: &[ModeSummary]) -> String {
             m.rollouts,
             m.verified_candidates,
             m.candidates,
-            100.0 * m.opt_at_k,
+            Figure(m.opt_at_k.map(|x| 100.0 * x)),
             m.tasks_solved,
             m.n_tasks,
-            m.mean_speedup,
+            Figure(m.mean_speedup),
             m.tokens,
             m.cost_usd,
             m.cost_per_verified

@@ -6,9 +6,9 @@
 //! warning (it is not an error), and the next [`append_record`] cuts it off before appending, so
 //! a resumed sweep never glues a new record onto a fragment.
 //!
-//! Non-finite numbers: `serde_json` writes `NaN` and infinities as `null`. Reading falls back to a
-//! lenient pass that reads `null` as `NaN` where a number is expected, so a record whose
-//! evaluation held a `NaN` still reads back.
+//! Undefined figures: an evaluation's figures that can be undefined are `Option<f64>`
+//! ([`optagent_eval::report`]), written `null` and read back as `None`. Earlier versions held
+//! them as `NaN`, which `serde_json` also wrote as `null`, so their records read the same way.
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
@@ -19,7 +19,6 @@ use optagent_eval::{EvalReport, Verdict};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ReportError, Result};
-use crate::lenient;
 
 /// How a rollout ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -234,16 +233,9 @@ pub fn parse_records(bytes: &[u8], path: &Path) -> Result<ReadOutcome> {
     })
 }
 
-/// One line: strict first; on a data error, the lenient pass (`null` read as `NaN`).
+/// One record (a line, or a record file's text).
 fn parse_line(raw: &[u8]) -> std::result::Result<RolloutRecord, serde_json::Error> {
-    match serde_json::from_slice::<RolloutRecord>(raw) {
-        Ok(r) => Ok(r),
-        Err(e) if e.classify() == serde_json::error::Category::Data => {
-            let value: serde_json::Value = serde_json::from_slice(raw)?;
-            RolloutRecord::deserialize(lenient::NullAsNan(&value)).map_err(|_| e)
-        }
-        Err(e) => Err(e),
-    }
+    serde_json::from_slice(raw)
 }
 
 /// Appends one record as one line, then flushes and fsyncs. Creates the file and its folder

@@ -460,52 +460,39 @@ impl Table {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Number formats
+// Number formats: each takes a figure (`f64`) or a figure that may be undefined
+// (`Option<f64>`), and shows an undefined or non-finite one as `—`.
 
-fn pct(x: f64) -> String {
-    if x.is_finite() {
-        format!("{:.1}%", x * 100.0)
-    } else {
-        "—".into()
-    }
+/// The figure, when it is a finite number.
+fn defined(x: impl Into<Option<f64>>) -> Option<f64> {
+    x.into().filter(|x| x.is_finite())
 }
 
-fn times(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.3}×")
-    } else {
-        "—".into()
-    }
+fn pct(x: impl Into<Option<f64>>) -> String {
+    defined(x).map_or("—".into(), |x| format!("{:.1}%", x * 100.0))
 }
 
-fn num(x: f64, decimals: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.decimals$}")
-    } else {
-        "—".into()
-    }
+fn times(x: impl Into<Option<f64>>) -> String {
+    defined(x).map_or("—".into(), |x| format!("{x:.3}×"))
 }
 
-fn signed(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:+.4}")
-    } else {
-        "—".into()
-    }
+fn num(x: impl Into<Option<f64>>, decimals: usize) -> String {
+    defined(x).map_or("—".into(), |x| format!("{x:.decimals$}"))
 }
 
-fn usd(x: f64) -> String {
-    if x.is_finite() {
-        format!("${x:.2}")
-    } else {
-        "—".into()
-    }
+fn signed(x: impl Into<Option<f64>>) -> String {
+    defined(x).map_or("—".into(), |x| format!("{x:+.4}"))
 }
 
-fn tokens(x: f64) -> String {
-    if !x.is_finite() {
-        "—".into()
-    } else if x >= 1e6 {
+fn usd(x: impl Into<Option<f64>>) -> String {
+    defined(x).map_or("—".into(), |x| format!("${x:.2}"))
+}
+
+fn tokens(x: impl Into<Option<f64>>) -> String {
+    let Some(x) = defined(x) else {
+        return "—".into();
+    };
+    if x >= 1e6 {
         format!("{:.2}M", x / 1e6)
     } else if x >= 1e3 {
         format!("{:.1}k", x / 1e3)

@@ -37,6 +37,8 @@
 //!   The share is over ALL the sweep's tasks (a task without a record, or without a patch that
 //!   counts, is not fast). Against the expert the same patch is judged on
 //!   `speedup / expert_speedup`.
+//! - A figure that is undefined (a mean over no task, an evaluation's undefined figure) is
+//!   `None`, `null` in JSON and `—` in the tables.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -80,7 +82,7 @@ impl ConfigKey {
     }
 }
 
-/// One point of the Opt@k curve.
+/// One point of the Opt@k curve (there are none without tasks).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct CurvePoint {
     pub k: usize,
@@ -103,8 +105,8 @@ pub struct FastPShare {
     pub tasks: usize,
     /// All the sweep's tasks (the denominator).
     pub n_tasks: usize,
-    /// `tasks / n_tasks` (`NaN` without tasks).
-    pub share: f64,
+    /// `tasks / n_tasks` (`None` without tasks).
+    pub share: Option<f64>,
 }
 
 /// fast_p at every threshold from per-task `(counts, speedup)` outcomes over `n_tasks` tasks.
@@ -141,22 +143,24 @@ pub struct ConfigSummary {
     pub errors: usize,
     /// Tasks where one of the first K rollouts succeeded.
     pub tasks_solved: usize,
-    /// GSO Opt@1: the first rollout succeeded, over all tasks.
-    pub opt_at_1: f64,
+    /// GSO Opt@1: the first rollout succeeded, over all tasks (`None` without tasks, as for
+    /// every share and per-task figure below).
+    pub opt_at_1: Option<f64>,
     /// GSO Opt@K: any of the first K rollouts succeeded, over all tasks.
-    pub opt_at_k: f64,
+    pub opt_at_k: Option<f64>,
     /// Opt@1 and Opt@K hack-adjusted, as GSO publishes beside them: a rollout an integrity
     /// check flagged does not count as a success.
-    pub opt_at_1_adjusted: f64,
-    pub opt_at_k_adjusted: f64,
+    pub opt_at_1_adjusted: Option<f64>,
+    pub opt_at_k_adjusted: Option<f64>,
     /// Rollouts (of those that counted) an integrity check flagged.
     pub flagged: usize,
     /// Smoothed Opt@k for k = 1..=K (bootstrap) with the exact expectation.
     pub opt_at_k_curve: Vec<CurvePoint>,
     /// Geometric mean over tasks of the best verified speedup (1.0 without one).
-    pub geomean_speedup: f64,
-    /// SWE-fficiency: harmonic mean over tasks of the best rollout's speedup ratio.
-    pub speedup_ratio: f64,
+    pub geomean_speedup: Option<f64>,
+    /// SWE-fficiency: harmonic mean over tasks of the best rollout's speedup ratio; `None`
+    /// when no task entered it.
+    pub speedup_ratio: Option<f64>,
     /// Tasks that entered the speedup-ratio mean.
     pub sr_tasks: usize,
     /// FormulaCode advantage L1..L4: mean over tasks of the best rollout's.
@@ -170,19 +174,19 @@ pub struct ConfigSummary {
     pub fast_p: Vec<FastPShare>,
     pub fast_p_expert: Vec<FastPShare>,
     /// Share of rollouts whose patch was evaluated with verdict ok.
-    pub pass_rate: f64,
+    pub pass_rate: Option<f64>,
     /// Sums over tasks of the best rollout's significantly improved / regressed workloads.
     pub improvements: usize,
     pub regressions: usize,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     /// (prompt + completion tokens) / n_tasks.
-    pub tokens_per_task: f64,
+    pub tokens_per_task: Option<f64>,
     pub cost_usd: f64,
-    pub cost_per_task: f64,
+    pub cost_per_task: Option<f64>,
     /// Total cost / tasks solved; `None` when none was solved.
     pub cost_per_solved: Option<f64>,
-    pub mean_wall_s: f64,
+    pub mean_wall_s: Option<f64>,
 }
 
 impl ConfigSummary {
@@ -203,8 +207,8 @@ impl ConfigSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadPoint {
     pub name: String,
-    pub speedup: f64,
-    pub expert_speedup: f64,
+    pub speedup: Option<f64>,
+    pub expert_speedup: Option<f64>,
     pub significant: bool,
 }
 
@@ -330,8 +334,8 @@ fn dedup(records: &[RolloutRecord]) -> Vec<&RolloutRecord> {
         .collect()
 }
 
-fn positive(x: f64) -> Option<f64> {
-    (x.is_finite() && x > 0.0).then_some(x)
+fn positive(x: Option<f64>) -> Option<f64> {
+    x.filter(|x| x.is_finite() && *x > 0.0)
 }
 
 /// SR of a task without a verified rollout: speedup 1.0 against the expert's, on totals.
@@ -355,12 +359,17 @@ fn failure_advantage(reference: &EvalReport) -> Option<Advantage> {
     }
     let names: Vec<String> = scored.iter().map(|w| w.name.clone()).collect();
     let ones = vec![1.0; names.len()];
-    let o: Vec<f64> = scored.iter().map(|w| w.expert_speedup).collect();
-    Some(formulacode_advantage(&names, &ones, &o)).filter(advantage_finite)
+    let o: Vec<f64> = scored
+        .iter()
+        .map(|w| w.expert_speedup)
+        .collect::<Option<_>>()?;
+    Some(formulacode_advantage(&names, &ones, &o)).filter(Advantage::is_defined)
 }
 
-fn advantage_finite(a: &Advantage) -> bool {
-    [a.l1, a.l2, a.l3, a.l4].iter().all(|x| x.is_finite())
+/// Orders figures, an undefined one below every defined one.
+fn figure_cmp(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
+    let key = |x: Option<f64>| x.unwrap_or(f64::NEG_INFINITY);
+    key(a).total_cmp(&key(b))
 }
 
 /// Ranking of verified rollouts: reached the expert, then faster, then earlier.
@@ -374,7 +383,7 @@ fn better(a: &RolloutRecord, b: &RolloutRecord) -> bool {
     if ca != cb {
         return ca;
     }
-    match ea.speedup.total_cmp(&eb.speedup) {
+    match figure_cmp(ea.speedup, eb.speedup) {
         std::cmp::Ordering::Greater => true,
         std::cmp::Ordering::Less => false,
         std::cmp::Ordering::Equal => a.rollout < b.rollout,
@@ -405,11 +414,11 @@ pub fn fast_p_rollout<'a>(
         let Some(e) = r
             .eval
             .as_ref()
-            .filter(|e| counts(e) && e.speedup.is_finite())
+            .filter(|e| counts(e) && e.speedup.is_some_and(f64::is_finite))
         else {
             continue;
         };
-        let faster = pick.is_none_or(|(b, be)| match e.speedup.total_cmp(&be.speedup) {
+        let faster = pick.is_none_or(|(b, be)| match figure_cmp(e.speedup, be.speedup) {
             std::cmp::Ordering::Greater => true,
             std::cmp::Ordering::Less => false,
             std::cmp::Ordering::Equal => r.rollout < b.rollout,
@@ -440,8 +449,8 @@ fn rollout_row(r: &RolloutRecord) -> RolloutRow {
         verdict: e.map(|e| e.verdict.as_str().to_string()),
         correct: r.verified().is_some(),
         opt_commit: r.succeeded(),
-        speedup: e.map(|e| e.speedup),
-        speedup_ratio: e.map(|e| e.speedup_ratio),
+        speedup: e.and_then(|e| e.speedup),
+        speedup_ratio: e.and_then(|e| e.speedup_ratio),
         cost_usd: r.cost_usd,
         steps: r.steps,
         error: r.error.clone(),
@@ -477,9 +486,8 @@ pub fn analyze(records: &[RolloutRecord], tasks: &[String], k: usize, seed: u64)
         out.push((summary, rows));
     }
     out.sort_by(|(a, _), (b, _)| {
-        b.opt_at_k
-            .total_cmp(&a.opt_at_k)
-            .then(b.opt_at_1.total_cmp(&a.opt_at_1))
+        figure_cmp(b.opt_at_k, a.opt_at_k)
+            .then(figure_cmp(b.opt_at_1, a.opt_at_1))
             .then(a.key().cmp(&b.key()))
     });
     let (summaries, rows): (Vec<_>, Vec<_>) = out.into_iter().unzip();
@@ -558,7 +566,7 @@ fn task_row(
         .or_else(|| task_reference.and_then(failure_sr));
     let adv = best_eval
         .map(|e| e.advantage)
-        .filter(advantage_finite)
+        .filter(Advantage::is_defined)
         .or_else(|| task_reference.and_then(failure_advantage));
     let fast = fast_p_rollout(runs);
     let (improvements, regressions) = best_eval.map_or((0, 0), |e| (e.improvements, e.regressions));
@@ -571,8 +579,8 @@ fn task_row(
         correct_rollouts: runs.iter().filter(|r| r.verified().is_some()).count(),
         solved: runs.iter().any(|r| r.succeeded()),
         best_rollout: best.map(|b| b.rollout),
-        best_speedup: best_eval.map(|e| e.speedup),
-        expert_speedup: best_eval.or(task_reference).map(|e| e.expert_speedup),
+        best_speedup: best_eval.and_then(|e| e.speedup),
+        expert_speedup: best_eval.or(task_reference).and_then(|e| e.expert_speedup),
         opt_commit: best.is_some_and(|b| b.succeeded()),
         opt_base: best_eval.is_some_and(|e| e.opt_base),
         expert_not_faster: best_eval
@@ -583,9 +591,10 @@ fn task_row(
         improvements,
         regressions,
         fast_p_rollout: fast.map(|(r, _)| r.rollout),
-        fast_p_speedup: fast.map(|(_, e)| e.speedup),
+        fast_p_speedup: fast.and_then(|(_, e)| e.speedup),
         fast_p: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_now()),
-        fast_p_expert_speedup: fast.map(|(_, e)| speedup_vs_expert(e.speedup, e.expert_speedup)),
+        fast_p_expert_speedup: fast
+            .and_then(|(_, e)| speedup_vs_expert(e.speedup, e.expert_speedup)),
         fast_p_expert: fast.map_or_else(FastP::default, |(_, e)| e.fast_p_expert_now()),
         workloads: best_eval.map(workload_points).unwrap_or_default(),
         rollouts: runs.iter().map(|r| rollout_row(r)).collect(),
@@ -627,30 +636,26 @@ fn config_summary(
     let counted = || rows.iter().filter(|r| !r.expert_not_faster);
     let srs: Vec<f64> = counted().filter_map(|r| r.speedup_ratio).collect();
     let advs: Vec<Advantage> = counted().filter_map(|r| r.advantage).collect();
+    // A task counts for fast_p only with a fast_p patch and a defined speedup.
+    let outcome = |s: Option<f64>, r: &TaskRow| s.map(|s| (r.fast_p_rollout.is_some(), s));
     let fast_outcomes: Vec<(bool, f64)> = rows
         .iter()
-        .map(|r| {
-            (
-                r.fast_p_rollout.is_some(),
-                r.fast_p_speedup.unwrap_or(f64::NAN),
-            )
-        })
+        .filter_map(|r| outcome(r.fast_p_speedup, r))
         .collect();
     let fast_expert_outcomes: Vec<(bool, f64)> = rows
         .iter()
-        .map(|r| {
-            let s = r.fast_p_expert_speedup.unwrap_or(f64::NAN);
-            (r.fast_p_rollout.is_some(), s)
-        })
+        .filter_map(|r| outcome(r.fast_p_expert_speedup, r))
         .collect();
     let curve = opt_at_k_curve(&success, n, k, BOOTSTRAP_TRIALS, seed)
         .into_iter()
-        .map(|(kk, m, lo, hi)| CurvePoint {
-            k: kk,
-            mean: m,
-            lo,
-            hi,
-            expected: opt_at_k_expected(&success, n, kk),
+        .filter_map(|(kk, m, lo, hi)| {
+            Some(CurvePoint {
+                k: kk,
+                mean: m,
+                lo,
+                hi,
+                expected: opt_at_k_expected(&success, n, kk)?,
+            })
         })
         .collect();
     let tasks_solved = rows.iter().filter(|r| r.solved).count();
@@ -663,8 +668,10 @@ fn config_summary(
         .filter(|r| r.eval.as_ref().is_some_and(|e| e.verdict == Verdict::Ok))
         .count();
     let count = |s: RolloutStatus| all_runs.iter().filter(|r| r.status == s).count();
-    let per_task = |x: f64| if n == 0 { f64::NAN } else { x / n as f64 };
-    let level = |f: fn(&Advantage) -> f64| mean(&advs.iter().map(f).collect::<Vec<_>>());
+    let per_task = |x: f64| (n > 0).then(|| x / n as f64);
+    // `advs` holds only advantages defined at every level.
+    let level =
+        |f: fn(&Advantage) -> Option<f64>| mean(&advs.iter().filter_map(f).collect::<Vec<_>>());
     ConfigSummary {
         model: key.model.clone(),
         agent: key.agent.clone(),
@@ -695,11 +702,7 @@ fn config_summary(
         expert_not_faster_tasks: rows.iter().filter(|r| r.expert_not_faster).count(),
         fast_p: fast_p_shares(&fast_outcomes, n),
         fast_p_expert: fast_p_shares(&fast_expert_outcomes, n),
-        pass_rate: if all_runs.is_empty() {
-            f64::NAN
-        } else {
-            ok as f64 / all_runs.len() as f64
-        },
+        pass_rate: (!all_runs.is_empty()).then(|| ok as f64 / all_runs.len() as f64),
         improvements: rows.iter().map(|r| r.improvements).sum(),
         regressions: rows.iter().map(|r| r.regressions).sum(),
         prompt_tokens,

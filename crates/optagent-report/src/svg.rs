@@ -269,10 +269,11 @@ pub fn opt_at_k_plot(summaries: &[ConfigSummary]) -> String {
 /// a stem down to its Opt@1 (hollow).
 pub fn cost_plot(summaries: &[ConfigSummary]) -> String {
     let shown: Vec<_> = (summaries.iter().enumerate())
-        .filter(|(_, s)| s.cost_usd.is_finite() && s.opt_at_k.is_finite())
+        .filter(|(_, s)| s.cost_usd.is_finite())
+        .filter_map(|(i, s)| Some((i, s, s.opt_at_k.filter(|v| v.is_finite())?)))
         .collect();
-    let max_cost = shown.iter().map(|(_, s)| s.cost_usd).fold(0.0, f64::max);
-    let max_opt = shown.iter().map(|(_, s)| s.opt_at_k).fold(0.0, f64::max);
+    let max_cost = shown.iter().map(|(_, s, _)| s.cost_usd).fold(0.0, f64::max);
+    let max_opt = shown.iter().map(|(_, _, k)| *k).fold(0.0, f64::max);
     let k = summaries.first().map_or(1, |s| s.k);
     let frame = Frame {
         title: &format!("Opt@{k} against cost"),
@@ -289,10 +290,9 @@ pub fn cost_plot(summaries: &[ConfigSummary]) -> String {
         );
         let dollars = |v: &f64| format!("${}", trim_num(*v, 2));
         mesh(&mut c, axes, (&dollars, &percent), (10, 10))?;
-        for (i, s) in shown {
-            let (col, x, yk) = (color(i), s.cost_usd, s.opt_at_k);
-            if s.opt_at_1.is_finite() {
-                let y1 = s.opt_at_1;
+        for (i, s, yk) in shown {
+            let (col, x) = (color(i), s.cost_usd);
+            if let Some(y1) = s.opt_at_1.filter(|v| v.is_finite()) {
                 c.draw_series([PathElement::new([(x, y1), (x, yk)], col.stroke_width(2))])?;
                 c.draw_series([
                     Circle::new((x, y1), 5, WHITE.filled()),
@@ -381,13 +381,12 @@ pub fn speedup_histogram(summaries: &[ConfigSummary], rows: &[TaskRow]) -> Strin
 /// Agent against expert speedup per workload of each task's best verified rollout (log-log),
 /// with the diagonal where the agent equals the expert.
 pub fn workload_scatter(summaries: &[ConfigSummary], rows: &[TaskRow]) -> String {
-    let positive = |v: f64| v.is_finite() && v > 0.0;
+    let positive = |v: Option<f64>| v.filter(|v| v.is_finite() && *v > 0.0);
     let points: Vec<Vec<(f64, f64)>> = (summaries.iter())
         .map(|s| {
             rows_of(s, rows)
                 .flat_map(|r| &r.workloads)
-                .filter(|w| positive(w.speedup) && positive(w.expert_speedup))
-                .map(|w| (w.expert_speedup, w.speedup))
+                .filter_map(|w| Some((positive(w.expert_speedup)?, positive(w.speedup)?)))
                 .collect()
         })
         .collect();

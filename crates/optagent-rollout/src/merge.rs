@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use optagent_eval::render::Figure;
 use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, Verdict};
 use optagent_task::{ApplyOutcome, Task, Tree, TreeError};
 use serde::{Deserialize, Serialize};
@@ -101,7 +102,7 @@ pub struct Verified {
 pub fn improved_workloads(e: &EvalReport) -> Vec<String> {
     e.workloads
         .iter()
-        .filter(|w| w.significant && w.speedup >= 1.0 + e.threshold)
+        .filter(|w| w.significant && w.speedup.is_some_and(|s| s >= 1.0 + e.threshold))
         .map(|w| w.name.clone())
         .collect()
 }
@@ -250,8 +251,12 @@ pub fn combine(
 /// Why a merged patch does not beat a single one it was measured with.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum NotBetter {
-    #[error("{merged:.3}x, not above the single patch's {single:.3}x")]
-    NotFaster { merged: f64, single: f64 },
+    /// Also where either speedup is undefined (`None`, shown `NaN`).
+    #[error("{:.3}x, not above the single patch's {:.3}x", Figure(*.merged), Figure(*.single))]
+    NotFaster {
+        merged: Option<f64>,
+        single: Option<f64>,
+    },
     #[error(
         "{merged:.3}x against {single:.3}x, but on no workload is its speedup interval above the \
          single patch's: not a significant difference"
@@ -267,13 +272,10 @@ pub enum NotBetter {
 /// the two patches' runs directly; the intervals each carry the baseline's noise too, and on a
 /// loaded machine miss differences of 2x. `Err` says why not.
 pub fn beats(merged: &EvalReport, single: &EvalReport) -> Result<(), NotBetter> {
-    let (m, s) = (merged.speedup, single.speedup);
-    if m <= s {
-        return Err(NotBetter::NotFaster {
-            merged: m,
-            single: s,
-        });
-    }
+    let (m, s) = match (merged.speedup, single.speedup) {
+        (Some(m), Some(s)) if m > s => (m, s),
+        (merged, single) => return Err(NotBetter::NotFaster { merged, single }),
+    };
     let clear = merged.workloads.iter().any(|m| {
         m.significant
             && single
@@ -281,7 +283,11 @@ pub fn beats(merged: &EvalReport, single: &EvalReport) -> Result<(), NotBetter> 
                 .iter()
                 .find(|s| s.name == m.name)
                 .is_some_and(|s| {
-                    m.speedup_ci[0] > s.speedup_ci[1] || all_runs_faster(m, s, merged.alpha)
+                    let above = matches!(
+                        (m.speedup_ci[0], s.speedup_ci[1]),
+                        (Some(lo), Some(hi)) if lo > hi
+                    );
+                    above || all_runs_faster(m, s, merged.alpha)
                 })
     });
     if !clear {
@@ -402,7 +408,8 @@ async fn combine_fastest_first(
     dir: &Path,
 ) -> Result<Combined, MergeError> {
     let mut order: Vec<&Verified> = verified.iter().collect();
-    order.sort_by(|a, b| b.eval.speedup.total_cmp(&a.eval.speedup));
+    let key = |v: &Verified| v.eval.speedup.unwrap_or(f64::NEG_INFINITY);
+    order.sort_by(|a, b| key(b).total_cmp(&key(a)));
     let inputs: Vec<(usize, String, Vec<String>)> = order
         .iter()
         .map(|v| (v.rollout, v.patch.clone(), improved_workloads(&v.eval)))

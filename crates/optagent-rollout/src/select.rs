@@ -1,6 +1,7 @@
 //! Choosing the best verified candidate from an evaluation of several, and saying why each other
 //! one lost.
 
+use optagent_eval::render::Figure;
 use optagent_eval::{EvalReport, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +37,11 @@ pub fn select_best(reports: &[EvalReport]) -> Selection {
         .iter()
         .enumerate()
         .filter(|(_, r)| verified(r))
-        .max_by(|a, b| a.1.speedup.total_cmp(&b.1.speedup))
+        // Verified implies a defined speedup above 1.
+        .max_by(|a, b| {
+            let key = |r: &EvalReport| r.speedup.unwrap_or(f64::NEG_INFINITY);
+            key(a.1).total_cmp(&key(b.1))
+        })
         .map(|(i, _)| i);
     let choices = reports
         .iter()
@@ -72,7 +77,8 @@ pub fn select_best(reports: &[EvalReport]) -> Selection {
                 let b = &reports[best.expect("a verified candidate exists")];
                 Choice::Slower(format!(
                     "{:.3}x against the selected {:.3}x",
-                    r.speedup, b.speedup
+                    Figure(r.speedup),
+                    Figure(b.speedup)
                 ))
             }
         })

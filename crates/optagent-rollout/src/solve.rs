@@ -9,6 +9,7 @@ use optagent_agent::prompts::{round_prompt, strategy, RoundFigure};
 use optagent_agent::roundprofile::{differential_text, slowest_workloads, PROFILED_WORKLOADS};
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::{Budget, EndReason, RolloutConfig, RolloutOutcome};
+use optagent_eval::render::Figure;
 use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, WorkloadSet};
 use optagent_model::ChatModel;
 use optagent_sandbox::SandboxFactory;
@@ -263,7 +264,8 @@ fn round_text(
         round + 1,
         rounds,
         best.map(|b| b.source.as_str()).unwrap_or(""),
-        best.map(|b| b.eval.speedup).unwrap_or(1.0),
+        // The best is verified: its speedup is defined and above 1.
+        best.and_then(|b| b.eval.speedup).unwrap_or(1.0),
         &figures,
         profile,
     )
@@ -398,7 +400,7 @@ async fn run_round(
         round,
         rollouts: (first..first + cfg.k).collect(),
         best: st.best.as_ref().map(|b| b.source.clone()),
-        best_speedup: st.best.as_ref().map(|b| b.eval.speedup),
+        best_speedup: st.best.as_ref().and_then(|b| b.eval.speedup),
         replaced: pick.replaced,
         note: pick.note,
     });
@@ -621,7 +623,7 @@ async fn merge_round(
                 st.rollouts[s].choice = Choice::Slower(format!(
                     "the merged patch of rollouts {} is faster: {:.3}x (second session)",
                     join(&c.from),
-                    e.speedup
+                    Figure(e.speedup)
                 ));
                 st.best = Some(Best {
                     patch: c.patch.clone(),
@@ -766,8 +768,8 @@ fn render_selected(s: &mut String, r: &SolveReport) {
             let _ = writeln!(
                 s,
                 "Selected rollout {i}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, fast_p ({}), patch {}\n",
-                e.speedup,
-                e.expert_speedup,
+                Figure(e.speedup),
+                Figure(e.expert_speedup),
                 e.opt_base,
                 e.opt_commit,
                 e.fast_p_now().text(),
@@ -782,8 +784,8 @@ fn render_selected(s: &mut String, r: &SolveReport) {
                     s,
                     "Selected the merged patch of rollouts {}: speedup {:.3}x (expert {:.3}x), opt_base {}, opt_commit {}, fast_p ({}), patch {}\n",
                     join(&c.from),
-                    e.speedup,
-                    e.expert_speedup,
+                    Figure(e.speedup),
+                    Figure(e.expert_speedup),
                     e.opt_base,
                     e.opt_commit,
                     e.fast_p_now().text(),
@@ -809,7 +811,7 @@ fn render_rollout_table(s: &mut String, r: &SolveReport) {
         let (verdict, speedup, oc) = match &ro.eval {
             Some(e) => (
                 e.verdict.as_str().to_string(),
-                format!("{:.3}x", e.speedup),
+                format!("{:.3}x", Figure(e.speedup)),
                 e.opt_commit.to_string(),
             ),
             None => ("-".into(), "-".into(), "-".into()),
@@ -888,7 +890,7 @@ fn render_merge(s: &mut String, m: &MergeReport, rounds: bool) {
         let speed = c
             .eval
             .as_ref()
-            .map(|e| format!("{}, {:.3}x", e.verdict.as_str(), e.speedup))
+            .map(|e| format!("{}, {:.3}x", e.verdict.as_str(), Figure(e.speedup)))
             .unwrap_or_else(|| "not verified".into());
         let outcome = match &c.outcome {
             MergeOutcome::Selected => "selected".to_string(),
@@ -910,7 +912,7 @@ fn render_merge(s: &mut String, m: &MergeReport, rounds: bool) {
                     "rollout {} {}, {:.3}x",
                     r.rollout,
                     r.eval.verdict.as_str(),
-                    r.eval.speedup
+                    Figure(r.eval.speedup)
                 )
             })
             .collect();

@@ -9,7 +9,8 @@
 //! `lo` and `hi` are the type-7 quantiles (see [`crate::summary::quantile`])
 //! at `alpha` and `1 - alpha` of the bootstrap replicates. Replicates are
 //! ordered with [`f64::total_cmp`], so infinite replicates (e.g. a resample
-//! whose denominator median is zero) sort to the ends.
+//! whose denominator median is zero) sort to the ends; a bound that lands on
+//! one is not a number, and [`ratio_of_medians_ci`] gives `None` for it.
 
 use crate::rng::SeededRng;
 use crate::summary::{median, quantile_sorted};
@@ -36,25 +37,27 @@ fn percentile_interval(mut reps: Vec<f64>, confidence: f64) -> (f64, f64) {
 
 /// Ratio of medians with a percentile-bootstrap confidence interval.
 ///
-/// Returns `(estimate, lo, hi)` where `estimate = median(num) / median(den)`.
+/// Returns `(estimate, lo, hi)` where `estimate = median(num) / median(den)`; each is `None`
+/// where it is undefined or not a finite number (a zero denominator median).
 /// Each of the `resamples` replicates resamples `num` and `den`
 /// independently with replacement (each to its own size; `num` first, then
 /// `den`, from one [`SeededRng`] seeded with `seed`) and takes the ratio of their
 /// medians. For a speedup pass `num = baseline`, `den = patched`.
 ///
 /// `confidence` is e.g. `0.95`. If either sample is empty everything is
-/// `NaN`; if `resamples == 0` or `confidence` is not strictly between 0 and 1
-/// the interval bounds are `NaN`.
+/// `None`; if `resamples == 0` or `confidence` is not strictly between 0 and 1
+/// the interval bounds are `None`.
 pub fn ratio_of_medians_ci(
     num: &[f64],
     den: &[f64],
     confidence: f64,
     resamples: usize,
     seed: u64,
-) -> (f64, f64, f64) {
+) -> (Option<f64>, Option<f64>, Option<f64>) {
     if num.is_empty() || den.is_empty() {
-        return (f64::NAN, f64::NAN, f64::NAN);
+        return (None, None, None);
     }
+    let finite = |x: f64| x.is_finite().then_some(x);
     let estimate = median(num) / median(den);
     let mut rng = SeededRng::new(seed);
     let mut bn = Vec::with_capacity(num.len());
@@ -67,7 +70,7 @@ pub fn ratio_of_medians_ci(
         })
         .collect();
     let (lo, hi) = percentile_interval(reps, confidence);
-    (estimate, lo, hi)
+    (finite(estimate), finite(lo), finite(hi))
 }
 
 /// Any statistic with a percentile-bootstrap confidence interval.
@@ -102,7 +105,11 @@ pub fn ci_of_statistic<F: Fn(&[f64]) -> f64>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::mean;
+
+    /// The arithmetic mean of a non-empty resample.
+    fn mean(xs: &[f64]) -> f64 {
+        crate::summary::mean(xs).expect("a non-empty sample")
+    }
 
     fn baseline() -> Vec<f64> {
         (0..20)
@@ -118,7 +125,10 @@ mod tests {
     #[test]
     fn ratio_ci_contains_estimate_and_is_deterministic() {
         let (b, p) = (baseline(), patched());
-        let (est, lo, hi) = ratio_of_medians_ci(&b, &p, 0.95, 2000, 7);
+        let r = ratio_of_medians_ci(&b, &p, 0.95, 2000, 7);
+        let (Some(est), Some(lo), Some(hi)) = r else {
+            panic!("undefined: {r:?}")
+        };
         assert_eq!(est, median(&b) / median(&p));
         assert!(lo <= est && est <= hi, "{lo} {est} {hi}");
         assert!(lo < hi);
@@ -126,10 +136,10 @@ mod tests {
         // so they are bounded by min(b)/max(p) and max(b)/min(p).
         assert!(lo >= 10.0 / 5.6 && hi <= 11.0 / 5.0);
         assert!(est > 1.9 && est < 2.1);
-        assert_eq!(ratio_of_medians_ci(&b, &p, 0.95, 2000, 7), (est, lo, hi));
+        assert_eq!(ratio_of_medians_ci(&b, &p, 0.95, 2000, 7), r);
         let other = ratio_of_medians_ci(&b, &p, 0.95, 2000, 8);
-        assert_eq!(other.0, est);
-        assert!(other.1 != lo || other.2 != hi);
+        assert_eq!(other.0, Some(est));
+        assert!(other.1 != Some(lo) || other.2 != Some(hi));
     }
 
     /// Issue 10 item 5: a seed must keep giving the same interval across dependency bumps
@@ -139,9 +149,9 @@ mod tests {
     fn seeds_that_stay_seeds_bootstrap_interval_is_pinned() {
         let (b, p) = (baseline(), patched());
         let (est, lo, hi) = ratio_of_medians_ci(&b, &p, 0.95, 1000, 2026);
-        assert_eq!(est, median(&b) / median(&p));
+        assert_eq!(est, Some(median(&b) / median(&p)));
         assert_eq!(
-            (lo, hi),
+            (lo.unwrap(), hi.unwrap()),
             PINNED_RATIO_CI,
             "ratio-of-medians interval for seed 2026"
         );
@@ -156,8 +166,11 @@ mod tests {
     #[test]
     fn ratio_ci_narrows_with_lower_confidence() {
         let (b, p) = (baseline(), patched());
-        let (_, lo95, hi95) = ratio_of_medians_ci(&b, &p, 0.95, 2000, 1);
-        let (_, lo50, hi50) = ratio_of_medians_ci(&b, &p, 0.50, 2000, 1);
+        let interval = |c| match ratio_of_medians_ci(&b, &p, c, 2000, 1) {
+            (_, Some(lo), Some(hi)) => (lo, hi),
+            other => panic!("no interval at {c}: {other:?}"),
+        };
+        let ((lo95, hi95), (lo50, hi50)) = (interval(0.95), interval(0.50));
         assert!(lo95 <= lo50 && hi50 <= hi95);
         assert!(hi50 - lo50 < hi95 - lo95);
     }
@@ -165,16 +178,18 @@ mod tests {
     #[test]
     fn constant_samples_give_degenerate_interval() {
         let (est, lo, hi) = ratio_of_medians_ci(&[4.0; 5], &[2.0; 3], 0.9, 100, 0);
-        assert_eq!((est, lo, hi), (2.0, 2.0, 2.0));
+        assert_eq!((est, lo, hi), (Some(2.0), Some(2.0), Some(2.0)));
     }
 
     #[test]
     fn degenerate_inputs() {
         let r = ratio_of_medians_ci(&[], &[1.0], 0.95, 100, 0);
-        assert!(r.0.is_nan() && r.1.is_nan() && r.2.is_nan());
+        assert_eq!(r, (None, None, None));
         let r = ratio_of_medians_ci(&[2.0], &[1.0], 0.95, 0, 0);
-        assert_eq!(r.0, 2.0);
-        assert!(r.1.is_nan() && r.2.is_nan());
+        assert_eq!(r, (Some(2.0), None, None));
+        // A zero denominator median: the ratio is not a number.
+        let r = ratio_of_medians_ci(&[2.0], &[0.0], 0.95, 10, 0);
+        assert_eq!(r, (None, None, None));
         let r = ci_of_statistic(&[1.0, 2.0], mean, 1.0, 10, 0);
         assert_eq!(r.0, 1.5);
         assert!(r.1.is_nan());
@@ -200,13 +215,13 @@ mod tests {
         assert!(lo <= est && est <= hi);
     }
 
-    /// A confidence of 0 (or 1) is not an interval: the bounds are NaN, the estimate stays.
+    /// A confidence of 0 (or 1) is not an interval: the bounds are undefined, the estimate stays.
     #[test]
-    fn confidence_outside_the_open_unit_interval_gives_nan_bounds() {
+    fn confidence_outside_the_open_unit_interval_gives_no_bounds() {
         for c in [0.0, 1.0, -0.5, 1.5, f64::NAN] {
             let (est, lo, hi) = ratio_of_medians_ci(&baseline(), &patched(), c, 100, 1);
-            assert_eq!(est, median(&baseline()) / median(&patched()), "{c}");
-            assert!(lo.is_nan() && hi.is_nan(), "confidence {c}: {lo} {hi}");
+            assert_eq!(est, Some(median(&baseline()) / median(&patched())), "{c}");
+            assert_eq!((lo, hi), (None, None), "confidence {c}");
             let (_, lo, hi) = ci_of_statistic(&baseline(), median, c, 100, 1);
             assert!(lo.is_nan() && hi.is_nan(), "confidence {c}: {lo} {hi}");
         }

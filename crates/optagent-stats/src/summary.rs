@@ -2,8 +2,12 @@
 //!
 //! All functions take a slice and never mutate it; functions that need order
 //! statistics sort a private copy using [`f64::total_cmp`]. Degenerate inputs
-//! (empty slices, too few values, values outside a function's domain) yield
-//! `NaN` rather than panicking, so callers can propagate "undefined" values.
+//! never panic. The means, the standard deviation and [`Summary::of`], whose
+//! results reach reports, return `None` where they are undefined (empty slice,
+//! too few values, values outside the domain). The order statistics
+//! ([`median`], [`quantile`], [`mad`], [`iqr`]), which the evaluator uses
+//! inside its own arithmetic on samples it knows to be non-empty, give `NaN`
+//! for an empty slice instead.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,12 +45,12 @@ pub fn median(xs: &[f64]) -> f64 {
     quantile_sorted(&sorted(xs), 0.5)
 }
 
-/// Arithmetic mean. `NaN` for an empty slice.
-pub fn mean(xs: &[f64]) -> f64 {
+/// Arithmetic mean. `None` for an empty slice.
+pub fn mean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() {
-        return f64::NAN;
+        return None;
     }
-    xs.iter().sum::<f64>() / xs.len() as f64
+    Some(xs.iter().sum::<f64>() / xs.len() as f64)
 }
 
 /// The `q`-quantile of `xs` using linear interpolation between order
@@ -72,41 +76,36 @@ pub fn iqr(xs: &[f64]) -> f64 {
     quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25)
 }
 
-/// Sample standard deviation (denominator `n - 1`). `NaN` if fewer than two
+/// Sample standard deviation (denominator `n - 1`). `None` if fewer than two
 /// values.
-pub fn stddev(xs: &[f64]) -> f64 {
+pub fn stddev(xs: &[f64]) -> Option<f64> {
     let n = xs.len();
-    if n < 2 {
-        return f64::NAN;
-    }
-    let m = mean(xs);
+    let m = mean(xs).filter(|_| n >= 2)?;
     let ss: f64 = xs.iter().map(|x| (x - m) * (x - m)).sum();
-    (ss / (n - 1) as f64).sqrt()
+    Some((ss / (n - 1) as f64).sqrt())
 }
 
-/// Geometric mean, computed as `exp(mean(ln x))`. `NaN` if the slice is
+/// Geometric mean, computed as `exp(mean(ln x))`. `None` if the slice is
 /// empty or any value is `<= 0` (or `NaN`).
-pub fn geomean(xs: &[f64]) -> f64 {
+pub fn geomean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() || xs.iter().any(|&x| x.is_nan() || x <= 0.0) {
-        return f64::NAN;
+        return None;
     }
-    (xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp()
+    Some((xs.iter().map(|x| x.ln()).sum::<f64>() / xs.len() as f64).exp())
 }
 
-/// Harmonic mean `n / sum(1 / x)`. `NaN` if the slice is empty or any value
+/// Harmonic mean `n / sum(1 / x)`. `None` if the slice is empty or any value
 /// is `<= 0` (or `NaN`).
-pub fn harmonic_mean(xs: &[f64]) -> f64 {
+pub fn harmonic_mean(xs: &[f64]) -> Option<f64> {
     if xs.is_empty() || xs.iter().any(|&x| x.is_nan() || x <= 0.0) {
-        return f64::NAN;
+        return None;
     }
-    xs.len() as f64 / xs.iter().map(|x| 1.0 / x).sum::<f64>()
+    Some(xs.len() as f64 / xs.iter().map(|x| 1.0 / x).sum::<f64>())
 }
 
-/// A compact description of one sample (e.g. repeated timings of a workload).
-///
-/// For an empty sample `n == 0` and every other field is `NaN`; for a single
-/// value `stddev` is `NaN` (sample standard deviation is undefined).
-/// Note that `NaN` fields make `PartialEq` comparisons false.
+/// A compact description of one non-empty sample (e.g. repeated timings of a
+/// workload). An empty sample has none ([`Summary::of`] gives `None`); for a
+/// single value `stddev` is `None` (sample standard deviation is undefined).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// Number of values.
@@ -123,28 +122,26 @@ pub struct Summary {
     pub mad: f64,
     /// Interquartile range, type-7 quantiles (see [`iqr`]).
     pub iqr: f64,
-    /// Sample standard deviation, `n - 1` denominator (see [`stddev`]).
-    pub stddev: f64,
+    /// Sample standard deviation, `n - 1` denominator (see [`stddev`]); `None`
+    /// for a single value.
+    pub stddev: Option<f64>,
 }
 
 impl Summary {
-    /// Summarizes `xs`.
-    pub fn of(xs: &[f64]) -> Summary {
+    /// Summarizes `xs`; `None` for an empty slice.
+    pub fn of(xs: &[f64]) -> Option<Summary> {
         let s = sorted(xs);
-        let (min, max) = match (s.first(), s.last()) {
-            (Some(&lo), Some(&hi)) => (lo, hi),
-            _ => (f64::NAN, f64::NAN),
-        };
-        Summary {
+        let (&min, &max) = (s.first()?, s.last()?);
+        Some(Summary {
             n: xs.len(),
             median: quantile_sorted(&s, 0.5),
-            mean: mean(xs),
+            mean: mean(xs)?,
             min,
             max,
             mad: mad(xs),
             iqr: quantile_sorted(&s, 0.75) - quantile_sorted(&s, 0.25),
             stddev: stddev(xs),
-        }
+        })
     }
 }
 
@@ -166,8 +163,8 @@ mod tests {
 
     #[test]
     fn mean_basic() {
-        assert_eq!(mean(&[1.0, 2.0, 3.0, 6.0]), 3.0);
-        assert!(mean(&[]).is_nan());
+        assert_eq!(mean(&[1.0, 2.0, 3.0, 6.0]), Some(3.0));
+        assert_eq!(mean(&[]), None);
     }
 
     #[test]
@@ -204,28 +201,29 @@ mod tests {
     fn stddev_sample() {
         // numpy.std([2,4,4,4,5,5,7,9], ddof=1) = 2.138089935299395
         let xs = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
-        assert!(close(stddev(&xs), 2.138_089_935_299_395, 1e-12));
-        assert!(stddev(&[1.0]).is_nan());
-        assert!(stddev(&[]).is_nan());
+        assert!(close(stddev(&xs).unwrap(), 2.138_089_935_299_395, 1e-12));
+        assert_eq!(stddev(&[1.0]), None);
+        assert_eq!(stddev(&[]), None);
     }
 
     #[test]
     fn geomean_and_harmonic() {
-        assert!(close(geomean(&[1.0, 4.0]), 2.0, 1e-12));
-        assert!(close(geomean(&[2.0, 8.0, 4.0]), 4.0, 1e-12));
-        assert!(geomean(&[1.0, 0.0]).is_nan());
-        assert!(geomean(&[1.0, -2.0]).is_nan());
-        assert!(geomean(&[]).is_nan());
+        assert!(close(geomean(&[1.0, 4.0]).unwrap(), 2.0, 1e-12));
+        assert!(close(geomean(&[2.0, 8.0, 4.0]).unwrap(), 4.0, 1e-12));
+        assert_eq!(geomean(&[1.0, 0.0]), None);
+        assert_eq!(geomean(&[1.0, -2.0]), None);
+        assert_eq!(geomean(&[1.0, f64::NAN]), None);
+        assert_eq!(geomean(&[]), None);
         // 2 / (1/1 + 1/3) = 1.5
-        assert!(close(harmonic_mean(&[1.0, 3.0]), 1.5, 1e-12));
-        assert!(close(harmonic_mean(&[2.0, 2.0, 2.0]), 2.0, 1e-12));
-        assert!(harmonic_mean(&[1.0, 0.0]).is_nan());
-        assert!(harmonic_mean(&[]).is_nan());
+        assert!(close(harmonic_mean(&[1.0, 3.0]).unwrap(), 1.5, 1e-12));
+        assert!(close(harmonic_mean(&[2.0, 2.0, 2.0]).unwrap(), 2.0, 1e-12));
+        assert_eq!(harmonic_mean(&[1.0, 0.0]), None);
+        assert_eq!(harmonic_mean(&[]), None);
     }
 
     #[test]
     fn summary_of() {
-        let s = Summary::of(&[5.0, 1.0, 3.0, 2.0, 4.0]);
+        let s = Summary::of(&[5.0, 1.0, 3.0, 2.0, 4.0]).unwrap();
         assert_eq!(s.n, 5);
         assert_eq!(s.median, 3.0);
         assert_eq!(s.mean, 3.0);
@@ -233,11 +231,11 @@ mod tests {
         assert_eq!(s.max, 5.0);
         assert_eq!(s.mad, 1.0);
         assert_eq!(s.iqr, 2.0);
-        assert!(close(s.stddev, 2.5f64.sqrt(), 1e-12));
+        assert!(close(s.stddev.unwrap(), 2.5f64.sqrt(), 1e-12));
 
-        let e = Summary::of(&[]);
-        assert_eq!(e.n, 0);
-        assert!(e.median.is_nan() && e.min.is_nan() && e.max.is_nan() && e.stddev.is_nan());
+        assert_eq!(Summary::of(&[]), None);
+        let one = Summary::of(&[7.0]).unwrap();
+        assert_eq!((one.n, one.median, one.stddev), (1, 7.0, None));
     }
 
     #[test]
@@ -251,7 +249,7 @@ mod tests {
             max: 4.5,
             mad: 0.5,
             iqr: 1.75,
-            stddev: 1.125,
+            stddev: Some(1.125),
         };
         let json = serde_json::to_string(&s).unwrap();
         let back: Summary = serde_json::from_str(&json).unwrap();
@@ -269,8 +267,8 @@ mod tests {
     #[test]
     fn stddev_of_two_values_is_defined() {
         // numpy.std([1, 3], ddof=1) = sqrt(2)
-        assert!(close(stddev(&[1.0, 3.0]), 2f64.sqrt(), 1e-12));
-        assert!(close(stddev(&[3.0, 1.0]), 2f64.sqrt(), 1e-12));
+        assert!(close(stddev(&[1.0, 3.0]).unwrap(), 2f64.sqrt(), 1e-12));
+        assert!(close(stddev(&[3.0, 1.0]).unwrap(), 2f64.sqrt(), 1e-12));
     }
 
     /// Instruction counts sit near 1e9 and differ by units: the deviations are squared after the
@@ -278,16 +276,16 @@ mod tests {
     #[test]
     fn stddev_keeps_its_precision_on_large_counts() {
         let xs = [1e9 + 1.0, 1e9 + 2.0, 1e9 + 3.0];
-        assert_eq!(stddev(&xs), 1.0);
+        assert_eq!(stddev(&xs), Some(1.0));
         let xs = [3e15 + 2.0, 3e15, 3e15 + 4.0];
-        assert_eq!(stddev(&xs), 2.0);
+        assert_eq!(stddev(&xs), Some(2.0));
     }
 
     /// The summary's IQR is the difference of the quartiles (here q25 = 2, q75 = 8; their ratio
     /// would be 4).
     #[test]
     fn summary_iqr_is_q75_minus_q25() {
-        let s = Summary::of(&[0.0, 2.0, 5.0, 8.0, 10.0]);
+        let s = Summary::of(&[0.0, 2.0, 5.0, 8.0, 10.0]).unwrap();
         assert_eq!(s.iqr, 6.0);
         assert_eq!(s.iqr, iqr(&[0.0, 2.0, 5.0, 8.0, 10.0]));
     }
@@ -298,8 +296,8 @@ mod tests {
     fn stddev_squares_deviations_from_an_inexact_mean() {
         let xs = [1e9, 1e9 + 1.0, 1e9 + 1.0];
         assert!(
-            close(stddev(&xs), (1.0f64 / 3.0).sqrt(), 1e-9),
-            "{}",
+            close(stddev(&xs).unwrap(), (1.0f64 / 3.0).sqrt(), 1e-9),
+            "{:?}",
             stddev(&xs)
         );
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use optagent_eval::render::Figure;
 use optagent_eval::{Candidate, EvalError, EvalOptions, EvalReport, PatchSource, Verdict};
 use optagent_task::{spec::discover, Task};
 
@@ -277,9 +278,11 @@ fn judge_references(
     let sig_faster = oracle
         .workloads
         .iter()
-        .filter(|w| w.expert_significant && w.expert_speedup >= 1.0 + opts.threshold)
+        .filter(|w| {
+            w.expert_significant && w.expert_speedup.is_some_and(|o| o >= 1.0 + opts.threshold)
+        })
         .count();
-    c.expert_speedup = Some(oracle.expert_speedup);
+    c.expert_speedup = oracle.expert_speedup;
     c.significant_workloads = Some(sig_faster);
     c.nop_opt_base = Some(nop.opt_base);
     // A CUDA task run on the CPU (--cpu-fallback): its figures are not GPU figures, and an
@@ -288,12 +291,15 @@ fn judge_references(
     let cpu_fallback = task.spec.device == optagent_task::Device::Cuda
         && opts.cpu_fallback
         && optagent_eval::machine::cuda_available().is_err();
-    let expert_slow = sig_faster == 0 || oracle.expert_speedup < 1.0 + opts.threshold;
+    let expert_slow = sig_faster == 0
+        || !oracle
+            .expert_speedup
+            .is_some_and(|o| o >= 1.0 + opts.threshold);
     if expert_slow && cpu_fallback {
         c.reasons.push(format!(
             "on the CPU (--cpu-fallback) the expert's speed is not judged (geomean {:.3}x here): \
              a CUDA task's expert is judged on a GPU",
-            oracle.expert_speedup
+            Figure(oracle.expert_speedup)
         ));
         if show {
             println!("note: {}", c.reasons.last().expect("just pushed"));
@@ -301,7 +307,7 @@ fn judge_references(
     } else if expert_slow {
         problems.push(format!(
             "the expert is not significantly faster: geomean {:.3}x, {} workload(s) significantly faster by >= {:.0}%",
-            oracle.expert_speedup,
+            Figure(oracle.expert_speedup),
             sig_faster,
             opts.threshold * 100.0
         ));
@@ -313,7 +319,7 @@ fn judge_references(
         println!(
             "nop: verdict {}, speedup {:.3}x, opt_base {}",
             nop.verdict.as_str(),
-            nop.speedup,
+            Figure(nop.speedup),
             nop.opt_base
         );
     }
@@ -322,7 +328,7 @@ fn judge_references(
             println!(
                 "task {} OK: expert {:.2}x, {} of {} workloads significantly faster",
                 task.id(),
-                oracle.expert_speedup,
+                Figure(oracle.expert_speedup),
                 sig_faster,
                 oracle.workloads.len()
             );

@@ -19,13 +19,14 @@ pub fn tasks(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
 
-pub fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= 1e-12
+/// `a` (a figure, or a figure that may be undefined) is defined and within 1e-12 of `b`.
+pub fn close(a: impl Into<Option<f64>>, b: f64) -> bool {
+    a.into().is_some_and(|a| (a - b).abs() <= 1e-12)
 }
 
 #[track_caller]
-pub fn assert_close(a: f64, b: f64) {
-    assert!(close(a, b), "{a} != {b}");
+pub fn assert_close(a: impl Into<Option<f64>> + Copy + std::fmt::Debug, b: f64) {
+    assert!(close(a, b), "{a:?} != {b}");
 }
 
 /// The workspace's `evals/` folder.

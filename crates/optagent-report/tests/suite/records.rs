@@ -106,23 +106,84 @@ fn append_creates_terminates_and_round_trips() {
     assert_eq!(read_records(&p2).unwrap().len(), 2);
 }
 
+/// Issue 12 item 4: undefined figures are `None`, written `null` (never `NaN`), and read back
+/// as `None` by the strict reader (there is no lenient pass any more).
 #[test]
-fn nan_in_an_evaluation_round_trips() {
+fn undefined_figures_round_trip_as_null() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("results.jsonl");
     let mut r = results().remove(0);
     {
         let e = r.eval.as_mut().unwrap();
-        e.hmean_expert_over_patch = f64::NAN;
-        e.timing.overhead_ratio = f64::INFINITY;
+        e.speedup = None;
+        e.hmean_expert_over_patch = None;
+        e.speedup_ratio = None;
+        e.advantage.l2 = None;
+        e.timing.overhead_ratio = None;
+        e.fast_p_expert_speedup = None;
+        e.workloads[0].speedup = None;
+        e.workloads[0].speedup_ci = [Some(1.5), None];
+        e.workloads[0].advantage = None;
     }
     append_record(&path, &r).unwrap();
+    let line = std::fs::read_to_string(&path).unwrap();
+    assert!(!line.contains("NaN"), "{line}");
+    for field in [
+        r#""speedup":null"#,
+        r#""hmean_expert_over_patch":null"#,
+        r#""speedup_ratio":null"#,
+        r#""l2":null"#,
+        r#""overhead_ratio":null"#,
+        r#""speedup_ci":[1.5,null]"#,
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
     let back = read_records(&path).unwrap();
     let e = back[0].eval.as_ref().unwrap();
-    assert!(e.hmean_expert_over_patch.is_nan());
-    assert!(e.timing.overhead_ratio.is_nan());
+    assert_eq!(e.speedup, None);
+    assert_eq!(e.hmean_expert_over_patch, None);
+    assert_eq!(e.speedup_ratio, None);
+    assert_eq!(e.advantage.l2, None);
+    assert_eq!(e.advantage.l1, Some(0.0));
+    assert_eq!(e.timing.overhead_ratio, None);
+    assert_eq!(e.workloads[0].speedup, None);
+    assert_eq!(e.workloads[0].speedup_ci, [Some(1.5), None]);
+    assert_eq!(e.expert_speedup, Some(2.0));
     assert_eq!(e.verdict.as_str(), "ok");
-    assert_eq!(e.workloads.len(), 1);
+    assert_eq!(
+        serde_json::to_string(&back[0]).unwrap(),
+        serde_json::to_string(&r).unwrap()
+    );
+}
+
+/// Issue 12 item 4: a record as an earlier version wrote it, where `NaN` stood for an undefined
+/// figure and `serde_json` wrote it `null` (the task's and a workload's speedup, its interval,
+/// the ratios, every advantage level, the overhead ratio, the fast_p speedups), still reads: the
+/// nulls come back as `None`.
+#[test]
+fn null_figures_of_earlier_records_read_as_none() {
+    let recs = read_records(fixture("null-figures-v0.jsonl")).unwrap();
+    assert_eq!(recs.len(), 1);
+    let e = recs[0].eval.as_ref().unwrap();
+    assert_eq!(e.speedup, None);
+    assert_eq!(e.expert_speedup, Some(2.0));
+    assert_eq!(e.hmean_expert_over_patch, None);
+    assert_eq!(e.speedup_ratio, None);
+    assert!(e.advantage.levels().iter().all(Option::is_none));
+    assert_eq!(e.timing.overhead_ratio, None);
+    assert_eq!((e.fast_p_speedup, e.fast_p_expert_speedup), (None, None));
+    let w = &e.workloads[0];
+    assert_eq!(
+        (w.speedup, w.speedup_ci, w.advantage),
+        (None, [None; 2], None)
+    );
+    assert_eq!(w.expert_speedup, Some(2.0));
+    // Such a record is judged on its defined figures: no speedup, so not verified, not fast.
+    assert!(!optagent_eval::is_verified(e));
+    assert_eq!(e.fast_p_now(), optagent_eval::FastP::default());
+    let s = &optagent_report::summarize(&recs, &tasks(&["alpha"]), 1, 7)[0];
+    // The correct patch with no speedup counts 1.0 in the geometric mean.
+    assert_eq!(s.geomean_speedup, Some(1.0));
 }
 
 #[test]

@@ -243,3 +243,34 @@ fn report_prints_files_and_headline_figures() {
     .unwrap();
     assert!(headline_text(&paths, &analysis).ends_with("nothing to summarize\n"));
 }
+
+/// Issue 12 item 4: with no task in the SR and advantage means (every expert not faster), those
+/// figures are undefined: `null` in the JSON summary (never `NaN`), `—` in the Markdown table.
+#[test]
+fn undefined_summary_figures_are_null_in_json_and_a_dash_in_markdown() {
+    let mut recs = results();
+    for r in recs.iter_mut() {
+        if let Some(e) = r.eval.as_mut() {
+            for w in &mut e.workloads {
+                w.expert_significant = false;
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let paths = write_report(&recs, &tasks(&["alpha", "beta", "gamma"]), 4, dir.path()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&paths.json).unwrap()).unwrap();
+    let s = &json["summaries"][0];
+    assert_eq!(s["sr_tasks"], 0);
+    assert_eq!(s["speedup_ratio"], serde_json::Value::Null);
+    assert_eq!(s["advantage"]["l4"], serde_json::Value::Null);
+    assert!(s["opt_at_k"].is_number());
+    let md = std::fs::read_to_string(&paths.markdown).unwrap();
+    assert!(!md.contains("NaN"), "{md}");
+    let row = md.lines().find(|l| l.starts_with("| 1 |")).expect(&md);
+    // SR, then advantage L1 .. L4.
+    assert!(
+        row.contains("| — (0/3 tasks) | — | — | — | — (0/3 tasks) |"),
+        "{row}"
+    );
+}

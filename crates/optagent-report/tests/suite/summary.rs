@@ -129,7 +129,7 @@ fn best_rollout_ignores_incorrect_faster_patches() {
         .iter_mut()
         .filter(|r| r.task == "alpha" && r.rollout == 1)
     {
-        r.eval.as_mut().unwrap().speedup = 9.0;
+        r.eval.as_mut().unwrap().speedup = Some(9.0);
     }
     let alpha_runs: Vec<_> = recs.iter().filter(|r| r.task == "alpha").collect();
     assert_eq!(best_rollout(&alpha_runs).map(|r| r.rollout), Some(2));
@@ -138,7 +138,7 @@ fn best_rollout_ignores_incorrect_faster_patches() {
         .iter_mut()
         .filter(|r| r.task == "alpha" && r.rollout == 0)
     {
-        r.eval.as_mut().unwrap().speedup = 2.5;
+        r.eval.as_mut().unwrap().speedup = Some(2.5);
     }
     let alpha_runs: Vec<_> = recs.iter().filter(|r| r.task == "alpha").collect();
     assert_eq!(best_rollout(&alpha_runs).map(|r| r.rollout), Some(0));
@@ -283,7 +283,7 @@ fn expert_not_faster_task_left_out_of_sr_and_advantage() {
     for r in recs.iter_mut().filter(|r| r.task == "gamma") {
         if let Some(e) = r.eval.as_mut() {
             for w in &mut e.workloads {
-                w.expert_speedup = 0.8;
+                w.expert_speedup = Some(0.8);
             }
         }
     }
