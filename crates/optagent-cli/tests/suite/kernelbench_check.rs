@@ -1,14 +1,13 @@
 //! `optagent tasks check --cpu-fallback` on a KernelBench problem imported as it is, with its
 //! torch.compile expert: spec, tree, the 5 correctness trials of baseline, expert, oracle and
 //! no-op, and their timed runs on the host. One problem, one repetition: torch.compile costs
-//! about a minute per process on a 2-core CPU (so this test binary has no other test). Without
+//! about a minute per process on a 2-core CPU, so this module has no other test (it holds
+//! `MEASURING` for those minutes; select it alone with `--test all kernelbench_check::`). Without
 //! a GPU only: with one the fallback does not apply.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod common;
-
-use common::*;
+use super::common::*;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

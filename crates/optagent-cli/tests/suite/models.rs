@@ -4,12 +4,10 @@
 //! repeated text instead of tool calls (nudged, then `no_tool_calls`), and tool calls written as
 //! text (run, and recorded).
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::*;
+use super::common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 

@@ -3,9 +3,7 @@
 
 #![allow(clippy::print_stderr)]
 
-mod common;
-
-use common::*;
+use super::common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 

@@ -3,11 +3,9 @@
 //! through local mirrors (`OPTAGENT_GIT_MIRRORS`, made by `evals/real/mirrors.sh`); the test
 //! that measures a task skips, saying how to provide one, where no mirror is found.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use super::common::*;
 use serde_json::Value;
 
 const SUITE: [&str; 7] = [

@@ -5,12 +5,10 @@ use std::path::Path;
 
 use optagent_report::{load_leaderboard, Benchmark};
 
-fn repo_root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use super::common::{optagent_cmd, repo_root};
 
 async fn leaderboard(cwd: &Path, args: &[&str]) -> (bool, String) {
-    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_optagent"))
+    let o = optagent_cmd()
         .arg("leaderboard")
         .args(args)
         .current_dir(cwd)

@@ -3,15 +3,13 @@
 //! must get, whether the CPU shows it) scored by `optagent eval`. The hacks' tasks get the
 //! fixtures' `plain_expert.diff` as their expert (the reference unchanged): torch.compile's expert
 //! costs over a minute per process on this CPU and has no bearing on a candidate's flags. The
-//! torch.compile expert itself is checked in `kernelbench_check.rs`.
+//! torch.compile expert itself is checked in the sibling module `kernelbench_check`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use super::common::*;
 use serde_json::Value;
 
 /// One row of `index.tsv`.

@@ -1,8 +1,6 @@
 //! `optagent tasks list|check` and `optagent eval`'s errors for bad input, from the command line.
 
-mod common;
-
-use common::*;
+use super::common::*;
 
 #[tokio::test]
 async fn tasks_list_shows_the_bundled_tasks() {

@@ -3,11 +3,9 @@
 
 #![allow(clippy::print_stderr)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use super::common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 
@@ -526,7 +524,8 @@ async fn diversify_gives_each_rollout_the_strategy_of_its_seed_and_records_it() 
 
 /// The expert's edits of one file of pyroute.
 fn pyroute_edits(file: &str) -> Vec<MockReply> {
-    let expert = std::fs::read_to_string(common::task("pyroute").join("expert.diff")).unwrap();
+    let expert =
+        std::fs::read_to_string(super::common::task("pyroute").join("expert.diff")).unwrap();
     diff_to_edits(&expert)
         .into_iter()
         .filter(|e| e["path"] == file)
@@ -567,7 +566,7 @@ async fn sweep_modes_best_of_k_and_merge_on_pyroute_give_the_modes_table() {
             "name = \"modes\"\ntasks = [{:?}]\nk = 2\nconcurrency = 2\nmax_cost_usd = 100.0\n\
              output = \"out\"\nmodes = [\"best-of-k\", \"merge\"]\n[[models]]\n\
              model = \"openai/mock-model\"\n[[budgets]]\nlabel = \"s30\"\nmax_steps = 30\n",
-            common::task("pyroute").to_str().unwrap()
+            super::common::task("pyroute").to_str().unwrap()
         ),
     )
     .unwrap();

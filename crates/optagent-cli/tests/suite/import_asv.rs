@@ -5,12 +5,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use super::common::*;
 use serde_json::Value;
 
 const SLOW: &str =

@@ -1,14 +1,14 @@
-//! Helpers for the command-line tests: paths, running the binary, turning a diff into the edit
-//! tool calls a model would make.
-
-#![allow(dead_code)]
+//! Helpers shared by the command-line test modules: paths, running the binary with a hermetic
+//! environment, turning a diff into the edit tool calls a model would make, and [`MEASURING`],
+//! the one lock that keeps any two timing tests of the binary from running at once.
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde_json::{json, Value};
 
-/// Held by every test that measures time, so two never run on the 2 cores at once.
+/// Held by every test that measures time, so two never run on the 2 cores at once (one lock for
+/// all modules, since they share one test binary).
 pub static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub const FAKE_KEY: &str = "sk-test-0123456789abcdefghijklmnop";

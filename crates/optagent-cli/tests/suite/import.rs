@@ -6,12 +6,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use super::common::*;
 use serde_json::{json, Value};
 
 const SLOW: &str =

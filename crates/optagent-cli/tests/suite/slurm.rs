@@ -3,13 +3,11 @@
 //! through Slurm as through the local executor; a submitter killed half way and run again
 //! finishes the rest without running any rollout twice, and leaves no job in the queue.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use super::common::*;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::{json, Value};
 
