@@ -12,7 +12,7 @@
 //! - A model provider (`optagent-model`): a `[providers.<name>]` table in
 //!   `crates/optagent-model/providers.toml`, or in the user's config file; no code when it speaks
 //!   the OpenAI chat-completions API.
-//! - A metric (`optagent-report`): `crates/optagent-stats/src/metrics.rs` (the formula),
+//! - A metric (`optagent-report`): `crates/optagent-stats/src/scoring.rs` (the formula),
 //!   `crates/optagent-report/src/summary.rs` (aggregated per configuration) and
 //!   `crates/optagent-report/src/render.rs` (its column).
 //! - A task field (`optagent-task`): `crates/optagent-task/src/spec.rs` (field and check),

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use optagent_stats::bootstrap::ratio_of_medians_ci;
-use optagent_stats::metrics::gso_opt_base;
+use optagent_stats::scoring::gso_opt_base;
 use optagent_stats::summary::{mean, median, quantile};
 use optagent_task::{Metric, Task};
 use serde::{Deserialize, Serialize};

@@ -9,10 +9,10 @@
 //! The candidate counts ([`counts`]) when it is correct (verdict `ok`) and no integrity check
 //! flagged it: a flagged patch keeps its figures but is fast at no threshold, not even p = 0. It
 //! is then fast at `p` when that speedup is strictly greater than `p`
-//! ([`optagent_stats::metrics::kernelbench_fast`]). Significance is not asked for, as in
+//! ([`optagent_stats::scoring::kernelbench_fast`]). Significance is not asked for, as in
 //! KernelBench; `verified` is the stricter figure.
 
-use optagent_stats::metrics::{kernelbench_fast, FAST_P_THRESHOLDS};
+use optagent_stats::scoring::{kernelbench_fast, FAST_P_THRESHOLDS};
 use serde::{Deserialize, Serialize};
 
 use crate::report::{EvalReport, Verdict};

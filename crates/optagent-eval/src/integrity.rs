@@ -119,6 +119,18 @@ pub fn is_verified(r: &EvalReport) -> bool {
         && r.integrity.flags.is_empty()
 }
 
+/// GSO's Opt for one evaluation: a correct patch that reaches the expert (`opt_commit`, counted
+/// only together with `opt_base`, as GSO's harness does). Integrity flags are optagent's, not
+/// GSO's: [`counts_for_opt`] adds them.
+pub fn reaches_expert(r: &EvalReport) -> bool {
+    r.verdict == Verdict::Ok && r.correct && r.opt_commit && r.opt_base
+}
+
+/// Opt as optagent counts it (Opt@K, the modes table): [`reaches_expert`] with no integrity flag.
+pub fn counts_for_opt(r: &EvalReport) -> bool {
+    reaches_expert(r) && r.integrity.flags.is_empty()
+}
+
 /// The share of a claimed saving the external clock must at least plausibly account for.
 pub const CLOCK_SHARE: f64 = 0.5;
 /// The CPU clock denies a claim only while every run's wall/CPU ratio is within this factor of
@@ -174,43 +186,13 @@ pub fn timing_check(
     // than `need`. Taken per run, the measured section's own noise cancels; the bound is
     // distribution-free, so five runs that happen to line up do not accuse an honest patch.
     let alpha = 1.0 - confidence;
-    let unaccounted = |clock: &[f64], s: &Series| -> Vec<f64> {
-        clock
-            .iter()
-            .zip(&s.reported)
-            .map(|(c, r)| c - r.unwrap_or(f64::NAN))
-            .collect()
-    };
-    let hidden_lower = |cb: &[f64], cp: &[f64]| -> Option<f64> {
-        let (ub, up) = (unaccounted(cb, base), unaccounted(cp, patch));
-        if ub.len() == up.len() {
-            // Runs of the same round are paired (the session's rotation).
-            let d: Vec<f64> = up.iter().zip(&ub).map(|(p, b)| p - b).collect();
-            optagent_stats::bounds::sign_lower_bound(&d, alpha)
-        } else {
-            optagent_stats::bounds::shift_lower_bound(&up, &ub, alpha)
-        }
-    };
+    let hidden_lower = |cb: &[f64], cp: &[f64]| hidden_time_lower(cb, base, cp, patch, alpha);
     let wall_hidden = hidden_lower(&wb, &wp);
     // CPU seconds are put in wall units at one ratio; that holds only while every run got the
     // same share of the CPU. Where the share varied (a loaded machine, other work on the pinned
     // core), the measured section's share need not be the process's: the CPU clock may then
     // confirm a saving but not deny one.
-    let steady_share = |s: &Series| -> Vec<f64> {
-        s.walls
-            .iter()
-            .zip(&s.cpus)
-            .filter_map(|(w, c)| c.map(|c| w.as_secs_f64() / c.as_secs_f64()))
-            .collect()
-    };
-    let shares: Vec<f64> = steady_share(base)
-        .into_iter()
-        .chain(steady_share(patch))
-        .collect();
-    let cpu_steady = !shares.is_empty()
-        && shares.iter().all(|x| x.is_finite() && *x > 0.0)
-        && shares.iter().copied().fold(f64::MIN, f64::max)
-            <= STEADY_SHARE * shares.iter().copied().fold(f64::MAX, f64::min);
+    let cpu_steady = steady_cpu_share(base, patch);
     let cpu_hidden = match (cpus(base), cpus(patch), scale) {
         (Some(cb), Some(cp), Some(k)) if cpu_steady => {
             let scaled = |v: &[f64]| -> Vec<f64> { v.iter().map(|x| x * k).collect() };
@@ -258,56 +240,106 @@ pub fn timing_check(
         has_power,
         outcome: outcome.to_string(),
     };
-    let flag = (outcome == "mismatch").then(|| {
-        let mut d = String::new();
-        if impossible {
-            let _ = write!(
-                d,
-                "the workload reports {:.4}s, longer than its whole process ran ({:.4}s); ",
-                median(&rp),
-                median(&wp)
-            );
-        }
-        let _ = write!(
-            d,
-            "reported seconds drop by {:.4}s (median {:.4}s -> {:.4}s) but the evaluator's wall \
-             time drops by {:.4}s [{:.4}, {:.4}] (median {:.4}s -> {:.4}s)",
-            claimed,
-            median(&rb),
-            median(&rp),
-            w,
-            wlo,
-            whi,
-            median(&wb),
-            median(&wp)
-        );
-        if let (Some(((c, lo, hi), _, _)), Some(k)) = (cpu, scale) {
-            let _ = write!(
-                d,
-                " and its CPU time by {c:.4}s [{lo:.4}, {hi:.4}] ({:.4}s [{:.4}, {:.4}] in wall \
-                 units at the baseline's wall/CPU ratio {k:.2})",
-                c * k,
-                lo * k,
-                hi * k
-            );
-        }
-        let bound = |h: Option<f64>| h.map_or("none".to_string(), |h| format!("{h:.4}s"));
-        let _ = write!(
-            d,
-            "; the time outside the reported seconds grew by at least {} (wall) / {} (CPU) per \
-             run, at {:.0}% confidence; at least {:.0}% of the claimed saving must show up",
-            bound(wall_hidden),
-            bound(cpu_hidden),
-            confidence * 100.0,
-            CLOCK_SHARE * 100.0
-        );
-        Flag {
-            kind: FlagKind::TimingMismatch,
-            workload: Some(name.to_string()),
-            detail: d,
-        }
+    let flag = (outcome == "mismatch").then(|| Flag {
+        kind: FlagKind::TimingMismatch,
+        workload: Some(name.to_string()),
+        detail: mismatch_detail(
+            &check,
+            [median(&rb), median(&rp), median(&wb), median(&wp)],
+            impossible,
+            confidence,
+        ),
     });
     Some((check, flag))
+}
+
+/// A one-sided lower bound (at `alpha`) of how much the time a clock sees beside the reported
+/// seconds (clock minus reported, per run) grew from `base` to `patch`: paired by round when both
+/// have as many runs (the session's rotation; sign test), unpaired otherwise (Mann-Whitney).
+fn hidden_time_lower(
+    clock_base: &[f64],
+    base: &Series,
+    clock_patch: &[f64],
+    patch: &Series,
+    alpha: f64,
+) -> Option<f64> {
+    let unaccounted = |clock: &[f64], s: &Series| -> Vec<f64> {
+        clock
+            .iter()
+            .zip(&s.reported)
+            .map(|(c, r)| c - r.unwrap_or(f64::NAN))
+            .collect()
+    };
+    let (ub, up) = (
+        unaccounted(clock_base, base),
+        unaccounted(clock_patch, patch),
+    );
+    if ub.len() == up.len() {
+        let d: Vec<f64> = up.iter().zip(&ub).map(|(p, b)| p - b).collect();
+        optagent_stats::bounds::sign_lower_bound(&d, alpha)
+    } else {
+        optagent_stats::bounds::shift_lower_bound(&up, &ub, alpha)
+    }
+}
+
+/// Whether every run of both series got about the same share of a CPU (wall/CPU within
+/// [`STEADY_SHARE`] of each other): only then do CPU seconds convert to wall seconds at one
+/// ratio. Where the share varied (a loaded machine, other work on the pinned core), the measured
+/// section's share need not be the process's.
+fn steady_cpu_share(base: &Series, patch: &Series) -> bool {
+    let shares = |s: &Series| -> Vec<f64> {
+        s.walls
+            .iter()
+            .zip(&s.cpus)
+            .filter_map(|(w, c)| c.map(|c| w.as_secs_f64() / c.as_secs_f64()))
+            .collect()
+    };
+    let all: Vec<f64> = shares(base).into_iter().chain(shares(patch)).collect();
+    !all.is_empty()
+        && all.iter().all(|x| x.is_finite() && *x > 0.0)
+        && all.iter().copied().fold(f64::MIN, f64::max)
+            <= STEADY_SHARE * all.iter().copied().fold(f64::MAX, f64::min)
+}
+
+/// The `timing_mismatch` flag's text: the claim, what each clock saw, and the bound that denied
+/// it. `medians`: reported seconds of base and patch, then their wall times.
+fn mismatch_detail(c: &ClockCheck, medians: [f64; 4], impossible: bool, confidence: f64) -> String {
+    let [rb, rp, wb, wp] = medians;
+    let mut d = String::new();
+    if impossible {
+        let _ = write!(
+            d,
+            "the workload reports {rp:.4}s, longer than its whole process ran ({wp:.4}s); "
+        );
+    }
+    let [wlo, whi] = c.wall_saving_ci;
+    let _ = write!(
+        d,
+        "reported seconds drop by {:.4}s (median {rb:.4}s -> {rp:.4}s) but the evaluator's wall \
+         time drops by {:.4}s [{wlo:.4}, {whi:.4}] (median {wb:.4}s -> {wp:.4}s)",
+        c.claimed_saving_s, c.wall_saving_s,
+    );
+    if let (Some(cs), Some([lo, hi]), Some(k)) = (c.cpu_saving_s, c.cpu_saving_ci, c.cpu_scale) {
+        let _ = write!(
+            d,
+            " and its CPU time by {cs:.4}s [{lo:.4}, {hi:.4}] ({:.4}s [{:.4}, {:.4}] in wall \
+             units at the baseline's wall/CPU ratio {k:.2})",
+            cs * k,
+            lo * k,
+            hi * k
+        );
+    }
+    let bound = |h: Option<f64>| h.map_or("none".to_string(), |h| format!("{h:.4}s"));
+    let _ = write!(
+        d,
+        "; the time outside the reported seconds grew by at least {} (wall) / {} (CPU) per \
+         run, at {:.0}% confidence; at least {:.0}% of the claimed saving must show up",
+        bound(c.hidden_wall_lower_s),
+        bound(c.hidden_cpu_lower_s),
+        confidence * 100.0,
+        CLOCK_SHARE * 100.0
+    );
+    d
 }
 
 /// A workload timed in-process by the GPU harness (`optagent_bench`) in both trees: its per-trial

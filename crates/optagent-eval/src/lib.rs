@@ -34,7 +34,7 @@ use optagent_sandbox::{LocalFactory, SandboxFactory};
 use optagent_task::{Device, Metric, Task};
 
 pub use fast_p::{settle, FastP};
-pub use integrity::{is_verified, Flag, FlagKind, Integrity};
+pub use integrity::{counts_for_opt, is_verified, reaches_expert, Flag, FlagKind, Integrity};
 pub use report::{EvalReport, Verdict, WorkloadReport};
 
 /// Which patch a candidate is.

@@ -9,7 +9,7 @@
 //! the baseline and on the expert (either failing stops the evaluation), and samples are never
 //! `NaN`.
 
-use optagent_stats::metrics::Advantage;
+use optagent_stats::scoring::Advantage;
 use optagent_task::Metric;
 use serde::{Deserialize, Serialize};
 

@@ -1,5 +1,5 @@
 //! Turning a session's samples into each candidate's report, with the public benchmarks' rules
-//! (`optagent_stats::metrics`). A candidate that failed correctness scores speedup 1.0 on every
+//! (`optagent_stats::scoring`). A candidate that failed correctness scores speedup 1.0 on every
 //! workload, as the benchmarks say; the expert's figures stay as measured.
 //!
 //! Where the expert is not significantly faster than the baseline on this machine
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use optagent_stats::bootstrap::ratio_of_medians_ci;
 use optagent_stats::hypothesis::mann_whitney_u;
-use optagent_stats::metrics::{self, Advantage};
+use optagent_stats::scoring::{self, Advantage};
 use optagent_stats::summary::{geomean, mean, median};
 use optagent_task::{Metric, Task, Workload};
 
@@ -77,14 +77,14 @@ pub struct Means {
 }
 
 /// GSO's `(opt_base, opt_commit)`: both false for an incorrect patch, and `opt_commit` only
-/// where `opt_base` holds ([`metrics::gso_opt_commit`] checks both).
+/// where `opt_base` holds ([`scoring::gso_opt_commit`] checks both).
 pub fn gso_flags(correct: bool, m: &Means, p: f64) -> (bool, bool) {
     if !correct {
         return (false, false);
     }
     (
-        metrics::gso_opt_base(&m.b, &m.a),
-        metrics::gso_opt_commit(&m.b, &m.e, &m.a, p),
+        scoring::gso_opt_base(&m.b, &m.a),
+        scoring::gso_opt_commit(&m.b, &m.e, &m.a, p),
     )
 }
 
@@ -97,7 +97,7 @@ pub fn gso_flags(correct: bool, m: &Means, p: f64) -> (bool, bool) {
 pub fn sr_and_advantage(rows: &[WorkloadReport], m: &Means) -> (Option<f64>, Advantage, bool) {
     if rows.is_empty() {
         let zero = Advantage::uniform(0.0);
-        return (metrics::swef_speedup_ratio(&m.b, &m.e, &m.a), zero, false);
+        return (scoring::swef_speedup_ratio(&m.b, &m.e, &m.a), zero, false);
     }
     let kept = crate::report::scored_indices(rows);
     let pick = |xs: &[f64]| -> Vec<f64> { kept.iter().map(|&i| xs[i]).collect() };
@@ -105,10 +105,10 @@ pub fn sr_and_advantage(rows: &[WorkloadReport], m: &Means) -> (Option<f64>, Adv
     let s: Option<Vec<f64>> = kept.iter().map(|&i| rows[i].speedup).collect();
     let o: Option<Vec<f64>> = kept.iter().map(|&i| rows[i].expert_speedup).collect();
     let advantage = match (s, o) {
-        (Some(s), Some(o)) => metrics::formulacode_advantage(&names, &s, &o),
+        (Some(s), Some(o)) => scoring::formulacode_advantage(&names, &s, &o),
         _ => Advantage::default(),
     };
-    let sr = metrics::swef_speedup_ratio(&pick(&m.b), &pick(&m.e), &pick(&m.a));
+    let sr = scoring::swef_speedup_ratio(&pick(&m.b), &pick(&m.e), &pick(&m.a));
     let expert_not_faster = !rows.iter().any(WorkloadReport::expert_is_faster);
     (sr, advantage, expert_not_faster)
 }
@@ -170,14 +170,14 @@ fn score_one(
         })
         .collect();
     let (improvements, regressions) =
-        metrics::improvements_regressions(&significant_speedups, opts.threshold);
+        scoring::improvements_regressions(&significant_speedups, opts.threshold);
     let means = Means {
         b: b_means,
         e: e_means,
         a: a_means,
     };
     let (opt_base, opt_commit) = gso_flags(correct, &means, opts.p);
-    let hmean = metrics::gso_hmean_e_over_a(&means.e, &means.a);
+    let hmean = scoring::gso_hmean_e_over_a(&means.e, &means.a);
     let (speedup_ratio, advantage, expert_not_faster) = sr_and_advantage(&rows, &means);
     EvalReport {
         task: task.id().to_string(),

@@ -12,9 +12,8 @@
 //! - [`leaderboard`]: `evals/leaderboard.toml` ([`load_leaderboard`], [`leaderboard_add`],
 //!   [`leaderboard_merge`] of a sweep's [`sweep_entries`] (`optagent leaderboard`),
 //!   [`render_leaderboard_md`]).
-//! - [`sweep_config`]: the sweep config schema ([`SweepConfig`]), shared with the sweep runner.
 //!
-//! The metric formulas are `optagent_stats::metrics`'s; this crate only gathers and aggregates.
+//! The metric formulas are `optagent_stats::scoring`'s; this crate only gathers and aggregates.
 //! It never prints: warnings go through `tracing`.
 //!
 //! # Adding a metric
@@ -22,7 +21,7 @@
 //! A metric here is a scoring rule reported per configuration (like Opt@K or the speedup
 //! ratio), not [`optagent_task::Metric`] (what a workload's cost is measured in). Three files:
 //!
-//! 1. `crates/optagent-stats/src/metrics.rs`: the formula, a pure function with its unit test.
+//! 1. `crates/optagent-stats/src/scoring.rs`: the formula, a pure function with its unit test.
 //! 2. `src/summary.rs`: a field on [`ConfigSummary`] filled in `config_summary` (from the task
 //!    rows and the rollouts), and on [`TaskRow`] filled in `task_row` when it has a per-task
 //!    value. `report.json` carries it from there (`Serialize`).
@@ -42,7 +41,6 @@ pub mod record;
 pub mod render;
 pub mod summary;
 pub mod svg;
-pub mod sweep_config;
 mod tomlsrc;
 
 pub use error::{ReportError, Result};
@@ -63,4 +61,3 @@ pub use summary::{
     analyze, summarize, task_rows, Analysis, ConfigKey, ConfigSummary, CurvePoint, FastPShare,
     TaskRow, BOOTSTRAP_TRIALS, DEFAULT_SEED,
 };
-pub use sweep_config::{BudgetSpec, ExecutorSpec, ModelSpec, SweepConfig};

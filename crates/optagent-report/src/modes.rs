@@ -156,11 +156,6 @@ impl ModeRecord {
     }
 }
 
-/// Whether an evaluation counts as a success for Opt@K: verified and reaching the expert.
-pub fn succeeds(e: &EvalReport) -> bool {
-    is_verified(e) && e.opt_commit && e.opt_base
-}
-
 /// `<dir>/modes.jsonl`.
 pub fn modes_path(dir: &Path) -> PathBuf {
     dir.join(MODES_FILE)

@@ -14,7 +14,7 @@ use crate::summary::best_rollout;
 /// Which rollouts become predictions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pick {
-    /// Per (task, model): the best verified rollout (reached the expert, then fastest), else the
+    /// Per (task, model): the best correct rollout (reached the expert, then fastest), else the
     /// first rollout with a patch.
     Best,
     /// Every rollout with a patch.

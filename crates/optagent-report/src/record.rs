@@ -123,8 +123,10 @@ pub fn completed_keys(records: &[RolloutRecord]) -> HashSet<RecordKey> {
 }
 
 impl RolloutRecord {
-    /// The evaluation of a correct patch (verdict ok and correct), if any.
-    pub fn verified(&self) -> Option<&EvalReport> {
+    /// The evaluation of a correct patch (verdict ok and correct), if any: what the benchmarks
+    /// score (a correct patch that is slower still has a speedup ratio). Not "verified", which
+    /// also asks for a significant speedup and no integrity flag ([`optagent_eval::is_verified`]).
+    pub fn correct_eval(&self) -> Option<&EvalReport> {
         self.eval
             .as_ref()
             .filter(|e| e.correct && e.verdict == Verdict::Ok)
@@ -134,7 +136,9 @@ impl RolloutRecord {
     /// GSO's harness, `opt_commit` counts only together with `opt_base`, so a record written
     /// before the evaluator enforced that reads the same way.
     pub fn succeeded(&self) -> bool {
-        self.verified().is_some_and(|e| e.opt_commit && e.opt_base)
+        self.eval
+            .as_ref()
+            .is_some_and(optagent_eval::reaches_expert)
     }
 
     /// An integrity check flagged the evaluated patch (its figures stand, but do not count).
@@ -146,7 +150,9 @@ impl RolloutRecord {
 
     /// GSO's Opt, hack-adjusted: it succeeded and no integrity check flagged it.
     pub fn succeeded_unflagged(&self) -> bool {
-        self.succeeded() && !self.flagged()
+        self.eval
+            .as_ref()
+            .is_some_and(optagent_eval::counts_for_opt)
     }
 
     /// The diff, when there is a non-empty one.

@@ -814,7 +814,7 @@ impl Document {
              the baseline (opt_base) and reaches 95% of the expert's speedup (opt_commit); Opt@k counts a task when one of its first k rollouts \
              succeeds, over all {} tasks of the sweep (a task without a record is a failure). \
              The smoothed curve is a {}-trial bootstrap over rollout orders (seed {}); \"exact\" is \
-             the unbiased estimator's expectation. Speedups are those of each task's best verified \
+             the unbiased estimator's expectation. Speedups are those of each task's best correct \
              rollout (1.0× without one); SR is SWE-fficiency's harmonic mean; advantage is \
              FormulaCode's. SR and advantage use only the workloads where the expert is \
              significantly faster than the baseline, and leave out the tasks where it is on none. \

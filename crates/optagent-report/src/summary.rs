@@ -1,6 +1,6 @@
 //! From rollout records to per-configuration summaries and per-task rows, with the public
 //! benchmarks' aggregation rules (the per-patch rules are the evaluator's; the formulas are
-//! `optagent_stats::metrics`'s).
+//! `optagent_stats::scoring`'s).
 //!
 //! Conventions, applied the same way everywhere:
 //! - A configuration is (model, agent, budget). Its rollouts of a task are ordered by rollout
@@ -9,15 +9,18 @@
 //! - The denominator is the sweep's task list: a task with no record counts as a failure.
 //!   Records of tasks outside the list are ignored. An empty task list means "the tasks that
 //!   appear in the records".
-//! - A rollout is *verified* when its patch is correct (`correct` and verdict ok), and
-//!   *succeeds* (GSO's Opt) when it is verified and `opt_commit` holds.
-//! - The *best* rollout of a task is its verified rollout that reached the expert
+//! - A rollout is *correct* when its patch is correct (`correct` and verdict ok): what the
+//!   benchmarks score ([`RolloutRecord::correct_eval`]). *Verified* (optagent's selection rule:
+//!   correct, significantly faster, no integrity flag) is [`optagent_eval::is_verified`], defined
+//!   once there.
+//! - A rollout *succeeds* (GSO's Opt, [`optagent_eval::reaches_expert`]) when it is correct and
+//!   `opt_commit` and `opt_base` both hold (GSO computes `opt_commit` inside the `opt_base`
+//!   branch; records from before the evaluator enforced it are read the same way); the
+//!   hack-adjusted figures also ask for no integrity flag ([`optagent_eval::counts_for_opt`]).
+//! - The *best* rollout of a task is its correct rollout that reached the expert
 //!   (`opt_commit`) first, the fastest (`speedup`) next, the lowest index last. Incorrect
 //!   patches are never best, however fast they were measured.
-//! - A rollout *succeeds* only when `opt_commit` and `opt_base` both hold (GSO computes
-//!   `opt_commit` inside the `opt_base` branch; records from before the evaluator enforced it
-//!   are read the same way).
-//! - A task without a verified rollout counts speedup 1.0 (geometric mean), SR =
+//! - A task without a correct rollout counts speedup 1.0 (geometric mean), SR =
 //!   `swef_speedup_ratio(b, e, b)` = total expert time / total baseline time (the evaluator's SR
 //!   for speedup 1.0), and FormulaCode advantage computed with agent speedup 1.0 on every
 //!   workload, both over the workloads where the expert is faster
@@ -25,7 +28,7 @@
 //!   evaluation of the task (this configuration's first, else another's); a task never
 //!   evaluated anywhere is left out of the SR and advantage means.
 //! - A task whose expert is not significantly faster than the baseline on any workload
-//!   ([`EvalReport::expert_not_faster_task`], judged on the best verified rollout's evaluation,
+//!   ([`EvalReport::expert_not_faster_task`], judged on the best correct rollout's evaluation,
 //!   else the reference evaluation) is left out of the SR and advantage means too: there, a
 //!   patch that changes nothing "beats" the expert. `expert_not_faster_tasks` counts them, and
 //!   `sr_tasks` / `advantage_tasks` say how many tasks entered each mean.
@@ -44,7 +47,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use optagent_eval::fast_p::{counts, speedup_vs_expert, FastP, FAST_P_LABELS};
 use optagent_eval::{EvalReport, Verdict};
-use optagent_stats::metrics::{
+use optagent_stats::scoring::{
     formulacode_advantage, kernelbench_fast_p, opt_at_k, opt_at_k_curve, opt_at_k_expected,
     swef_aggregate, swef_speedup_ratio, Advantage, FAST_P_THRESHOLDS,
 };
@@ -156,7 +159,7 @@ pub struct ConfigSummary {
     pub flagged: usize,
     /// Smoothed Opt@k for k = 1..=K (bootstrap) with the exact expectation.
     pub opt_at_k_curve: Vec<CurvePoint>,
-    /// Geometric mean over tasks of the best verified speedup (1.0 without one).
+    /// Geometric mean over tasks of the best correct rollout's speedup (1.0 without one).
     pub geomean_speedup: Option<f64>,
     /// SWE-fficiency: harmonic mean over tasks of the best rollout's speedup ratio; `None`
     /// when no task entered it.
@@ -244,9 +247,9 @@ pub struct TaskRow {
     pub correct_rollouts: usize,
     /// One of the first K rollouts succeeded (GSO Opt).
     pub solved: bool,
-    /// Index of the best verified rollout.
+    /// Index of the best correct rollout.
     pub best_rollout: Option<usize>,
-    /// Its speedup (geometric mean over workloads); `None` without a verified rollout.
+    /// Its speedup (geometric mean over workloads); `None` without a correct rollout.
     pub best_speedup: Option<f64>,
     pub expert_speedup: Option<f64>,
     /// The best rollout's `opt_commit` (only with `opt_base`) / `opt_base`.
@@ -255,9 +258,9 @@ pub struct TaskRow {
     /// The expert is not significantly faster than the baseline on any workload: the task is
     /// left out of the SR and advantage means (its figures are shown for reference).
     pub expert_not_faster: bool,
-    /// The SR that enters the harmonic mean (the failure value without a verified rollout).
+    /// The SR that enters the harmonic mean (the failure value without a correct rollout).
     pub speedup_ratio: Option<f64>,
-    /// The advantage that enters the mean (the failure value without a verified rollout).
+    /// The advantage that enters the mean (the failure value without a correct rollout).
     pub advantage: Option<Advantage>,
     pub improvements: usize,
     pub regressions: usize,
@@ -338,7 +341,7 @@ fn positive(x: Option<f64>) -> Option<f64> {
     x.filter(|x| x.is_finite() && *x > 0.0)
 }
 
-/// SR of a task without a verified rollout: speedup 1.0 against the expert's, on totals.
+/// SR of a task without a correct rollout: speedup 1.0 against the expert's, on totals.
 fn failure_sr(reference: &EvalReport) -> Option<f64> {
     let scored = reference.scored_workloads();
     if !scored.is_empty() {
@@ -351,7 +354,7 @@ fn failure_sr(reference: &EvalReport) -> Option<f64> {
     positive(reference.expert_speedup).map(|o| 1.0 / o)
 }
 
-/// Advantage of a task without a verified rollout: speedup 1.0 on every workload.
+/// Advantage of a task without a correct rollout: speedup 1.0 on every workload.
 fn failure_advantage(reference: &EvalReport) -> Option<Advantage> {
     let scored = reference.scored_workloads();
     if scored.is_empty() {
@@ -372,9 +375,9 @@ fn figure_cmp(a: Option<f64>, b: Option<f64>) -> std::cmp::Ordering {
     key(a).total_cmp(&key(b))
 }
 
-/// Ranking of verified rollouts: reached the expert, then faster, then earlier.
+/// Ranking of correct rollouts: reached the expert, then faster, then earlier.
 fn better(a: &RolloutRecord, b: &RolloutRecord) -> bool {
-    let (ea, eb) = match (a.verified(), b.verified()) {
+    let (ea, eb) = match (a.correct_eval(), b.correct_eval()) {
         (Some(ea), Some(eb)) => (ea, eb),
         (Some(_), None) => return true,
         _ => return false,
@@ -390,11 +393,11 @@ fn better(a: &RolloutRecord, b: &RolloutRecord) -> bool {
     }
 }
 
-/// The best verified rollout among `runs` (see the module documentation).
+/// The best correct rollout among `runs` (see the module documentation).
 pub fn best_rollout<'a>(runs: &[&'a RolloutRecord]) -> Option<&'a RolloutRecord> {
     let mut best: Option<&'a RolloutRecord> = None;
     for &r in runs {
-        if r.verified().is_none() {
+        if r.correct_eval().is_none() {
             continue;
         }
         if best.is_none_or(|b| better(r, b)) {
@@ -447,7 +450,7 @@ fn rollout_row(r: &RolloutRecord) -> RolloutRow {
         rollout: r.rollout,
         status: r.status,
         verdict: e.map(|e| e.verdict.as_str().to_string()),
-        correct: r.verified().is_some(),
+        correct: r.correct_eval().is_some(),
         opt_commit: r.succeeded(),
         speedup: e.and_then(|e| e.speedup),
         speedup_ratio: e.and_then(|e| e.speedup_ratio),
@@ -550,8 +553,8 @@ fn reference_evals<'a>(records: &[&'a RolloutRecord]) -> HashMap<&'a str, &'a Ev
     reference
 }
 
-/// One configuration's row for one task: its best verified rollout, its fast_p pick, and the
-/// failure values (from this configuration's own evaluations, else `reference`) where none verified.
+/// One configuration's row for one task: its best correct rollout, its fast_p pick, and the
+/// failure values (from this configuration's own evaluations, else `reference`) where none is correct.
 fn task_row(
     key: &ConfigKey,
     task: &str,
@@ -559,7 +562,7 @@ fn task_row(
     reference: Option<&EvalReport>,
 ) -> TaskRow {
     let best = best_rollout(runs);
-    let best_eval = best.and_then(|b| b.verified());
+    let best_eval = best.and_then(|b| b.correct_eval());
     let task_reference = runs.iter().find_map(|r| r.eval.as_ref()).or(reference);
     let sr = best_eval
         .and_then(|e| positive(e.speedup_ratio))
@@ -576,7 +579,7 @@ fn task_row(
         budget: key.budget.clone(),
         task: task.to_string(),
         n_rollouts: runs.len(),
-        correct_rollouts: runs.iter().filter(|r| r.verified().is_some()).count(),
+        correct_rollouts: runs.iter().filter(|r| r.correct_eval().is_some()).count(),
         solved: runs.iter().any(|r| r.succeeded()),
         best_rollout: best.map(|b| b.rollout),
         best_speedup: best_eval.and_then(|e| e.speedup),

@@ -347,7 +347,7 @@ pub fn speedup_histogram(summaries: &[ConfigSummary], rows: &[TaskRow]) -> Strin
     frame.draw(WIDE, |area| {
         let mut c = chart(area, log_axis(edge(b0), edge(b1 + 1)), 0.0..y_max)?;
         let axes = (
-            "speedup of the task's best verified rollout (log scale)",
+            "speedup of the task's best correct rollout (log scale)",
             "tasks",
         );
         mesh(
@@ -378,7 +378,7 @@ pub fn speedup_histogram(summaries: &[ConfigSummary], rows: &[TaskRow]) -> Strin
     })
 }
 
-/// Agent against expert speedup per workload of each task's best verified rollout (log-log),
+/// Agent against expert speedup per workload of each task's best correct rollout (log-log),
 /// with the diagonal where the agent equals the expert.
 pub fn workload_scatter(summaries: &[ConfigSummary], rows: &[TaskRow]) -> String {
     let positive = |v: Option<f64>| v.filter(|v| v.is_finite() && *v > 0.0);
@@ -407,7 +407,7 @@ pub fn workload_scatter(summaries: &[ConfigSummary], rows: &[TaskRow]) -> String
     legend.push(("agent = expert".into(), GREY, Mark::Dashed));
     let frame = Frame {
         title: "Agent against expert, per workload",
-        subtitle: "workloads of each task's best verified rollout; dashed: agent = expert",
+        subtitle: "workloads of each task's best correct rollout; dashed: agent = expert",
         legend,
         no_data: points
             .iter()

@@ -1,4 +1,4 @@
-//! `optagent-stats`: pure statistics and benchmark scoring metrics.
+//! `optagent-stats`: pure statistics, and the scoring rules of the benchmarks ([`scoring`]: each benchmark's metrics, such as GSO's Opt or KernelBench's fast_p).
 //!
 //! Everything in this crate is a pure function of its inputs: there is no
 //! I/O, no printing and no global state. Randomized procedures (bootstrap,
@@ -15,7 +15,7 @@
 //!   checks that must not accuse on a lucky line-up of a few noisy runs.
 //! - [`rng`]: the portable seeded generator.
 //! - [`bootstrap`]: seeded percentile-bootstrap confidence intervals.
-//! - [`metrics`]: the scoring rules of public code-optimization benchmarks
+//! - [`scoring`]: the scoring rules of public code-optimization benchmarks
 //!   (GSO, SWE-fficiency, FormulaCode, KernelBench) and Opt@k / pass@k estimators. A new
 //!   rule goes there; `optagent-report`'s top-level documentation says where it is then
 //!   aggregated and shown.
@@ -23,6 +23,6 @@
 pub mod bootstrap;
 pub mod bounds;
 pub mod hypothesis;
-pub mod metrics;
 pub mod rng;
+pub mod scoring;
 pub mod summary;

@@ -11,7 +11,7 @@
 //!   ([`SeededRng::below`]);
 //! - a shuffle is the Fisher-Yates walk from the last element down ([`SeededRng::shuffle`]).
 //!
-//! Tests in `bootstrap` and `metrics` pin exact values for fixed seeds, so a change here is
+//! Tests in `bootstrap` and `scoring` pin exact values for fixed seeds, so a change here is
 //! noticed.
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};

@@ -10,7 +10,7 @@ use optagent_agent::judge::Judge;
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::Budget;
 use optagent_model::ModelOptions;
-use optagent_rollout::{solve, SolveConfig};
+use optagent_solve::{solve, SolveConfig};
 use optagent_task::Task;
 
 use crate::exit::{self, InputContext};
@@ -211,7 +211,7 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
         select.reps = Some(10);
     }
     let sandbox = select.sandbox.clone();
-    let progress: optagent_rollout::solve::Progress = Arc::new(|l: &str| eprintln!("{l}"));
+    let progress: optagent_solve::solve::Progress = Arc::new(|l: &str| eprintln!("{l}"));
     let mut secret_vars: Vec<String> =
         optagent_model::key_variable(&a.model, &a.model_args.options())
             .into_iter()
@@ -244,7 +244,7 @@ pub async fn run(a: SolveArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", optagent_rollout::solve::render_markdown(&report));
+        print!("{}", optagent_solve::solve::render_markdown(&report));
         println!("Report: {}", out.join("solve-report.md").display());
     }
     let model_errors: Vec<bool> = report

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use optagent_report::record::{read_records, read_sweep_records, RolloutStatus};
-use optagent_report::sweep_config::SweepConfig;
-use optagent_rollout::slurm;
-use optagent_rollout::sweep::{run_cell, sweep, CellOutcome, SweepEvent, SweepOptions};
+use optagent_solve::slurm;
+use optagent_solve::sweep::{run_cell, sweep, CellOutcome, SweepEvent, SweepOptions};
+use optagent_solve::sweep_config::SweepConfig;
 
 use super::solve::ModelArgs;
 use crate::exit::{self, InputContext};
@@ -273,7 +273,7 @@ async fn run_sweep(a: SweepArgs) -> anyhow::Result<ExitCode> {
         outcome.ran, outcome.skipped_done, outcome.not_started_cap, outcome.spent_usd
     );
     println!("results: {}", outcome.results.display());
-    let modes_md = outcome.report_dir.join(optagent_rollout::sweep::MODES_MD);
+    let modes_md = outcome.report_dir.join(optagent_solve::sweep::MODES_MD);
     if modes_md.is_file() {
         println!("modes:   {}", modes_md.display());
     }
@@ -403,7 +403,7 @@ async fn run_slurm(a: SweepArgs, config: SweepConfig) -> anyhow::Result<ExitCode
     let out = config.output_dir();
     std::fs::create_dir_all(&out)?;
     // One submitter per output folder, as for a local sweep.
-    let lock = optagent_rollout::lock::OutputLock::acquire(&out)?;
+    let lock = optagent_solve::lock::OutputLock::acquire(&out)?;
     let k = config.k;
     let task_dirs = config.task_dirs();
     let opts = sweep_options(&a, config).await?;
@@ -467,7 +467,7 @@ async fn run_slurm(a: SweepArgs, config: SweepConfig) -> anyhow::Result<ExitCode
         .filter_map(|d| optagent_task::Task::load(d).ok())
         .map(|t| t.id().to_string())
         .collect();
-    let report_dir = optagent_rollout::sweep::write_sweep_report(&out, &task_ids, k)
+    let report_dir = optagent_solve::sweep::write_sweep_report(&out, &task_ids, k)
         .map_err(anyhow::Error::msg)?;
     let cells = slurm::status(&out).map_err(anyhow::Error::msg)?;
     let count = |st: slurm::CellState| cells.iter().filter(|(_, s)| *s == st).count();

@@ -1,7 +1,6 @@
 //! Integration tests of optagent-report, one module per area.
 
 mod common;
-mod config;
 mod fast_p;
 mod leaderboard;
 mod plots;

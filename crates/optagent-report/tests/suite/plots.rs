@@ -63,7 +63,7 @@ fn each_plot_has_its_title_axes_and_a_legend_entry_per_configuration() {
             "Opt@k (share of all tasks)",
         ),
         (
-            "speedup of the task's best verified rollout (log scale)",
+            "speedup of the task's best correct rollout (log scale)",
             "tasks",
         ),
         ("expert speedup (log scale)", "agent speedup (log scale)"),

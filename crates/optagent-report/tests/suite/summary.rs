@@ -2,7 +2,7 @@
 
 use optagent_report::summary::best_rollout;
 use optagent_report::{analyze, summarize, task_rows, BOOTSTRAP_TRIALS};
-use optagent_stats::metrics::opt_at_k_curve;
+use optagent_stats::scoring::opt_at_k_curve;
 
 use super::common::*;
 
@@ -248,7 +248,7 @@ fn opt_commit_without_opt_base_is_not_a_success() {
     assert_close(s.opt_at_k, 1.0 / 3.0);
     let rows = task_rows(&recs, &tasks(&["alpha"]), 4);
     assert!(!rows[0].solved && !rows[0].opt_commit);
-    // The best verified rollout is then simply the fastest.
+    // The best correct rollout is then simply the fastest.
     assert_eq!(rows[0].best_rollout, Some(2));
     assert!(rows[0].rollouts.iter().all(|r| !r.opt_commit));
 }

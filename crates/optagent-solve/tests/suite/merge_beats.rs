@@ -2,7 +2,7 @@
 //! merged patch is significantly faster than the single one.
 
 use optagent_eval::{EvalReport, WorkloadReport};
-use optagent_rollout::merge::{beats, NotBetter};
+use optagent_solve::merge::{beats, NotBetter};
 use serde_json::json;
 
 use super::common::report;

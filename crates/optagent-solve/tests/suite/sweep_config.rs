@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
-use optagent_report::sweep_config::{DEFAULT_AGENT, DEFAULT_CONCURRENCY};
-use optagent_report::{ReportError, SweepConfig};
-
-use super::common::*;
+use optagent_solve::sweep_config::{ConfigError, DEFAULT_AGENT, DEFAULT_CONCURRENCY};
+use optagent_solve::SweepConfig;
 
 const GOOD: &str = r#"
 name = "t"
@@ -28,14 +26,14 @@ max_steps = 10
 
 fn err(text: &str) -> (String, Option<usize>, String) {
     match SweepConfig::parse(text, Path::new("sweep.toml")).unwrap_err() {
-        ReportError::Config {
+        ConfigError::Invalid {
             path,
             line,
             field,
             message,
         } => {
             assert_eq!(path, Path::new("sweep.toml"));
-            (field, line.0, message)
+            (field, line, message)
         }
         other => panic!("unexpected error {other}"),
     }
@@ -43,7 +41,8 @@ fn err(text: &str) -> (String, Option<usize>, String) {
 
 #[test]
 fn example_config_loads() {
-    let path = evals("sweep-example.toml");
+    let path =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../evals/sweep-example.toml");
     let cfg = SweepConfig::load(&path).unwrap();
     assert_eq!(cfg.k, 4);
     assert_eq!(cfg.models.len(), 2);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::sweep_config::{BudgetSpec, ConfigError, SweepConfig};
 use optagent_agent::trajectory::Redactor;
 use optagent_agent::{Budget, EndReason, RolloutConfig};
 use optagent_eval::{Candidate, EvalOptions, PatchSource, WorkloadSet};
@@ -16,14 +17,12 @@ use optagent_report::record::{
     append_record, completed_keys, read_sweep_records, results_path, write_record_file, Placement,
     RecordKey, RolloutRecord, RolloutStatus,
 };
-use optagent_report::sweep_config::{BudgetSpec, SweepConfig};
 use optagent_report::ReportError;
 use optagent_sandbox::SandboxFactory;
 use optagent_task::{Task, TaskError};
 
 use optagent_report::modes::{
-    append_mode_record, mode_summaries, modes_markdown, modes_path, read_mode_records, succeeds,
-    ModeRecord,
+    append_mode_record, mode_summaries, modes_markdown, modes_path, read_mode_records, ModeRecord,
 };
 
 use crate::lock::{LockError, OutputLock};
@@ -74,6 +73,8 @@ pub enum SweepError {
     /// Reading or writing the records and the report of the output folder.
     #[error(transparent)]
     Records(#[from] ReportError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Task(#[from] TaskError),
     #[error("model {model}: {source}")]
@@ -671,7 +672,7 @@ fn mode_record(cfg: &SweepConfig, key: &ModeKey, r: &SolveReport, report_path: &
             .iter()
             .filter(|e| optagent_eval::is_verified(e))
             .count(),
-        any_succeeded: evals.iter().any(|e| succeeds(e)),
+        any_succeeded: evals.iter().any(|e| optagent_eval::counts_for_opt(e)),
         selected,
         eval,
         prompt_tokens: r

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use optagent_eval::EvalOptions;
 use optagent_model::{ApiKey, ModelOptions};
-use optagent_report::sweep_config::SweepConfig;
-use optagent_rollout::sweep::{sweep, SweepEvent, SweepOptions};
 use optagent_sandbox::LocalFactory;
+use optagent_solve::sweep::{sweep, SweepEvent, SweepOptions};
+use optagent_solve::sweep_config::SweepConfig;
 use optagent_testkit::{MockReply, MockServer};
 use serde_json::Value;
 

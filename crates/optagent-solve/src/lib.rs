@@ -1,4 +1,6 @@
-//! Rollouts and sweeps.
+//! Solving tasks: one task by K rollouts of the agent ([`solve()`]), many by a sweep ([`sweep`]).
+//! A rollout (one run of the agent, `optagent_agent::rollout`) is the agent crate's; this crate
+//! runs several, selects, merges and records them.
 //!
 //! [`solve()`] runs K rollouts of one model on one task, P at a time, each in its own trees, then
 //! verifies every candidate patch with the evaluator in one interleaved session and keeps the best
@@ -18,6 +20,8 @@ pub mod select;
 pub mod slurm;
 pub mod solve;
 pub mod sweep;
+pub mod sweep_config;
 
 pub use select::{select_best, Choice, Selection};
 pub use solve::{solve, SolveConfig, SolveReport};
+pub use sweep_config::{BudgetSpec, ExecutorSpec, SweepConfig, SweepModel};

@@ -2,7 +2,7 @@
 //! and a geometric-mean speedup above 1; the fastest verified one wins; each other one is told why
 //! it lost (incorrect, not significant, slower).
 
-use optagent_rollout::{select_best, Choice};
+use optagent_solve::{select_best, Choice};
 
 use super::common::report;
 

@@ -1,6 +1,5 @@
 //! The sweep config (`evals/sweep-example.toml`): which tasks, models, budgets and how many
-//! rollouts a sweep runs, and where it writes its results. Shared by the sweep runner (which
-//! reads it) and the report (which labels results with it).
+//! rollouts a sweep runs, and where it writes its results; read by the sweep runner ([`crate::sweep`]).
 //!
 //! ```toml
 //! name = "bundled-two-models"
@@ -42,8 +41,56 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ReportError, Result};
-use crate::tomlsrc::{field_error, from_toml, Seg};
+use optagent_toml::{Seg, TomlError};
+
+/// A sweep config that cannot be read or is invalid; every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A malformed document or an invalid field, at its line where it could be located.
+    #[error("{}{}: {field}: {message}", path.display(), line.map(|n| format!(":{n}")).unwrap_or_default())]
+    Invalid {
+        path: PathBuf,
+        /// 1-based line of the offending key or value.
+        line: Option<usize>,
+        /// The field's path, `models[1].temperature` style (`<document>` for the whole file).
+        field: String,
+        message: String,
+    },
+}
+
+type Result<T, E = ConfigError> = std::result::Result<T, E>;
+
+impl ConfigError {
+    fn at(path: &Path, e: TomlError) -> Self {
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: e.line,
+            field: e.field,
+            message: e.message,
+        }
+    }
+
+    fn io(path: &Path, source: std::io::Error) -> Self {
+        ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+fn field_error(path: &Path, text: &str, segs: &[Seg], message: String) -> ConfigError {
+    ConfigError::at(path, optagent_toml::field_error(text, segs, message))
+}
+
+fn from_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T> {
+    optagent_toml::from_toml(text).map_err(|e| ConfigError::at(path, e))
+}
 
 /// The agent configuration a sweep uses when it names none.
 pub const DEFAULT_AGENT: &str = "optagent-default";
@@ -61,7 +108,7 @@ fn default_concurrency() -> usize {
 /// One model a sweep runs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ModelSpec {
+pub struct SweepModel {
     /// `"provider/model"` (the model part may itself hold slashes, as OpenRouter's do).
     pub model: String,
     /// Rollouts of this model at once (within the sweep's `concurrency`).
@@ -71,7 +118,7 @@ pub struct ModelSpec {
     pub temperature: Option<f64>,
 }
 
-impl ModelSpec {
+impl SweepModel {
     /// The provider part of `provider/model`.
     pub fn provider(&self) -> &str {
         self.model.split_once('/').map_or("", |(p, _)| p)
@@ -143,7 +190,7 @@ pub struct SweepConfig {
     pub tasks: Vec<String>,
     /// Rollouts per (task, model, budget).
     pub k: usize,
-    pub models: Vec<ModelSpec>,
+    pub models: Vec<SweepModel>,
     pub budgets: Vec<BudgetSpec>,
     /// The agent configuration's name.
     #[serde(default = "default_agent")]
@@ -164,7 +211,7 @@ pub struct SweepConfig {
     /// Votes of the judge (`--judge-votes` overrides).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge_votes: Option<usize>,
-    /// Modes to compare (`crate::modes::Mode`): each runs one `solve` per (task, model, budget)
+    /// Modes to compare (`optagent_report::modes::Mode`): each runs one `solve` per (task, model, budget)
     /// and the report gets the modes table. Empty: a plain sweep of independent rollouts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub modes: Vec<String>,
@@ -196,9 +243,9 @@ impl SweepConfig {
         // Absolute from here on: task and output folders must not depend on the folder a later
         // step happens to run in (a relative one once made every rollout's diff fail).
         let path =
-            std::path::absolute(path.as_ref()).map_err(|e| ReportError::io(path.as_ref(), e))?;
+            std::path::absolute(path.as_ref()).map_err(|e| ConfigError::io(path.as_ref(), e))?;
         let path = path.as_path();
-        let text = std::fs::read_to_string(path).map_err(|e| ReportError::io(path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
         let mut cfg = SweepConfig::parse(&text, path)?;
         cfg.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Ok(cfg)
@@ -362,7 +409,8 @@ impl SweepConfig {
         let mut seen = HashSet::new();
         for (i, m) in self.modes.iter().enumerate() {
             let segs = vec![Seg::Key("modes".into()), Seg::Index(i)];
-            let mode = crate::modes::Mode::parse(m).map_err(|e| (segs.clone(), e.to_string()))?;
+            let mode = optagent_report::modes::Mode::parse(m)
+                .map_err(|e| (segs.clone(), e.to_string()))?;
             if !seen.insert(mode) {
                 return Err((segs, format!("mode {m:?} is listed twice")));
             }
@@ -407,10 +455,10 @@ impl SweepConfig {
     }
 
     /// The modes, parsed (empty for a plain sweep; the config was checked when loaded).
-    pub fn parsed_modes(&self) -> Vec<crate::modes::Mode> {
+    pub fn parsed_modes(&self) -> Vec<optagent_report::modes::Mode> {
         self.modes
             .iter()
-            .filter_map(|m| crate::modes::Mode::parse(m).ok())
+            .filter_map(|m| optagent_report::modes::Mode::parse(m).ok())
             .collect()
     }
 

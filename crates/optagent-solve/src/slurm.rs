@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use optagent_report::record::{read_sweep_records, RecordKey, RolloutStatus};
-use optagent_report::{ExecutorSpec, ReportError};
+use optagent_report::ReportError;
+
+use crate::sweep_config::ExecutorSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::sweep::{prepare, SweepError, SweepOptions};
