@@ -118,29 +118,13 @@ async fn scripted_session_profiles_edits_benches_submits_and_the_patch_matches_t
     assert_eq!(report["rollouts"][0]["outcome"]["end"]["kind"], "submitted");
     assert!(report["total_tokens"].as_u64().unwrap() > 20_000);
 
-    // `optagent eval` on the produced patch agrees: it matches the expert.
-    let best = out.path().join("best.diff");
-    let o = optagent(&[
-        "eval",
-        "tasks/pyroute",
-        "--patch",
-        best.to_str().unwrap(),
-        "--reps",
-        "5",
-        "--json",
-    ])
-    .await;
-    assert!(o.status.success(), "{}", text(&o));
-    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(r["verdict"], "ok");
-    // The same change as the expert's: GSO's opt_commit (harmonic mean of expert/patch above
-    // 0.95) sits on its line for identical code, where a loaded machine's noise decides; so
-    // opt_base, and the expert within 20% of the patch.
-    assert_eq!(r["opt_base"], true, "{r:#}");
-    let h = r["hmean_expert_over_patch"].as_f64().unwrap();
-    assert!(h > 0.8, "expert/patch {h}: {r:#}");
+    // The solve's own evaluation (5 repetitions, the expert in the same session) scores the
+    // expert's change as the expert's: faster than the base, close to the expert.
+    assert_eq!(ev["opt_base"], true, "{ev:#}");
+    let h = ev["hmean_expert_over_patch"].as_f64().unwrap();
+    assert!(h > 0.8, "expert/patch {h}: {ev:#}");
+    assert!(out.path().join("best.diff").is_file());
 
-    // The replay provider plays the recorded session back.
     let replay = format!(
         "replay:{}",
         out.path().join("rollout-0/trajectory.jsonl").display()

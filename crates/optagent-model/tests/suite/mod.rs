@@ -3,6 +3,5 @@
 mod common;
 mod http;
 mod replay;
-mod secrets;
 mod spec_config;
 mod window;

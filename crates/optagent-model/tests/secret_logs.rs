@@ -1,10 +1,18 @@
 //! The API key never appears in Debug output, errors, or logs, even when a
 //! provider echoes it back.
+//! A test binary of its own, outside `all.rs` (`mod suite`): it captures every log line of the
+//! client through a thread-local subscriber, and `tracing` caches whether a log call site is
+//! wanted per process; a test on another thread that reached the retry log first (with no
+//! subscriber) made this test miss its "retrying" line (a CI failure). Alone in its process, no
+//! other thread reaches those call sites.
+
+#[path = "suite/common.rs"]
+mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use super::common::{opts, user, TEST_KEY};
+use common::{opts, user, TEST_KEY};
 use optagent_model::{open_model, OpenAiCompatModel, ProviderRegistry};
 use optagent_testkit::{MockReply, MockServer};
 
