@@ -218,7 +218,7 @@ fn report(out: &Path) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_two_rollouts_that_fix_different_workloads_is_verified_and_faster_than_both() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let dir = tempfile::tempdir().unwrap();
     let task = two_workload_task(&dir.path().join("twofix"));
     let task_s = task.to_str().unwrap().to_string();
@@ -319,7 +319,7 @@ async fn merge_two_rollouts_that_fix_different_workloads_is_verified_and_faster_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_of_rollouts_that_fix_the_same_function_is_skipped_and_says_why() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let dir = tempfile::tempdir().unwrap();
     let task = two_workload_task(&dir.path().join("twofix"));
     let task_s = task.to_str().unwrap().to_string();
@@ -380,7 +380,7 @@ fn first_prompt(requests: &[Value], seed: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rounds_a_round_that_regresses_never_replaces_the_best() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let dir = tempfile::tempdir().unwrap();
     let task = two_workload_task(&dir.path().join("twofix"));
     let task_s = task.to_str().unwrap().to_string();
@@ -535,7 +535,7 @@ fn pyroute_edits(file: &str) -> Vec<MockReply> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_modes_best_of_k_and_merge_on_pyroute_give_the_modes_table() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     // Rollout 0 makes the expert's graph changes, rollout 1 its text index changes: two
     // verified patches on different workloads, which merge into one faster than both.
     let scripts = [

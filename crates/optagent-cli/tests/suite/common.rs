@@ -7,9 +7,11 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-/// Held by every test that measures time, so two never run on the 2 cores at once (one lock for
-/// all modules, since they share one test binary).
-pub static MEASURING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Held for writing by every test that measures time, so two never run on the 2 cores at once
+/// (one lock for all modules, since they share one test binary); held for reading by a heavy
+/// test that measures nothing (torch.compile's minutes), so such tests overlap each other but
+/// never a measurement.
+pub static MEASURING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 pub const FAKE_KEY: &str = "sk-test-0123456789abcdefghijklmnop";
 

@@ -204,7 +204,7 @@ fn assert_oracle_matches_expert(test: &str, r: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_gso_row_scores_its_expert_opt_commit_and_a_wrong_patch_wrong_result() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let d = tempfile::tempdir().unwrap();
     let (task, id) = imported(d.path());
     let t = task.to_str().unwrap();
@@ -247,7 +247,7 @@ async fn an_imported_gso_row_scores_its_expert_opt_commit_and_a_wrong_patch_wron
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_imported_gso_row_scores_its_expert_in_docker() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let probe = Command::new("docker")
         .args(["image", "inspect", "optagent/base:bookworm"])
         .output();
@@ -291,7 +291,7 @@ async fn an_imported_gso_row_scores_its_expert_in_docker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_check_over_a_suite_says_which_tasks_are_usable_and_why_not() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let d = tempfile::tempdir().unwrap();
     let (_task, id) = imported(d.path());
     let suite = d.path().join("suite");

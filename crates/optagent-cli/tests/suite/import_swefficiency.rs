@@ -186,7 +186,7 @@ async fn an_imported_swefficiency_row_verifies_its_expert_and_its_tests_catch_a_
         );
         return;
     }
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let d = tempfile::tempdir().unwrap();
     let task = imported(d.path());
     let t = task.to_str().unwrap();

@@ -26,7 +26,7 @@ fn answer(state_hack: bool) -> MockReply {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_with_a_judge_keeps_its_votes_in_the_json_report() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::start().await;
     server.push(answer(true));
     server.push(MockReply::text("not json at all"));
@@ -89,7 +89,7 @@ async fn eval_with_a_judge_keeps_its_votes_in_the_json_report() {
 /// wherever its measured speedup is above p.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_json_gives_fast_p_against_baseline_and_expert() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let o = optagent(&[
         "eval",
         "tasks/pyroute",
@@ -129,7 +129,7 @@ async fn eval_json_gives_fast_p_against_baseline_and_expert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_judge_is_not_paid_to_read_an_empty_patch() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::start().await;
     let url = server.url();
     let o = optagent(&[

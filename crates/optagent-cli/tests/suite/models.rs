@@ -34,7 +34,7 @@ fn report(out: &std::path::Path) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rollout_a_model_error_exits_4_and_no_speedup_exits_3() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     // The provider refuses every call: no rollout runs to an end of its own.
     let server = MockServer::with_handler(|_| MockReply::error(401, "invalid api key")).await;
     let out = tempfile::tempdir().unwrap();
@@ -93,7 +93,7 @@ async fn bad_input_exits_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweep_whose_every_rollout_is_a_model_error_exits_4() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::with_handler(|_| MockReply::error(403, "model not allowed")).await;
     let dir = tempfile::tempdir().unwrap();
     let task = task("pyroute");
@@ -150,7 +150,7 @@ async fn small_window_server(n_ctx: u64, views: usize) -> (MockServer, Arc<Atomi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_over_the_window_is_shortened_and_retried_not_ended() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let (server, answered) = small_window_server(6000, 6).await;
     let out = tempfile::tempdir().unwrap();
     let url = server.url();
@@ -192,7 +192,7 @@ async fn a_request_over_the_window_is_shortened_and_retried_not_ended() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_window_reported_by_the_server_is_used_and_recorded() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::with_handler(|_| MockReply::tool_call("submit", "{}")).await;
     server.serve_llamacpp_props(8192);
     let out = tempfile::tempdir().unwrap();
@@ -220,7 +220,7 @@ async fn the_window_reported_by_the_server_is_used_and_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prose_and_repeated_text_are_nudged_then_the_rollout_ends_with_no_tool_calls() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::start().await;
     server.push(
         MockReply::text("I will now optimize the code carefully.\n".repeat(300))
@@ -268,7 +268,7 @@ async fn prose_and_repeated_text_are_nudged_then_the_rollout_ends_with_no_tool_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_calls_written_as_text_are_run_and_recorded() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::start().await;
     server.push(MockReply::text(
         "I will look at the graph first.\n<tool_call>\n{\"name\": \"view\", \"arguments\": {\"path\": \"pyroute/graph.py\", \"start_line\": 1, \"end_line\": 5}}\n</tool_call>",
@@ -547,7 +547,7 @@ async fn a_real_tiny_model_runs_every_rollout_to_a_stated_end() {
         Ok(found) => found,
         Err(why) => return optagent_testkit::skip(test, &why),
     };
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let k = env_num("OPTAGENT_LLAMA_K", 2);
     let steps = env_num("OPTAGENT_LLAMA_STEPS", 8);
     let n_ctx = env_num("OPTAGENT_LLAMA_CTX", 8192);

@@ -137,7 +137,7 @@ async fn tasks_check_passes_a_real_gso_instance_from_a_mirror() {
         );
         return;
     }
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let task = suite_dir().join("tornadoweb__tornado-4d4c1e0");
     let o = optagent(&[
         "tasks",

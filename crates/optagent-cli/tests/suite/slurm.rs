@@ -191,7 +191,7 @@ async fn slurm_sweep_matches_local_and_resumes_after_a_kill_without_rerunning() 
         );
         return;
     }
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
 
     // The local executor.
     let local_model = model().await;

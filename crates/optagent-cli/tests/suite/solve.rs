@@ -15,7 +15,7 @@ fn solve_args<'a>(url: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_session_profiles_edits_benches_submits_and_the_patch_matches_the_expert() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::start().await;
     let t = optagent_task::Task::load(&task("pyroute")).unwrap();
     let first = t.visible_workloads().next().unwrap().name.clone();
@@ -153,7 +153,7 @@ async fn scripted_session_profiles_edits_benches_submits_and_the_patch_matches_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_arguments_unknown_tool_and_empty_reply_are_recovered_from() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = MockServer::start().await;
     server.push(MockReply::tool_call(
         "edit",
@@ -207,7 +207,7 @@ async fn malformed_arguments_unknown_tool_and_empty_reply_are_recovered_from() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_then_success_and_a_provider_that_keeps_failing() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     // 429 with Retry-After, then a good answer: the run goes on.
     let server = MockServer::start().await;
     server.push(MockReply::status(429, "{\"error\": {\"message\": \"slow down\"}}").retry_after(1));
@@ -262,7 +262,7 @@ async fn a_429_then_success_and_a_provider_that_keeps_failing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn solve_in_docker_runs_the_agents_commands_in_a_container_without_the_key() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let ok = std::process::Command::new("docker")
         .args(["image", "inspect", "optagent/base:bookworm"])
         .output()
@@ -346,7 +346,7 @@ fn edits_for(diff: &str, file: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_rollouts_the_larger_correct_speedup_is_selected_and_each_loss_explained() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let expert = std::fs::read_to_string(task("pyroute").join("expert.diff")).unwrap();
     let wrong = std::fs::read_to_string(task("pyroute").join("wrong.diff")).unwrap();
     let submit = MockReply::tool_call("submit", "{}");

@@ -99,7 +99,7 @@ fn outcome(results: &Path) -> (BTreeSet<Row>, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_sweep_resumes_to_the_same_results_as_an_uninterrupted_one() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = model().await;
     let url = server.url();
 
@@ -238,7 +238,7 @@ fn assert_submitted_and_verified(rec: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_relative_sweep_path_from_its_own_folder_keeps_the_patch() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = model().await;
     let d = tempfile::tempdir().unwrap();
     write_small_sweep(d.path(), "relative-own");
@@ -254,7 +254,7 @@ async fn regression_relative_sweep_path_from_its_own_folder_keeps_the_patch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_relative_sweep_path_from_its_parent_keeps_the_patch() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let server = model().await;
     let d = tempfile::tempdir().unwrap();
     let evals = d.path().join("evals");
@@ -271,7 +271,7 @@ async fn regression_relative_sweep_path_from_its_parent_keeps_the_patch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_a_diff_that_cannot_be_taken_is_an_error_not_no_patch() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     // The model edits, then breaks the tree's git repository: the diff cannot be taken.
     let server = MockServer::with_handler(|req: &Value| {
         let step = req["messages"]
@@ -321,7 +321,7 @@ async fn regression_a_diff_that_cannot_be_taken_is_an_error_not_no_patch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regression_two_sweeps_on_one_folder_the_second_is_refused_naming_the_first() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     // The first sweep's model answers slowly, so it still holds the folder when the second starts.
     let server = MockServer::with_handler(|_req: &Value| {
         MockReply::tool_call("submit", "{}").delay(Duration::from_secs(3))

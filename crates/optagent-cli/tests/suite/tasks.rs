@@ -36,7 +36,7 @@ async fn a_malformed_task_is_named_with_its_field() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_check_rejects_a_task_whose_expert_is_not_faster() {
-    let _serial = MEASURING.lock().await;
+    let _serial = MEASURING.write().await;
     let d = tempfile::tempdir().unwrap();
     let repo = d.path().join("repo");
     std::fs::create_dir_all(repo.join("bench")).unwrap();
