@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::run::profile_workload;
+use super::run::{is_pyspy_no_samples, profile_workload};
 use super::{changes, frame_in_tree, split_frame, Folded, Profiler, Scope, SECTION_MARKER};
 use crate::{ToolContext, ToolError, WorkloadInfo};
 
@@ -132,9 +132,9 @@ pub async fn differential(
     let base_run =
         match profile_workload(ctx, &base, w, work.profiler, "base", Scope::Section).await {
             // A sampler that caught the workspace's run may miss the base's (a run that ends before
-            // it attaches): compare both trees under cProfile, which sees every run.
-            Err(e) if work.profiler == Profiler::PySpy => {
-                tracing::debug!(error = %e, "py-spy missed the base tree's run; cProfile on both");
+            // it attaches): compare both trees under cProfile, which sees every run. Any other
+            // failure (a broken or hanging base run) is reported as it is, not run again.
+            Err(e) if work.profiler == Profiler::PySpy && is_pyspy_no_samples(&e) => {
                 work = profile_workload(
                     ctx,
                     &ctx.sandbox,
@@ -145,8 +145,7 @@ pub async fn differential(
                 )
                 .await?;
                 work.notes.push(format!(
-                "py-spy gave no profile of the base tree ({}): both trees profiled with cProfile.",
-                e
+                "py-spy gave no profile of the base tree ({e}): both trees profiled with cProfile."
             ));
                 profile_workload(ctx, &base, w, Profiler::Cprofile, "base", Scope::Section).await?
             }

@@ -659,6 +659,12 @@ fn pyspy_got_nothing(r: &AttemptResult) -> bool {
 
 const PYSPY_NO_SAMPLES: &str = "py-spy collected no samples";
 
+/// The profile failed because py-spy ran but collected no sample (the error [`Attempt::into_error`]
+/// makes of it).
+pub(crate) fn is_pyspy_no_samples(e: &ToolError) -> bool {
+    e.to_string().contains(PYSPY_NO_SAMPLES)
+}
+
 /// Why one attempt gave no profile.
 enum Attempt {
     /// The profiler could not attach (ptrace refused): another profiler may work.
