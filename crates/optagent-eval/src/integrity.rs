@@ -909,7 +909,7 @@ mod tests {
     }
 
     #[test]
-    fn an_honest_saving_under_uneven_load_is_not_flagged_by_a_cpu_ratio_that_does_not_hold() {
+    fn regression_an_honest_saving_under_uneven_load_is_not_flagged_by_a_cpu_ratio() {
         // Regression: the measured section ran at a third of a core while the rest of the
         // process had it, so the process's wall/CPU ratio (1.33) undercounts the section's
         // saving in wall units; wall time is too noisy to confirm. The old rule (CPU interval's

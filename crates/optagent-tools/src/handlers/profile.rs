@@ -155,10 +155,16 @@ pub(crate) fn amount(f: &Folded, n: u64, rate_hz: u32) -> String {
 pub(crate) fn describe(w: &WorkloadInfo, run: &ProfileRun) -> String {
     let f: &Folded = &run.folded;
     let rate = run.plan.rate_hz;
+    let processes = run.plan.processes;
     let what = if f.focused {
         let runs = if f.repeat > 1 {
+            let how = if processes > 1 {
+                format!("one per process, {processes} processes")
+            } else {
+                "OPTAGENT_PROFILE_REPEAT".to_string()
+            };
             format!(
-                "{} runs of it (OPTAGENT_PROFILE_REPEAT), {} per run",
+                "{} runs of it ({how}), {} per run",
                 f.repeat,
                 f.format_per_run(f.per_run(f.total()))
             )
@@ -176,6 +182,12 @@ pub(crate) fn describe(w: &WorkloadInfo, run: &ProfileRun) -> String {
         format!(
             "{} in the measured section ({SECTION_MARKER}), {runs}{outside}",
             amount(f, f.total(), rate)
+        )
+    } else if processes > 1 {
+        format!(
+            "{}, {processes} runs of the whole process, {} per run",
+            amount(f, f.total(), rate),
+            f.format_per_run(f.per_run(f.total()))
         )
     } else {
         format!("{}, whole process", amount(f, f.total(), rate))

@@ -236,6 +236,19 @@ impl Folded {
         self.stacks.values().sum()
     }
 
+    /// Adds another profile of the same workload, taken the same way (same unit and sampling
+    /// period), to this one: stacks and what was left out add up, and `repeat` counts the runs
+    /// of both. Exact costs and lines, which only one run knew, are dropped.
+    pub fn merge(&mut self, other: &Folded) {
+        for (stack, &n) in &other.stacks {
+            self.add(stack, n);
+        }
+        self.outside += other.outside;
+        self.repeat = self.repeat.max(1) + other.repeat.max(1);
+        self.exact = None;
+        self.lines.clear();
+    }
+
     /// The folded text, one stack per line.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
@@ -812,5 +825,29 @@ mod tests {
         let labels = SvgLabels::default();
         let d = String::from_utf8(differential_svg(&before, &after, &labels).unwrap()).unwrap();
         assert!(d.contains("other (p.py:24)") && !d.contains("other (p.py:20)"));
+    }
+
+    #[test]
+    fn merged_processes_add_their_stacks_and_count_per_run() {
+        // Three processes of one unmarked workload, 1 ms per sample: 30, 36 and 24 samples of
+        // `hot` are 30 ms per run, not 90.
+        let one = |n: u64| {
+            let mut f = Folded::parse(&format!("<module> (r.py:1);hot (p.py:3) {n}\n"), "samples");
+            f.period_ns = Some(1_000_000);
+            f.outside = 1;
+            f
+        };
+        let mut f = one(30);
+        f.merge(&one(36));
+        f.merge(&one(24));
+        assert_eq!(f.repeat, 3);
+        assert_eq!(f.total(), 90);
+        assert_eq!(f.outside, 3);
+        assert!((f.per_run(f.total()) - 30e6).abs() < 1.0);
+        assert_eq!(f.hot_frames()[0].self_cost, 90);
+        // A fourth process too short to be sampled still ran: 90 samples over 4 runs.
+        f.merge(&Folded::new("samples"));
+        assert_eq!((f.repeat, f.total()), (4, 90));
+        assert!((f.per_run(f.total()) - 22.5e6).abs() < 1.0);
     }
 }

@@ -792,6 +792,56 @@ async fn profile_python_with_py_spy_then_flamegraph() {
     assert!(fg.contains("hot_function"), "{fg}");
 }
 
+/// A short workload that does not repeat its section (as imported tasks do) was profiled from
+/// one process: on a busy machine a single sampled run of a few milliseconds is mostly noise, and
+/// a differential profile once showed a 25x faster function as slower (CI, 2026-11-30).
+#[tokio::test]
+async fn regression_a_short_unmarked_workload_is_profiled_over_several_processes_per_run() {
+    let e = py_env(3);
+    if !have(&e.ctx, "command -v py-spy").await {
+        optagent_testkit::skip(
+            "regression_a_short_unmarked_workload_is_profiled_over_several_processes_per_run",
+            "py-spy is not installed (pip install py-spy)",
+        );
+        return;
+    }
+    let out = e.ok("profile", json!({"profiler": "py-spy"})).await;
+    let runs: u64 = out
+        .split(" runs of the whole process")
+        .next()
+        .and_then(|head| head.rsplit(", ").next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count of processes: {out}"));
+    assert!((3..=10).contains(&runs), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{runs} runs of the whole process were profiled and figures are per run"
+        )),
+        "the note says so: {out}"
+    );
+    // Per run: the samples of all processes, divided by their number.
+    let re =
+        regex::Regex::new(r"(\d+) samples at (\d+) Hz.*? ([\d.]+) (s|ms|µs) per run;").unwrap();
+    let c = re
+        .captures(&out)
+        .unwrap_or_else(|| panic!("no amounts: {out}"));
+    let samples: f64 = c[1].parse().unwrap();
+    let hz: f64 = c[2].parse().unwrap();
+    let scale = match &c[4] {
+        "s" => 1.0,
+        "ms" => 1e-3,
+        _ => 1e-6,
+    };
+    let per_run_s = c[3].parse::<f64>().unwrap() * scale;
+    let expected = samples / hz / runs as f64;
+    assert!(
+        (per_run_s - expected).abs() <= 0.01 * expected + 1e-4,
+        "{per_run_s} s per run, expected {expected}: {out}"
+    );
+    assert!(top_row(&out).contains("hot_function"), "{out}");
+    no_scratch_left(&e.root);
+}
+
 #[tokio::test]
 async fn profile_python_with_cprofile() {
     let e = py_env(3);
