@@ -36,7 +36,7 @@ pub struct InputError(pub anyhow::Error);
 
 impl std::fmt::Display for InputError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:#}", self.0)
+        f.write_str(&message(&self.0))
     }
 }
 
@@ -51,6 +51,25 @@ impl<T, E: Into<anyhow::Error>> InputContext<T> for Result<T, E> {
     fn input(self) -> anyhow::Result<T> {
         self.map_err(|e| anyhow::Error::new(InputError(e.into())))
     }
+}
+
+/// The text printed for an error that ended a command: the error and its causes, outermost
+/// first, joined by `": "`. A cause whose text the message already holds is left out: error
+/// types that print their source (`{path}: {source}`) and also return it as their `source()`
+/// would otherwise print it twice (`x.toml: No such file ...: No such file ...`).
+pub fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if part.is_empty() || text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 /// The exit code for an error that ended a command.
@@ -96,6 +115,38 @@ mod tests {
         assert_eq!(sweep_code(0, 0), OK);
         assert_eq!(sweep_code(3, 3), ALL_MODEL_ERRORS);
         assert_eq!(sweep_code(3, 2), OK);
+    }
+
+    /// An error that prints its source and also returns it from `source()`, as the library
+    /// crates' `{path}: {source}` variants do.
+    #[derive(Debug)]
+    struct PathError(std::io::Error);
+
+    impl std::fmt::Display for PathError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "lb.toml: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for PathError {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn regression_a_cause_the_message_already_holds_is_printed_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let e = anyhow::Error::new(PathError(io));
+        assert_eq!(message(&e), "lb.toml: No such file or directory");
+        // Causes that add something are all kept, outermost first; so is the input marker's.
+        let e = Err::<(), _>(anyhow::anyhow!("disk full").context("writing report.md"))
+            .input()
+            .unwrap_err();
+        assert_eq!(message(&e), "writing report.md: disk full");
+        let e = anyhow::Error::new(PathError(std::io::Error::other("denied")))
+            .context("reading the sweep runs/x");
+        assert_eq!(message(&e), "reading the sweep runs/x: lb.toml: denied");
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl Command {
 fn main() -> std::process::ExitCode {
     let mut cli = Cli::parse();
     if let Err(e) = cli.command.resolve_paths() {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", exit::message(&e));
         return std::process::ExitCode::from(exit::USAGE);
     }
     if let Some(m) = &cli.mirrors {
@@ -276,7 +276,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", exit::message(&e));
             exit::for_error(&e)
         }
     }

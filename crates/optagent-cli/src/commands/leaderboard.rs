@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
+use crate::exit::InputContext;
+
 #[derive(Args, Debug)]
 pub struct LeaderboardArgs {
     /// A sweep's output folder whose measured results are merged into the file, one entry per
     /// configuration (model, agent, budget); repeatable. A sweep merged before adds nothing.
     #[arg(long = "merge", value_name = "SWEEP_DIR")]
     pub merge: Vec<PathBuf>,
-    /// The leaderboard file (created when missing).
+    /// The leaderboard file (`--merge` creates it when missing).
     #[arg(long, default_value = "evals/leaderboard.toml")]
     pub file: PathBuf,
     /// Folder for leaderboard.md (default: the file's folder).
@@ -51,7 +53,14 @@ pub fn run(a: LeaderboardArgs) -> anyhow::Result<ExitCode> {
             m.without_figures
         );
     }
-    let entries = optagent_report::load_leaderboard(&a.file)?;
+    if a.merge.is_empty() && !a.file.exists() {
+        return Err(anyhow::anyhow!(
+            "{}: no leaderboard file there (give --file, or --merge SWEEP_DIR to create it)",
+            a.file.display()
+        ))
+        .input();
+    }
+    let entries = optagent_report::load_leaderboard(&a.file).input()?;
     let out = match &a.out {
         Some(o) => o.clone(),
         None => a

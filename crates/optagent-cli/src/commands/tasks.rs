@@ -231,7 +231,7 @@ async fn check_one(
     let task_work = work.join(optagent_task::tree::path_component(task.id()));
     let opts = match super::eval_options(&a.measure, &task_work, Some(&task)).await {
         Ok(o) => o,
-        Err(e) => return c.failed("unusable", format!("{e:#}")),
+        Err(e) => return c.failed("unusable", crate::exit::message(&e)),
     };
     let cands = [
         Candidate::new("oracle", PatchSource::Oracle),

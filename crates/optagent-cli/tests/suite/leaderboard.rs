@@ -85,6 +85,21 @@ async fn a_missing_sweep_or_a_broken_file_is_refused_by_name() {
     );
     assert!(!d.path().join("lb.toml").exists(), "nothing written");
 
+    // No file and nothing to merge: exit 2, saying how to make one (the error was the OS's "No
+    // such file or directory", printed twice).
+    let o = optagent_cmd()
+        .args(["leaderboard", "--file", "lb.toml"])
+        .current_dir(d.path())
+        .output()
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("lb.toml: no leaderboard file there") && err.contains("--merge SWEEP_DIR"),
+        "{err}"
+    );
+
     std::fs::write(
         d.path().join("lb.toml"),
         "[[entry]]\nsystem = \"x\"\nmodel = \"m\"\nbenchmark = \"gso\"\nopt_at_1 = 44.12\nsource = \"s\"\ndate = \"2025\"\n",
