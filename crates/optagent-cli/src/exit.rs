@@ -54,14 +54,15 @@ impl<T, E: Into<anyhow::Error>> InputContext<T> for Result<T, E> {
 }
 
 /// The text printed for an error that ended a command: the error and its causes, outermost
-/// first, joined by `": "`. A cause whose text the message already holds is left out: error
-/// types that print their source (`{path}: {source}`) and also return it as their `source()`
-/// would otherwise print it twice (`x.toml: No such file ...: No such file ...`).
+/// first, joined by `": "`. A cause whose text already ends the message is left out: the library
+/// crates' error types print their source last (`{path}: {source}`, so `to_string()` alone says
+/// everything in records and trajectories) and also return it as their `source()`, which
+/// anyhow's `{:#}` printed twice (`x.toml: No such file ...: No such file ...`).
 pub fn message(e: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in e.chain() {
         let part = cause.to_string();
-        if part.is_empty() || text.contains(&part) {
+        if part.is_empty() || text.ends_with(&part) {
             continue;
         }
         if !text.is_empty() {
@@ -147,6 +148,9 @@ mod tests {
         let e = anyhow::Error::new(PathError(std::io::Error::other("denied")))
             .context("reading the sweep runs/x");
         assert_eq!(message(&e), "reading the sweep runs/x: lb.toml: denied");
+        // A cause that only appears inside the message, not at its end, still adds something.
+        let e = anyhow::anyhow!("denied").context("denied access to lb.toml");
+        assert_eq!(message(&e), "denied access to lb.toml: denied");
     }
 
     #[test]

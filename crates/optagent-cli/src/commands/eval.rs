@@ -8,6 +8,7 @@ use clap::Args;
 use optagent_eval::{Candidate, EvalError, PatchSource};
 use optagent_task::Task;
 
+use crate::exit::InputContext;
 use crate::MeasureArgs;
 
 #[derive(Args, Debug)]
@@ -46,8 +47,8 @@ pub fn candidate(patch: &str) -> anyhow::Result<Candidate> {
 }
 
 pub async fn run(a: EvalArgs) -> anyhow::Result<ExitCode> {
-    let task = Task::load(&a.task)?;
-    let cand = candidate(&a.patch)?;
+    let task = Task::load(&a.task).input()?;
+    let cand = candidate(&a.patch).input()?;
     let judge = a.judge.open(None, None, &a.model_args, &[])?;
     let diff = match &cand.patch {
         PatchSource::Diff(d) => d.clone(),

@@ -36,12 +36,21 @@ pub fn run(a: LeaderboardArgs) -> anyhow::Result<ExitCode> {
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
     for dir in &a.merge {
         if !dir.is_dir() {
-            anyhow::bail!("--merge {}: not a sweep folder", dir.display());
+            return Err(anyhow::anyhow!(
+                "--merge {}: not a sweep folder",
+                dir.display()
+            ))
+            .input();
         }
         let entries = optagent_report::sweep_entries(dir, &source_of(dir), &date)
-            .with_context(|| format!("reading the sweep {}", dir.display()))?;
+            .with_context(|| format!("reading the sweep {}", dir.display()))
+            .input()?;
         if entries.is_empty() {
-            anyhow::bail!("--merge {}: the sweep has no results yet", dir.display());
+            return Err(anyhow::anyhow!(
+                "--merge {}: the sweep has no results yet",
+                dir.display()
+            ))
+            .input();
         }
         let m = optagent_report::leaderboard_merge(&a.file, &entries)?;
         println!(

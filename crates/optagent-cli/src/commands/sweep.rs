@@ -322,7 +322,7 @@ pub struct ReportArgs {
 }
 
 pub async fn report(a: ReportArgs) -> anyhow::Result<ExitCode> {
-    let (records, folder) = records_of(&a.results)?;
+    let (records, folder) = records_of(&a.results).input()?;
     let k =
         a.k.unwrap_or_else(|| records.iter().map(|r| r.rollout + 1).max().unwrap_or(1));
     let tasks = if a.tasks.is_empty() {
@@ -358,7 +358,7 @@ pub struct ExportArgs {
 }
 
 pub async fn export(a: ExportArgs) -> anyhow::Result<ExitCode> {
-    let (records, _) = records_of(&a.results)?;
+    let (records, _) = records_of(&a.results).input()?;
     let pick = match a.pick.as_str() {
         "first" => optagent_report::Pick::First,
         "all" => optagent_report::Pick::All,

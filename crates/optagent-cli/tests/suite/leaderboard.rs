@@ -7,7 +7,8 @@ use optagent_report::{load_leaderboard, Benchmark};
 
 use super::common::{optagent_cmd, repo_root};
 
-async fn leaderboard(cwd: &Path, args: &[&str]) -> (bool, String) {
+/// Runs `optagent leaderboard ARGS` in `cwd`: its exit code and its stdout and stderr together.
+async fn leaderboard(cwd: &Path, args: &[&str]) -> (Option<i32>, String) {
     let o = optagent_cmd()
         .arg("leaderboard")
         .args(args)
@@ -20,7 +21,7 @@ async fn leaderboard(cwd: &Path, args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
-    (o.status.success(), text)
+    (o.status.code(), text)
 }
 
 #[tokio::test]
@@ -42,8 +43,8 @@ async fn a_sweep_merges_once_and_the_leaderboard_renders() {
         .unwrap()
         .len();
 
-    let (ok, out) = leaderboard(d.path(), &["--merge", "sweeps/a"]).await;
-    assert!(ok, "{out}");
+    let (code, out) = leaderboard(d.path(), &["--merge", "sweeps/a"]).await;
+    assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("1 added, 0 already"), "{out}");
     let entries = load_leaderboard(d.path().join("evals/leaderboard.toml")).unwrap();
     assert_eq!(entries.len(), before + 1);
@@ -67,8 +68,8 @@ async fn a_sweep_merges_once_and_the_leaderboard_renders() {
     );
 
     // Merging the same sweep again adds nothing; --out puts the Markdown elsewhere.
-    let (ok, out) = leaderboard(d.path(), &["--merge", "sweeps/a", "--out", "site"]).await;
-    assert!(ok, "{out}");
+    let (code, out) = leaderboard(d.path(), &["--merge", "sweeps/a", "--out", "site"]).await;
+    assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("0 added, 1 already"), "{out}");
     let again = load_leaderboard(d.path().join("evals/leaderboard.toml")).unwrap();
     assert_eq!(again.len(), entries.len());
@@ -78,26 +79,21 @@ async fn a_sweep_merges_once_and_the_leaderboard_renders() {
 #[tokio::test]
 async fn a_missing_sweep_or_a_broken_file_is_refused_by_name() {
     let d = tempfile::tempdir().unwrap();
-    let (ok, out) = leaderboard(d.path(), &["--merge", "nowhere", "--file", "lb.toml"]).await;
+    let (code, out) = leaderboard(d.path(), &["--merge", "nowhere", "--file", "lb.toml"]).await;
+    assert_eq!(code, Some(2), "{out}");
     assert!(
-        !ok && out.contains("nowhere") && out.contains("not a sweep folder"),
+        out.contains("nowhere") && out.contains("not a sweep folder"),
         "{out}"
     );
     assert!(!d.path().join("lb.toml").exists(), "nothing written");
 
     // No file and nothing to merge: exit 2, saying how to make one (the error was the OS's "No
     // such file or directory", printed twice).
-    let o = optagent_cmd()
-        .args(["leaderboard", "--file", "lb.toml"])
-        .current_dir(d.path())
-        .output()
-        .await
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let (code, out) = leaderboard(d.path(), &["--file", "lb.toml"]).await;
+    assert_eq!(code, Some(2), "{out}");
     assert!(
-        err.contains("lb.toml: no leaderboard file there") && err.contains("--merge SWEEP_DIR"),
-        "{err}"
+        out.contains("lb.toml: no leaderboard file there") && out.contains("--merge SWEEP_DIR"),
+        "{out}"
     );
 
     std::fs::write(
@@ -105,8 +101,8 @@ async fn a_missing_sweep_or_a_broken_file_is_refused_by_name() {
         "[[entry]]\nsystem = \"x\"\nmodel = \"m\"\nbenchmark = \"gso\"\nopt_at_1 = 44.12\nsource = \"s\"\ndate = \"2025\"\n",
     )
     .unwrap();
-    let (ok, out) = leaderboard(d.path(), &["--file", "lb.toml"]).await;
-    assert!(!ok, "{out}");
+    let (code, out) = leaderboard(d.path(), &["--file", "lb.toml"]).await;
+    assert_eq!(code, Some(2), "{out}");
     assert!(
         out.contains("lb.toml") && out.contains("entry[0].opt_at_1") && out.contains("0.4412"),
         "{out}"

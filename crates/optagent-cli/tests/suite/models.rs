@@ -83,6 +83,17 @@ async fn bad_input_exits_2() {
     ])
     .await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // The evaluator and the reports refuse what cannot be loaded the same way, naming it.
+    for args in [
+        &["eval", "tasks/no-such-task", "--patch", "oracle"][..],
+        &["eval", "tasks/pyroute", "--patch", "no-such.diff"],
+        &["report", "no-such-results.jsonl"],
+        &["export", "no-such-sweep", "--out", "preds.jsonl"],
+    ] {
+        let o = optagent(args).await;
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("no-such"), "{args:?}: {}", text(&o));
+    }
     let o = optagent(&["solve", "--help"]).await;
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("4  no rollout ran to an end of its own"),
